@@ -1,0 +1,1 @@
+"""Callbacks that write what a person looks at into the run folder."""

@@ -1,0 +1,39 @@
+"""metrics.csv: one row per epoch with every epoch-level metric, readable without any logger."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.utilities import rank_zero_only
+
+
+class EpochMetricsTable(L.Callback):
+    """Write ``epoch`` plus every logged ``stage/metric`` value of each finished epoch to ``path``.
+
+    Rows of earlier epochs already in the file are kept when training resumes from a checkpoint.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.rows: list[dict[str, float]] = []
+
+    @rank_zero_only
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.path.is_file() and trainer.current_epoch > 0:
+            with self.path.open(encoding="utf-8", newline="") as f:
+                self.rows = [row for row in csv.DictReader(f) if int(row["epoch"]) < trainer.current_epoch]
+
+    @rank_zero_only
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        values = {key: float(f"{float(value):.6g}") for key, value in trainer.callback_metrics.items()
+                  if "/" in key and not key.endswith("batch_loss")}
+        self.rows.append({"epoch": trainer.current_epoch, **dict(sorted(values.items()))})
+        columns = list(dict.fromkeys(key for row in self.rows for key in row))
+        with self.path.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(self.rows)

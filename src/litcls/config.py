@@ -1,0 +1,176 @@
+"""The run configuration: typed defaults < YAML file < command-line flags.
+
+This module imports nothing heavy (no torch), so ``train.py --help`` and config
+validation stay fast. Every field is one flag (``img_size`` -> ``--img-size``) and
+one YAML key (``img_size`` or ``img-size``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from litcls.errors import UserError
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULERS = ("none", "cosine", "step", "plateau")
+AUGMENT_PRESETS = ("none", "light", "medium", "heavy")
+LOGGERS = ("csv", "tensorboard", "none")
+# metric -> the direction that is better; early stopping and checkpointing use it.
+MONITORS = {"val/loss": "min", "val/acc": "max", "val/f1_macro": "max", "val/f1_micro": "max"}
+
+
+def _opt(default: Any, help: str, choices: tuple[str, ...] | None = None, group: str = "training") -> Any:
+    """A dataclass field carrying its command-line help, choices and help-group."""
+    meta = {"help": help, "choices": choices, "group": group}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs; saved as ``config.yaml`` in the run folder and re-runnable."""
+
+    # data
+    data: str = _opt("digits", "image folder (root/<class>/<img> or root/train|val|test/<class>/<img>) "
+                     "or a built-in dataset name: digits, mnist, fashion_mnist, cifar10", group="data")
+    img_size: int = _opt(32, "images are resized to IMG_SIZE x IMG_SIZE pixels", group="data")
+    val_size: float = _opt(0.15, "fraction of images for validation, in (0, 1)", group="data")
+    test_size: float = _opt(0.15, "fraction of images for the test split, in [0, 1); 0 = no test split",
+                            group="data")
+    augment: str = _opt("light", "training augmentation: a preset (none, light, medium, heavy) or an "
+                        "albumentations YAML file", group="data")
+    batch_size: int = _opt(64, "images per batch (per device)", group="data")
+    num_workers: int = _opt(2, "data-loading worker processes (0 = load in the main process)", group="data")
+    seed: int = _opt(42, "seed for the split, weight initialisation and augmentation", group="data")
+    # model and optimisation
+    model: str = _opt("cnn", "model name from the registry (see --list-models)", group="model")
+    epochs: int = _opt(30, "maximum number of epochs")
+    lr: float = _opt(1e-3, "learning rate")
+    weight_decay: float = _opt(1e-4, "weight decay")
+    optimizer: str = _opt("adamw", "optimizer", OPTIMIZERS)
+    scheduler: str = _opt("cosine", "learning-rate schedule", SCHEDULERS)
+    label_smoothing: float = _opt(0.0, "label smoothing of the cross-entropy loss, in [0, 1)")
+    monitor: str = _opt("val/loss", "validation metric for early stopping and the best checkpoint",
+                        tuple(MONITORS))
+    patience: int = _opt(5, "epochs without improvement of --monitor before stopping; 0 disables early stopping")
+    # output and tracking
+    out_dir: str = _opt("runs", "folder that holds run folders", group="output")
+    name: str | None = _opt(None, "run folder name (default: <data>-<model>-<date>-<time>)", group="output")
+    logger: list[str] = _opt(["csv"], "experiment loggers, several allowed", LOGGERS, group="output")
+    # hardware
+    accelerator: str = _opt("auto", "Lightning accelerator: auto, cpu, gpu, mps, ...", group="hardware")
+    devices: str = _opt("auto", "devices per node: auto, a count (2) or a list of ids (0,1)", group="hardware")
+    strategy: str = _opt("auto", "Lightning strategy: auto, ddp, ddp_spawn, ...", group="hardware")
+    num_nodes: int = _opt(1, "number of machines", group="hardware")
+    precision: str = _opt("32-true", "numeric precision: 32-true, 16-mixed, bf16-mixed", group="hardware")
+    fast_dev_run: bool = _opt(False, "run one batch of train, val and test to check the set-up", group="hardware")
+
+    def validate(self) -> TrainConfig:
+        """Check values that need no heavy import; raise UserError naming the flag at fault."""
+        for name in ("val_size", "test_size", "label_smoothing"):
+            value = getattr(self, name)
+            if not 0 <= value < 1:
+                raise UserError(f"--{_flag(name)} must be in [0, 1), got {value}")
+        if self.val_size == 0:
+            raise UserError("--val-size must be greater than 0: early stopping and the best checkpoint "
+                            "are chosen on the validation split")
+        if self.val_size + self.test_size >= 1:
+            raise UserError(f"--val-size + --test-size must leave images for training, got "
+                            f"{self.val_size} + {self.test_size} >= 1")
+        for name in ("img_size", "batch_size", "epochs", "num_nodes"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{_flag(name)} must be at least 1, got {getattr(self, name)}")
+        for name in ("num_workers", "patience"):
+            if getattr(self, name) < 0:
+                raise UserError(f"--{_flag(name)} must be 0 or more, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise UserError(f"--lr must be positive, got {self.lr}")
+        for f in dataclasses.fields(self):
+            choices = f.metadata.get("choices")
+            values = getattr(self, f.name)
+            for value in values if isinstance(values, list) else [values]:
+                if choices and value not in choices:
+                    raise UserError(f"--{_flag(f.name)}: unknown value {value!r}; valid values: "
+                                    f"{', '.join(choices)}")
+        if self.augment not in AUGMENT_PRESETS and not Path(self.augment).is_file():
+            raise UserError(f"--augment: {self.augment!r} is neither a preset ({', '.join(AUGMENT_PRESETS)}) "
+                            "nor an existing YAML file")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: Path) -> None:
+        """Write the resolved config as YAML that ``--config`` accepts back."""
+        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def _flag(field_name: str) -> str:
+    return field_name.replace("_", "-")
+
+
+def config_fields() -> tuple[dataclasses.Field, ...]:
+    return dataclasses.fields(TrainConfig)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a config file into a dict of known keys (``img-size`` and ``img_size`` both accepted)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"--config: no such file: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise UserError(f"--config: {path} is not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"--config: {path} must hold a mapping of keys to values, got {type(raw).__name__}")
+    known = {f.name for f in config_fields()}
+    values = {str(key).replace("-", "_"): value for key, value in raw.items()}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise UserError(f"--config: {path} has unknown keys: {', '.join(unknown)}; valid keys: "
+                        f"{', '.join(sorted(known))}")
+    return values
+
+
+def resolve(file_values: dict[str, Any], flag_values: dict[str, Any]) -> TrainConfig:
+    """Merge defaults < file < flags into a validated config."""
+    merged = {**file_values, **flag_values}
+    config = TrainConfig()
+    for f in config_fields():
+        if f.name in merged:
+            setattr(config, f.name, _coerce(f, merged[f.name]))
+    return config.validate()
+
+
+def _coerce(f: dataclasses.Field, value: Any) -> Any:
+    """Convert a YAML or flag value to the field's type, with a message naming the key."""
+    default = getattr(TrainConfig(), f.name)
+    try:
+        if value is None:
+            if default is None:
+                return None
+            raise ValueError("it may not be empty")
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(f"{value!r} is not true or false")
+                return value.lower() in ("true", "1", "yes")
+            return bool(value)
+        if isinstance(default, list):
+            return [str(v) for v in (value if isinstance(value, list) else [value])]
+        if isinstance(default, int):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(f"{value} is not a whole number")
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError) as err:
+        raise UserError(f"--{_flag(f.name)}: invalid value {value!r}: {err}") from None

@@ -1,0 +1,96 @@
+"""Built-in datasets, written once as ordinary PNG class folders so every code path is the folder path.
+
+``digits`` ships inside scikit-learn (1,797 real 8x8 scans) and needs no network. ``mnist``,
+``fashion_mnist`` and ``cifar10`` are downloaded by torchvision where a network exists.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from litcls.errors import UserError
+
+DATA_HOME_ENV = "LITCLS_DATA_HOME"
+
+
+def data_home() -> Path:
+    """Where built-in datasets are written: ``$LITCLS_DATA_HOME`` or ``./data``."""
+    return Path(os.environ.get(DATA_HOME_ENV, "data"))
+
+
+def _write_atomically(target: Path, write: Callable[[Path], None]) -> Path:
+    """Build the dataset in a temporary folder and rename it, so a killed first run leaves no half dataset."""
+    if target.is_dir():
+        return target
+    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir(parents=True)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except OSError:
+        if not target.is_dir():  # another process (a DDP rank) finished first otherwise
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _save_pngs(folder: Path, images: Iterable[np.ndarray], labels: Iterable[int], classes: list[str],
+               prefix: str) -> None:
+    for index, (image, label) in enumerate(zip(images, labels, strict=False)):
+        class_dir = folder / classes[int(label)]
+        class_dir.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.asarray(image)).save(class_dir / f"{prefix}_{index:05d}.png")
+
+
+def _write_digits(folder: Path) -> None:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = (digits.images * (255 / 16)).round().astype(np.uint8)  # 0..16 ink levels -> 0..255 grey
+    _save_pngs(folder, images, digits.target, [str(d) for d in range(10)], "digit")
+
+
+def _torchvision_writer(dataset_name: str) -> Callable[[Path], None]:
+    def write(folder: Path) -> None:
+        import torchvision.datasets
+
+        dataset_cls = getattr(torchvision.datasets, dataset_name)
+        download_dir = data_home() / "downloads"
+        for split, train in (("train", True), ("test", False)):
+            try:
+                dataset = dataset_cls(root=str(download_dir), train=train, download=True)
+            except Exception as err:  # urllib, HTTP and integrity errors all end here
+                reason = " ".join(str(err).split())
+                raise UserError(
+                    f"--data: could not download {dataset_name} ({reason}). With no network, "
+                    f"place torchvision's {dataset_name} files under {download_dir} (see "
+                    f"torchvision.datasets.{dataset_name}) or train on an image folder with --data PATH"
+                ) from None
+            classes = [name.replace("/", "-") for name in dataset.classes]
+            _save_pngs(folder / split, np.asarray(dataset.data), dataset.targets, classes, split)
+
+    return write
+
+
+BUILTIN_DATASETS: dict[str, Callable[[Path], None]] = {
+    "digits": _write_digits,
+    "mnist": _torchvision_writer("MNIST"),
+    "fashion_mnist": _torchvision_writer("FashionMNIST"),
+    "cifar10": _torchvision_writer("CIFAR10"),
+}
+
+
+def resolve_data(data: str) -> Path:
+    """Turn ``--data`` into a folder: an existing path as is, a built-in name written on first use."""
+    path = Path(data)
+    if path.is_dir() or data not in BUILTIN_DATASETS:
+        return path
+    return _write_atomically(data_home() / data, BUILTIN_DATASETS[data])

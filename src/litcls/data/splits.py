@@ -1,0 +1,63 @@
+"""Stratified train/val/test splits of a sample table, reproducible from the seed alone.
+
+The table is sorted by path before splitting and scikit-learn's splitter is seeded, so the same folder
+and seed give the same split on any machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from litcls.data.scan import FolderScan
+from litcls.errors import UserError
+
+SPLITS = ("train", "val", "test")
+
+
+def _stratified_holdout(frame: pd.DataFrame, size: float, seed: int, classes: list[str],
+                        what: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split ``frame`` into (rest, held-out) with ``size`` of every class held out."""
+    counts = frame["label"].value_counts()
+    too_small = [classes[label] for label, count in counts.items() if count < 2]
+    if too_small:
+        raise UserError(f"cannot hold out a stratified {what} split: class(es) {', '.join(sorted(too_small))} "
+                        "have a single image; add images or remove the class")
+    try:
+        rest, held = train_test_split(frame, test_size=size, stratify=frame["label"], random_state=seed)
+    except ValueError as err:
+        raise UserError(f"cannot hold out a stratified {what} split of {size} from {len(frame)} images in "
+                        f"{len(counts)} classes ({err}); use a larger --{what}-size or add images") from None
+    return rest, held
+
+
+def split_samples(scan: FolderScan, val_size: float, test_size: float, seed: int) -> pd.DataFrame:
+    """Return the sample table with ``split`` set to train/val/test for every row.
+
+    A pre-split folder keeps its own splits; only a missing ``val/`` is carved, stratified, from ``train/``.
+    Otherwise ``test_size`` of every class goes to test, then ``val_size`` (of the whole) to val.
+    """
+    samples = scan.samples.sort_values("path", ignore_index=True)
+    if scan.presplit:
+        if (samples["split"] == "val").any():
+            return samples
+        train = samples[samples["split"] == "train"]
+        _, val = _stratified_holdout(train, val_size, seed, scan.classes, "val")
+        samples.loc[val.index, "split"] = "val"
+        return samples
+    samples["split"] = "train"
+    pool = samples
+    if test_size > 0:
+        pool, test = _stratified_holdout(samples, test_size, seed, scan.classes, "test")
+        samples.loc[test.index, "split"] = "test"
+    _, val = _stratified_holdout(pool, val_size / (1 - test_size), seed, scan.classes, "val")
+    samples.loc[val.index, "split"] = "val"
+    return samples
+
+
+def write_splits(samples: pd.DataFrame, classes: list[str], path: Path) -> None:
+    """Write ``splits.csv``: path, label, class, split (UTF-8, one row per image)."""
+    table = samples.assign(**{"class": [classes[label] for label in samples["label"]]})
+    table[["path", "label", "class", "split"]].to_csv(path, index=False, encoding="utf-8")

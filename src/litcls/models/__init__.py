@@ -1,0 +1,15 @@
+"""Models: every module in this package registers its builders on import.
+
+Adding a model is one new file here with ``@register_model`` on its builder; it is found automatically.
+"""
+
+import importlib
+import pkgutil
+
+from litcls.models.registry import ModelSpec, build_model, get_model_spec, list_models, register_model
+
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name not in ("registry", "module"):
+        importlib.import_module(f"{__name__}.{_module.name}")
+
+__all__ = ["ModelSpec", "build_model", "get_model_spec", "list_models", "register_model"]

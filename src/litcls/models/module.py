@@ -1,0 +1,113 @@
+"""The one training LightningModule: any registered model, cross-entropy, torchmetrics under the contract's names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from litcls.config import MONITORS
+from litcls.data.transforms import Preprocessing
+from litcls.models.registry import build_model
+
+STAGES = ("train", "val", "test")
+
+
+class ClassifierModule(L.LightningModule):
+    """Train and evaluate a registered model.
+
+    Everything needed to rebuild the model and preprocess new images (model name, class names,
+    preprocessing) is saved in the checkpoint's hyperparameters, so prediction repeats no training flag.
+
+    Args:
+        model: registry name of the network.
+        class_names: names of the classes, in label order; their number sizes the head.
+        preprocessing: :meth:`Preprocessing.to_dict` of the images the model is trained on.
+        optimizer: ``sgd`` (momentum 0.9, Nesterov), ``adam`` or ``adamw``.
+        lr: learning rate.
+        weight_decay: weight decay.
+        scheduler: ``none``, ``cosine`` (over ``max_epochs``), ``step`` (x0.1 every third of the epochs)
+            or ``plateau`` (x0.1 after two epochs without improvement of ``monitor``).
+        label_smoothing: label smoothing of the cross-entropy loss.
+        max_epochs: planned number of epochs, for the schedule.
+        monitor: validation metric the plateau schedule watches.
+    """
+
+    def __init__(self, model: str, class_names: list[str], preprocessing: dict[str, Any], optimizer: str = "adamw",
+                 lr: float = 1e-3, weight_decay: float = 1e-4, scheduler: str = "cosine",
+                 label_smoothing: float = 0.0, max_epochs: int = 30, monitor: str = "val/loss"):
+        super().__init__()
+        self.save_hyperparameters()
+        self.class_names = list(class_names)
+        self.preprocessing = Preprocessing.from_dict(preprocessing)
+        self.model = build_model(model, len(self.class_names), self.preprocessing.img_size)
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        num_classes = len(self.class_names)
+        metrics = MetricCollection({
+            "acc": MulticlassAccuracy(num_classes, average="micro"),
+            "f1_macro": MulticlassF1Score(num_classes, average="macro"),
+            "f1_micro": MulticlassF1Score(num_classes, average="micro"),
+        })
+        self.train_metrics = metrics.clone(prefix="train/")
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model(images)  # (B, 3, H, W) -> (B, num_classes) logits
+
+    def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        images, labels = batch
+        logits = self(images)
+        loss = self.criterion(logits, labels)
+        metrics = getattr(self, f"{stage}_metrics")
+        metrics.update(logits, labels)
+        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=stage != "test",
+                 batch_size=len(labels), sync_dist=True)
+        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=len(labels))
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        loss = self._shared_step(batch, "train")
+        self.log("train/batch_loss", loss, on_step=True, on_epoch=False, prog_bar=True, logger=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        self._shared_step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._shared_step(batch, "test")
+
+    def predict_step(self, batch, batch_idx):
+        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return torch.softmax(self(images), dim=1)
+
+    def on_train_epoch_start(self) -> None:
+        self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=False, on_epoch=True)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        params = [p for p in self.parameters() if p.requires_grad]
+        if hp.optimizer == "sgd":
+            optimizer = torch.optim.SGD(params, lr=hp.lr, momentum=0.9, nesterov=True, weight_decay=hp.weight_decay)
+        elif hp.optimizer == "adam":
+            optimizer = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        elif hp.optimizer == "adamw":
+            optimizer = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
+        else:
+            raise ValueError(f"unknown optimizer {hp.optimizer!r}")
+        if hp.scheduler == "none":
+            return optimizer
+        if hp.scheduler == "cosine":
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=hp.max_epochs)
+        elif hp.scheduler == "step":
+            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, hp.max_epochs // 3), gamma=0.1)
+        elif hp.scheduler == "plateau":
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode=MONITORS[hp.monitor],
+                                                                   factor=0.1, patience=2)
+        else:
+            raise ValueError(f"unknown scheduler {hp.scheduler!r}")
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": hp.monitor}}

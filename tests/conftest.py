@@ -1,0 +1,50 @@
+"""Shared fixtures: real image folders on disk, small enough for a 2-core machine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+PALETTE = [(220, 40, 40), (40, 200, 60), (40, 60, 220), (230, 200, 40), (180, 40, 200), (40, 200, 200)]
+
+
+def write_images(folder: Path, count: int, color: tuple[int, int, int], size: int = 16, ext: str = ".png",
+                 seed: int = 0, prefix: str = "img") -> list[Path]:
+    """Write ``count`` noisy images of one dominant colour, so a tiny model can tell classes apart."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(count):
+        noise = rng.integers(-40, 40, size=(size, size, 3))
+        pixels = np.clip(np.array(color)[None, None, :] + noise, 0, 255).astype(np.uint8)
+        path = folder / f"{prefix}_{i:03d}{ext}"
+        Image.fromarray(pixels).save(path)
+        paths.append(path)
+    return paths
+
+
+def make_class_folder(root: Path, counts: dict[str, int], size: int = 16, ext: str = ".png") -> Path:
+    """``root/<class>/<image>`` with ``counts[class]`` images per class."""
+    for index, (name, count) in enumerate(counts.items()):
+        write_images(root / name, count, PALETTE[index % len(PALETTE)], size=size, ext=ext, seed=index)
+    return root
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    """Three classes of 12 images, 16 px."""
+    return make_class_folder(tmp_path / "shapes", {"circle": 12, "square": 12, "triangle": 12})
+
+
+def run_cli(script: str, *args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``script`` (train.py, predict.py) from the repository in a subprocess, as a user would."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, str(REPO / script), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)

@@ -1,0 +1,84 @@
+"""The real command line in a subprocess, on real image folders."""
+
+import json
+import re
+import time
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import make_class_folder, run_cli
+
+TINY = ["--img-size", "16", "--batch-size", "8", "--num-workers", "0", "--val-size", "0.25", "--test-size", "0.25",
+        "--logger", "csv"]
+CONTRACT_COLUMNS = {"epoch", "train/loss", "val/loss", "val/acc", "val/f1_macro", "val/f1_micro"}
+
+
+@pytest.mark.slow
+def test_train_writes_the_run_folder_and_config_reproduces_the_split(image_folder, tmp_path):
+    result = run_cli("train.py", "--data", str(image_folder), "--epochs", "2", "--name", "e2e", *TINY, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    run = tmp_path / "runs" / "e2e"
+    for name in ("config.yaml", "classes.json", "splits.csv", "metrics.csv", "checkpoints/best.ckpt",
+                 "checkpoints/last.ckpt", "results.json", "logs/metrics.csv"):
+        assert (run / name).is_file(), name
+    assert "run folder" in result.stdout and str(run.relative_to(tmp_path)) in result.stdout
+
+    assert json.loads((run / "classes.json").read_text()) == ["circle", "square", "triangle"]
+    splits = pd.read_csv(run / "splits.csv")
+    assert len(splits) == 36 and splits["path"].is_unique
+    metrics = pd.read_csv(run / "metrics.csv")
+    assert list(metrics["epoch"]) == [0, 1] and CONTRACT_COLUMNS <= set(metrics.columns)
+    results = json.loads((run / "results.json").read_text())
+    assert {"test/loss", "test/acc", "test/f1_macro", "test/f1_micro"} <= set(results)
+    assert results["best_checkpoint"] == "checkpoints/best.ckpt"
+    assert yaml.safe_load((run / "config.yaml").read_text())["epochs"] == 2
+
+    again = run_cli("train.py", "--config", str(run / "config.yaml"), "--epochs", "1", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    rerun = tmp_path / "runs" / "e2e-1"  # the taken name is not overwritten
+    pd.testing.assert_frame_equal(pd.read_csv(rerun / "splits.csv"), splits)
+    assert yaml.safe_load((rerun / "config.yaml").read_text())["epochs"] == 1
+
+
+@pytest.mark.slow
+def test_default_digits_learn_quickly(tmp_path):
+    result = run_cli("train.py", "--epochs", "3", "--num-workers", "0", "--name", "digits", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "digits" / "9").is_dir()
+    results = json.loads((tmp_path / "runs" / "digits" / "results.json").read_text())
+    assert results["test/acc"] > 0.9 and results["test/f1_macro"] > 0.9
+
+
+@pytest.mark.parametrize("make_args, message", [
+    (lambda root: ["--data", str(root / "missing")], "no such folder: .*missing"),
+    (lambda root: ["--data", str(make_class_folder(root / "one", {"only": 4}))], "at least two class folders"),
+    (lambda root: ["--model", "vgg99"], "unknown model 'vgg99'; valid models:"),
+    (lambda root: ["--val-size", "1.5"], "--val-size must be in"),
+    (lambda root: ["--augment", "wild"], "'wild' is neither a preset"),
+    (lambda root: ["--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
+])
+def test_user_mistakes_end_in_one_clear_line(tmp_path, make_args, message):
+    result = run_cli("train.py", *make_args(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert re.search(message, result.stderr), result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_help_is_fast(tmp_path):
+    started = time.perf_counter()
+    result = run_cli("train.py", "--help", cwd=tmp_path)
+    assert result.returncode == 0 and "--img-size" in result.stdout
+    assert time.perf_counter() - started < 2
+
+
+def test_list_models_and_print_config(tmp_path):
+    listed = run_cli("train.py", "--list-models", cwd=tmp_path)
+    assert listed.returncode == 0
+    for name in ("linear", "mlp", "cnn"):
+        assert f"\n{name} " in listed.stdout
+    printed = run_cli("train.py", "--model", "mlp", "--lr", "0.3", "--print-config", cwd=tmp_path)
+    config = yaml.safe_load(printed.stdout)
+    assert config["model"] == "mlp" and config["lr"] == 0.3

@@ -1,0 +1,43 @@
+import albumentations as A
+import numpy as np
+import pytest
+import torch
+
+from litcls.config import AUGMENT_PRESETS
+from litcls.data.transforms import Preprocessing, eval_transform, load_augmentation, train_transform
+from litcls.errors import UserError
+
+
+@pytest.mark.parametrize("preset", AUGMENT_PRESETS)
+def test_every_preset_round_trips_through_yaml(preset, tmp_path):
+    pipeline = load_augmentation(preset)
+    A.save(pipeline, tmp_path / "copy.yaml", data_format="yaml")
+    assert A.to_dict(load_augmentation(str(tmp_path / "copy.yaml"))) == A.to_dict(pipeline)
+
+
+@pytest.mark.parametrize("preset", AUGMENT_PRESETS)
+def test_train_pipeline_gives_normalised_tensors_of_the_requested_size(preset):
+    image = np.random.default_rng(0).integers(0, 256, size=(37, 53, 3), dtype=np.uint8)
+    out = train_transform(Preprocessing(img_size=24), preset)(image=image)["image"]
+    assert out.shape == (3, 24, 24) and out.dtype == torch.float32
+
+
+def test_eval_pipeline_is_deterministic():
+    image = np.random.default_rng(0).integers(0, 256, size=(20, 30, 3), dtype=np.uint8)
+    transform = eval_transform(Preprocessing(img_size=16))
+    assert torch.equal(transform(image=image)["image"], transform(image=image)["image"])
+
+
+def test_user_yaml_pipeline_is_used(tmp_path):
+    A.save(A.Compose([A.VerticalFlip(p=1.0)]), tmp_path / "flip.yaml", data_format="yaml")
+    image = np.arange(4 * 4 * 3, dtype=np.uint8).reshape(4, 4, 3)
+    pre = Preprocessing(img_size=4, mean=(0, 0, 0), std=(1, 1, 1))
+    out = train_transform(pre, str(tmp_path / "flip.yaml"))(image=image)["image"]
+    expected = torch.from_numpy(image[::-1].copy()).permute(2, 0, 1).float() / 255
+    assert torch.allclose(out, expected)
+
+
+def test_malformed_yaml_is_explained(tmp_path):
+    (tmp_path / "bad.yaml").write_text("transform: {__class_fullname__: NoSuchTransform}\n")
+    with pytest.raises(UserError, match="bad.yaml is not an albumentations pipeline"):
+        load_augmentation(str(tmp_path / "bad.yaml"))
