@@ -69,6 +69,9 @@ class TrainConfig:
     strategy: str = _opt("auto", "Lightning strategy: auto, ddp, ddp_spawn, ...", group="hardware")
     num_nodes: int = _opt(1, "number of machines", group="hardware")
     precision: str = _opt("32-true", "numeric precision: 32-true, 16-mixed, bf16-mixed", group="hardware")
+    sync_batchnorm: bool = _opt(False, "synchronise batch-norm statistics across processes (DDP)", group="hardware")
+    accumulate_grad_batches: int = _opt(1, "batches whose gradients are summed before each optimizer step",
+                                        group="hardware")
     fast_dev_run: bool = _opt(False, "run one batch of train, val and test to check the set-up", group="hardware")
 
     def validate(self) -> TrainConfig:
@@ -83,7 +86,7 @@ class TrainConfig:
         if self.val_size + self.test_size >= 1:
             raise UserError(f"--val-size + --test-size must leave images for training, got "
                             f"{self.val_size} + {self.test_size} >= 1")
-        for name in ("img_size", "batch_size", "epochs", "num_nodes"):
+        for name in ("img_size", "batch_size", "epochs", "num_nodes", "accumulate_grad_batches"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{_flag(name)} must be at least 1, got {getattr(self, name)}")
         for name in ("num_workers", "patience"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime
 from pathlib import Path
 
 import lightning as L
@@ -19,23 +18,9 @@ from litcls.data.splits import split_samples, write_splits
 from litcls.data.transforms import Preprocessing
 from litcls.models import get_model_spec
 from litcls.models.module import ClassifierModule
+from litcls.rundir import claim_run_dir, is_main_process
 from litcls.summary import print_summary
 from litcls.trainer import build_trainer
-
-
-def create_run_dir(config: TrainConfig) -> Path:
-    """Claim a new folder under ``out_dir``; a taken name gets a numeric suffix instead of being overwritten."""
-    base = config.name or f"{Path(config.data).name}-{config.model}-{datetime.now():%Y%m%d-%H%M%S}"
-    out_dir = Path(config.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for attempt in range(1000):
-        run_dir = out_dir / (base if attempt == 0 else f"{base}-{attempt}")
-        try:
-            run_dir.mkdir()
-            return run_dir
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"could not create a run folder named {base} in {out_dir}")
 
 
 def train(config: TrainConfig) -> Path:
@@ -47,7 +32,7 @@ def train(config: TrainConfig) -> Path:
     get_model_spec(config.model)
     scan = scan_folder(resolve_data(config.data))
     samples = split_samples(scan, config.val_size, config.test_size, config.seed)
-    run_dir = create_run_dir(config)
+    run_dir = claim_run_dir(config)
     fit_and_evaluate(config, scan, samples, run_dir)
     return run_dir
 
@@ -60,9 +45,11 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
     """
     started = time.perf_counter()
     L.seed_everything(config.seed, workers=True, verbose=False)
-    config.save(run_dir / "config.yaml")
-    (run_dir / "classes.json").write_text(json.dumps(scan.classes, ensure_ascii=False, indent=1), encoding="utf-8")
-    write_splits(samples, scan.classes, run_dir / "splits.csv")
+    if is_main_process():
+        config.save(run_dir / "config.yaml")
+        (run_dir / "classes.json").write_text(json.dumps(scan.classes, ensure_ascii=False, indent=1),
+                                              encoding="utf-8")
+        write_splits(samples, scan.classes, run_dir / "splits.csv")
 
     preprocessing = Preprocessing(img_size=config.img_size)
     datamodule = FolderDataModule(scan.root, samples, scan.classes, preprocessing, augment=config.augment,
@@ -87,6 +74,8 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
         "best_score": float(checkpoint.best_model_score) if best else None,
         "best_checkpoint": os.path.relpath(best, run_dir) if best else None,
         "epochs_trained": trainer.current_epoch,
+        "processes": trainer.world_size,
+        "effective_batch_size": config.batch_size * trainer.world_size * config.accumulate_grad_batches,
         "seconds": round(time.perf_counter() - started, 1),
     }
     if trainer.is_global_zero:

@@ -13,6 +13,8 @@ def print_summary(run_dir: Path, results: dict) -> None:
         ("best checkpoint", f"{results['best_checkpoint']} ({results['monitor']} = {results['best_score']:.4f})"
          if results.get("best_checkpoint") else "none (fast dev run)"),
         ("epochs trained", str(results["epochs_trained"])),
+        ("effective batch", f"{results['effective_batch_size']} images per optimizer step "
+                            f"({results['processes']} process{'es' if results['processes'] > 1 else ''})"),
         ("time", f"{results['seconds']:.0f} s"),
         ("run folder", str(run_dir)),
     ]

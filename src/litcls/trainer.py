@@ -42,6 +42,8 @@ def build_trainer(config: TrainConfig, run_dir: Path, steps_per_epoch: int) -> L
         strategy=config.strategy,
         num_nodes=config.num_nodes,
         precision=config.precision,
+        sync_batchnorm=config.sync_batchnorm,
+        accumulate_grad_batches=config.accumulate_grad_batches,
         callbacks=build_callbacks(config, run_dir),
         logger=build_loggers(config, run_dir) or False,
         log_every_n_steps=max(1, min(50, steps_per_epoch)),

@@ -7,7 +7,8 @@ from pathlib import Path
 import lightning as L
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from torch.utils.data import DataLoader, Sampler
 
 from litcls.data.dataset import ImageDataset
 from litcls.data.transforms import Preprocessing, eval_transform, train_transform
@@ -54,10 +55,12 @@ class FolderDataModule(L.LightningDataModule):
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         dataset = self.datasets[name]
+        sampler = None if shuffle else _exact_eval_sampler(dataset)
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             # a last batch of one image breaks batch norm in training; evaluation keeps every image
             drop_last=shuffle and len(dataset) > self.batch_size,
             num_workers=self.num_workers,
@@ -73,3 +76,17 @@ class FolderDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
+
+
+def _exact_eval_sampler(dataset) -> Sampler | None:
+    """Under DDP, give each process a disjoint share of the evaluation set, without padding.
+
+    Lightning's default DistributedSampler repeats samples so that every process gets as many, which would
+    count some images twice in validation and test metrics. This sampler lets shares differ by one image;
+    Lightning keeps a sampler that is already distributed.
+    """
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return None
+    if torch.distributed.get_world_size() == 1:
+        return None
+    return UnrepeatedDistributedSampler(dataset, shuffle=False)

@@ -7,7 +7,7 @@ from typing import Any
 import lightning as L
 import torch
 from torch import nn
-from torchmetrics import MetricCollection
+from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from litcls.config import MONITORS
@@ -55,6 +55,10 @@ class ClassifierModule(L.LightningModule):
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
+        # The epoch loss is a torchmetrics mean weighted by batch size: its sums are synced exactly across
+        # processes. Lightning's own `self.log(sync_dist=True)` mean truncates the synced image count to an
+        # integer on gloo, which is wrong when processes hold different numbers of evaluation images.
+        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(images)  # (B, 3, H, W) -> (B, num_classes) logits
@@ -63,11 +67,11 @@ class ClassifierModule(L.LightningModule):
         images, labels = batch
         logits = self(images)
         loss = self.criterion(logits, labels)
-        metrics = getattr(self, f"{stage}_metrics")
+        metrics, mean_loss = getattr(self, f"{stage}_metrics"), getattr(self, f"{stage}_loss")
         metrics.update(logits, labels)
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=stage != "test",
-                 batch_size=len(labels), sync_dist=True)
-        self.log_dict(metrics, on_step=False, on_epoch=True, batch_size=len(labels))
+        mean_loss.update(loss.detach(), weight=len(labels))
+        self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=stage != "test")
+        self.log_dict(metrics, on_step=False, on_epoch=True)
         return loss
 
     def training_step(self, batch, batch_idx):

@@ -1,0 +1,75 @@
+"""Naming and claiming the run folder once, shared by every process of a distributed run.
+
+* A single process, or the launching process of Lightning's DDP: a new folder is created exclusively
+  (a taken name gets a ``-1``, ``-2`` suffix) and its path is put in ``$LITCLS_RUN_DIR``, which the worker
+  processes that Lightning starts inherit and reuse.
+* Processes started all at once by torchrun or SLURM: every rank derives the same name from ``--name`` or the
+  job id, and the folder is created if missing.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+from litcls.config import TrainConfig
+from litcls.errors import UserError
+
+RUN_DIR_ENV = "LITCLS_RUN_DIR"
+
+
+def external_job_id() -> str | None:
+    """The id shared by all processes of a torchrun or multi-task SLURM job, or None outside one."""
+    run_id = os.environ.get("TORCHELASTIC_RUN_ID")
+    if run_id is not None:
+        return run_id if run_id != "none" else ""
+    if int(os.environ.get("SLURM_NTASKS", "1")) > 1 and "SLURM_JOB_ID" in os.environ:
+        return os.environ["SLURM_JOB_ID"]
+    return None
+
+
+def is_main_process() -> bool:
+    """True in the one process that writes files before training starts (global rank zero)."""
+    return rank_zero_only.rank == 0 and os.environ.get("NODE_RANK", "0") == "0"
+
+
+def default_name(config: TrainConfig) -> str:
+    return f"{Path(config.data).name}-{config.model}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def create_run_dir(out_dir: Path, base: str) -> Path:
+    """Create ``out_dir/base`` exclusively; a taken name gets a numeric suffix instead of being overwritten."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1000):
+        run_dir = out_dir / (base if attempt == 0 else f"{base}-{attempt}")
+        try:
+            run_dir.mkdir()
+            return run_dir
+        except FileExistsError:
+            continue
+    raise UserError(f"--name: {out_dir} already holds 1000 runs named {base}; choose another --name")
+
+
+def claim_run_dir(config: TrainConfig) -> Path:
+    """Return this run's folder, the same one in every process of the run."""
+    out_dir = Path(config.out_dir)
+    inherited = os.environ.get(RUN_DIR_ENV)
+    if inherited and os.environ.get("LOCAL_RANK", "0") != "0":
+        return Path(inherited)  # a worker started by Lightning's DDP launcher
+    job_id = external_job_id()
+    if job_id is not None:
+        if not config.name and not job_id:
+            raise UserError("--name is required under torchrun without --rdzv-id: every process must "
+                            "agree on the run folder")
+        run_dir = out_dir / (config.name or f"{Path(config.data).name}-{config.model}-{job_id}")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return run_dir
+    try:
+        run_dir = create_run_dir(out_dir, config.name or default_name(config))
+    except OSError as err:
+        raise UserError(f"--out-dir: cannot create a run folder in {out_dir}: {err.strerror}") from None
+    os.environ[RUN_DIR_ENV] = str(run_dir.resolve())
+    return run_dir

@@ -1,0 +1,36 @@
+"""Two CPU processes with DDP (gloo): one run folder, and metrics equal to a single-process evaluation."""
+
+import json
+
+import lightning as L
+import pandas as pd
+import pytest
+
+from conftest import run_cli
+from litcls.data.datamodule import FolderDataModule
+from litcls.data.transforms import Preprocessing
+from litcls.models.module import ClassifierModule
+
+TINY = ["--img-size", "16", "--batch-size", "4", "--num-workers", "0", "--val-size", "0.25", "--test-size", "0.25",
+        "--logger", "csv", "--epochs", "2"]
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes_counts_every_test_image_once(image_folder, tmp_path):
+    result = run_cli("train.py", "--data", str(image_folder), "--accelerator", "cpu", "--devices", "2",
+                     "--strategy", "ddp", "--name", "ddp", *TINY, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = tmp_path / "runs" / "ddp"
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["ddp"]  # one folder for both processes
+    results = json.loads((run / "results.json").read_text())
+    assert results["processes"] == 2 and results["effective_batch_size"] == 8
+
+    splits = pd.read_csv(run / "splits.csv")
+    assert (splits["split"] == "test").sum() % 2 == 1  # an odd test set: padding would repeat an image
+    module = ClassifierModule.load_from_checkpoint(run / "checkpoints" / "best.ckpt")
+    datamodule = FolderDataModule(image_folder, splits, module.class_names,
+                                  Preprocessing.from_dict(module.hparams.preprocessing), batch_size=4)
+    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False)
+    single = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+    for key in ("test/loss", "test/acc", "test/f1_macro", "test/f1_micro"):
+        assert results[key] == pytest.approx(single[key], abs=1e-6), (key, results, single)
