@@ -1,0 +1,115 @@
+"""Checkpoint -> model, and images on disk -> class probabilities, with nothing repeated from training."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from litcls.data.dataset import load_rgb
+from litcls.data.scan import is_image
+from litcls.data.transforms import Preprocessing, eval_transform
+from litcls.errors import UserError
+from litcls.models.module import ClassifierModule
+
+
+def load_checkpoint(path: str | Path, trust: bool = False) -> ClassifierModule:
+    """Rebuild the trained module from a checkpoint written by ``train.py``, in eval mode on the CPU.
+
+    The checkpoint is read with ``torch.load(weights_only=True)``, which refuses anything but tensors and
+    plain containers, so a checkpoint from a stranger cannot run code. ``trust=True`` lifts that restriction
+    for checkpoints you made yourself with other tools.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"--ckpt: no such file: {path}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=not trust)
+    except pickle.UnpicklingError as err:
+        raise UserError(f"--ckpt: {path} holds objects other than tensors ({' '.join(str(err).split())[:200]}); "
+                        "load it with --trust-checkpoint only if you trust where it came from") from None
+    except (RuntimeError, EOFError, OSError) as err:
+        raise UserError(f"--ckpt: {path} is not a readable checkpoint: {err}") from None
+    hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
+    if not hparams or "class_names" not in hparams:
+        raise UserError(f"--ckpt: {path} is not a checkpoint written by train.py (no class names inside)")
+    module = ClassifierModule(**hparams)
+    module.load_state_dict(checkpoint["state_dict"])
+    return module.eval()
+
+
+def find_images(inputs: Sequence[str | Path]) -> list[Path]:
+    """Expand folders (recursively, images only, sorted) and keep files as given, in order."""
+    paths: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            paths += sorted(p for p in item.rglob("*") if p.is_file() and is_image(p.name))
+        elif item.exists():
+            paths.append(item)
+        else:
+            raise UserError(f"--images: no such file or folder: {item}")
+    if not paths:
+        raise UserError(f"--images: no images found in {', '.join(map(str, inputs))}")
+    return paths
+
+
+class _PredictionImages(Dataset):
+    """Decoded, preprocessed images; an unreadable file yields a blank tensor and its error message."""
+
+    def __init__(self, paths: Sequence[Path], preprocessing: Preprocessing):
+        self.paths = list(paths)
+        self.transform = eval_transform(preprocessing)
+        self.blank = torch.zeros(3, preprocessing.img_size, preprocessing.img_size)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
+        try:
+            return self.transform(image=load_rgb(self.paths[index]))["image"], ""
+        except Exception as err:  # any decoder failure becomes an error row, not a crash
+            return self.blank, f"{type(err).__name__}: {' '.join(str(err).split())}"
+
+
+@torch.no_grad()
+def predict_probabilities(module: ClassifierModule, images: torch.Tensor, tta: bool = False) -> torch.Tensor:
+    """Softmax probabilities (B, num_classes); with ``tta``, averaged with the horizontally flipped images."""
+    probabilities = torch.softmax(module(images), dim=1)
+    if tta:
+        probabilities = (probabilities + torch.softmax(module(torch.flip(images, dims=[3])), dim=1)) / 2
+    return probabilities
+
+
+def predict_images(module: ClassifierModule, paths: Sequence[Path], batch_size: int = 32, top_k: int = 3,
+                   tta: bool = False, num_workers: int = 0, device: str | torch.device = "cpu") -> pd.DataFrame:
+    """One row per path: ``path``, ``prediction``, ``probability``, ``top{i}_class``/``top{i}_probability``
+    for i = 1..k, and ``error`` (empty unless the file could not be read, then the prediction is empty).
+    """
+    module = module.to(device).eval()
+    classes = module.class_names
+    top_k = max(1, min(top_k, len(classes)))
+    loader = DataLoader(_PredictionImages(paths, module.preprocessing), batch_size=batch_size,
+                        num_workers=num_workers)
+    rows, start = [], 0
+    for images, errors in loader:
+        probabilities = predict_probabilities(module, images.to(device), tta=tta).cpu()
+        values, indices = probabilities.topk(top_k, dim=1)
+        for offset, error in enumerate(errors):
+            row: dict = {"path": str(paths[start + offset])}
+            if error:
+                row.update({"prediction": "", "probability": None, "error": error})
+            else:
+                row.update({"prediction": classes[indices[offset, 0]], "probability": float(values[offset, 0]),
+                            "error": ""})
+                for rank in range(top_k):
+                    row[f"top{rank + 1}_class"] = classes[indices[offset, rank]]
+                    row[f"top{rank + 1}_probability"] = float(values[offset, rank])
+            rows.append(row)
+        start += len(errors)
+    columns = ["path", "prediction", "probability"] + [
+        f"top{rank + 1}_{kind}" for rank in range(top_k) for kind in ("class", "probability")] + ["error"]
+    return pd.DataFrame(rows).reindex(columns=columns)

@@ -1,0 +1,87 @@
+"""``predict.py``: a checkpoint and new images -> predictions.csv (and an exported model on request)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from litcls.errors import UserError
+
+EXPORT_FORMATS = ("onnx", "torchscript")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="predict.py",
+        description="Predict classes of new images with a checkpoint written by train.py. Class names and "
+                    "preprocessing come from the checkpoint.",
+        epilog="Example: python predict.py --ckpt runs/pets-cnn/checkpoints/best.ckpt --images photos/ --out preds",
+    )
+    parser.add_argument("--ckpt", required=True, help="checkpoint (.ckpt) written by train.py")
+    parser.add_argument("--images", nargs="+", metavar="DIR_OR_FILE", help="image files and/or folders (recursive)")
+    parser.add_argument("--out", default="predictions", help="output folder (default: predictions)")
+    parser.add_argument("--top-k", type=int, default=3, help="classes listed per image (default: 3)")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per batch (default: 32)")
+    parser.add_argument("--num-workers", type=int, default=0, help="decoding worker processes (default: 0)")
+    parser.add_argument("--tta", action="store_true", help="average with the horizontally flipped image")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps (default: auto)")
+    parser.add_argument("--export", choices=EXPORT_FORMATS, help="also write the model as ONNX or TorchScript")
+    parser.add_argument("--trust-checkpoint", action="store_true",
+                        help="allow a checkpoint holding arbitrary Python objects (can run code: only yours)")
+    return parser
+
+
+def _device(name: str):
+    import torch
+
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def run(args: argparse.Namespace) -> None:
+    import torch
+
+    from litcls.export import export_model, max_difference_to_pytorch
+    from litcls.inference import find_images, load_checkpoint, predict_images
+
+    if not args.images and not args.export:
+        raise UserError("nothing to do: give --images to predict and/or --export to export the model")
+    if args.top_k < 1 or args.batch_size < 1:
+        raise UserError("--top-k and --batch-size must be at least 1")
+    module = load_checkpoint(args.ckpt, trust=args.trust_checkpoint)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.images:
+        paths = find_images(args.images)
+        table = predict_images(module, paths, batch_size=args.batch_size, top_k=args.top_k, tta=args.tta,
+                               num_workers=args.num_workers, device=_device(args.device))
+        table.to_csv(out / "predictions.csv", index=False, encoding="utf-8")
+        failed = table[table["error"] != ""]
+        print(f"{len(table)} images -> {out / 'predictions.csv'}"
+              + (f" ({len(failed)} unreadable, listed with their error)" if len(failed) else ""))
+    if args.export:
+        model_file = export_model(module, out, args.export)
+        size = module.preprocessing.img_size
+        difference = max_difference_to_pytorch(module, model_file, torch.randn(4, 3, size, size))
+        print(f"exported {model_file} and {out / 'model.json'}; largest logit difference to PyTorch on a "
+              f"random batch: {difference:.2e}")
+        if difference > 1e-4:
+            raise UserError(f"the exported model disagrees with PyTorch by {difference:.2e} (> 1e-4); "
+                            "do not use it, and report the model architecture")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        run(args)
+        return 0
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

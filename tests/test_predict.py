@@ -1,0 +1,92 @@
+"""predict.py and export: predictions equal the module's own outputs; errors become rows; exports agree."""
+
+import lightning as L
+import pandas as pd
+import pytest
+import torch
+
+from conftest import make_class_folder, run_cli
+from litcls.data.datamodule import FolderDataModule
+from litcls.data.dataset import load_rgb
+from litcls.data.scan import scan_folder
+from litcls.data.splits import split_samples
+from litcls.data.transforms import Preprocessing, eval_transform
+from litcls.errors import UserError
+from litcls.export import export_model, max_difference_to_pytorch
+from litcls.inference import find_images, load_checkpoint, predict_images
+from litcls.models.module import ClassifierModule
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A checkpoint of a cnn trained for a few steps on three colour classes, and the image folder."""
+    root = make_class_folder(tmp_path_factory.mktemp("data") / "colours", {"red": 8, "green": 8, "blue": 8})
+    scan = scan_folder(root)
+    samples = split_samples(scan, val_size=0.25, test_size=0.25, seed=0)
+    pre = Preprocessing(img_size=16)
+    module = ClassifierModule("cnn", scan.classes, pre.to_dict())
+    trainer = L.Trainer(max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, accelerator="cpu")
+    trainer.fit(module, datamodule=FolderDataModule(root, samples, scan.classes, pre, batch_size=8))
+    ckpt = tmp_path_factory.mktemp("ckpt") / "model.ckpt"
+    trainer.save_checkpoint(ckpt)
+    return ckpt, root
+
+
+def test_predictions_equal_the_modules_own_outputs(trained):
+    ckpt, root = trained
+    module = load_checkpoint(ckpt)
+    paths = find_images([root])
+    table = predict_images(module, paths, batch_size=5, top_k=2)
+    assert len(table) == 24 and (table["error"] == "").all()
+    transform = eval_transform(module.preprocessing)
+    images = torch.stack([transform(image=load_rgb(p))["image"] for p in paths])
+    with torch.no_grad():
+        expected = torch.softmax(module(images), dim=1)
+    best = expected.max(dim=1)
+    assert list(table["prediction"]) == [module.class_names[i] for i in best.indices]
+    assert table["probability"].to_numpy() == pytest.approx(best.values.numpy(), abs=1e-6)
+    assert set(table["top2_class"]) <= set(module.class_names)
+
+
+def test_an_unreadable_file_becomes_an_error_row(trained, tmp_path):
+    ckpt, root = trained
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"definitely not a jpeg")
+    good = sorted((root / "red").iterdir())[:2]
+    table = predict_images(load_checkpoint(ckpt), [good[0], broken, good[1]], batch_size=2)
+    assert list(table["path"]) == [str(good[0]), str(broken), str(good[1])]
+    assert table.loc[1, "prediction"] == "" and "UnidentifiedImageError" in table.loc[1, "error"]
+    assert (table.loc[[0, 2], "error"] == "").all() and table.loc[[0, 2], "prediction"].all()
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_exported_model_agrees_with_pytorch(trained, tmp_path, fmt):
+    module = load_checkpoint(trained[0])
+    model_file = export_model(module, tmp_path, fmt)
+    assert (tmp_path / "model.json").is_file()
+    for batch in (1, 7):  # the batch dimension is dynamic
+        assert max_difference_to_pytorch(module, model_file, torch.randn(batch, 3, 16, 16)) < 1e-4
+
+
+def test_checkpoint_with_foreign_objects_is_refused_unless_trusted(trained, tmp_path):
+    checkpoint = torch.load(trained[0], weights_only=True)
+    checkpoint["extra"] = pd.Timestamp("2020-01-01")  # any non-tensor Python object
+    unsafe = tmp_path / "unsafe.ckpt"
+    torch.save(checkpoint, unsafe)
+    with pytest.raises(UserError, match="--trust-checkpoint"):
+        load_checkpoint(unsafe)
+    assert load_checkpoint(unsafe, trust=True).class_names == ["blue", "green", "red"]
+
+
+@pytest.mark.slow
+def test_predict_cli_writes_one_row_per_image(trained, tmp_path):
+    ckpt, root = trained
+    (root / "green" / "notes.txt").write_text("not an image")  # ignored: not an image extension
+    result = run_cli("predict.py", "--ckpt", str(ckpt), "--images", str(root / "green"), str(root / "red"),
+                     "--out", "preds", "--tta", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(tmp_path / "preds" / "predictions.csv", keep_default_na=False)
+    assert len(table) == 16 and set(table["prediction"]) <= {"blue", "green", "red"}
+    missing = run_cli("predict.py", "--ckpt", str(tmp_path / "nope.ckpt"), "--images", str(root), cwd=tmp_path)
+    assert missing.returncode == 2 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
