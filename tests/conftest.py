@@ -43,8 +43,9 @@ def image_folder(tmp_path: Path) -> Path:
     return make_class_folder(tmp_path / "shapes", {"circle": 12, "square": 12, "triangle": 12})
 
 
-def run_cli(script: str, *args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_cli(script: str, *args: str, cwd: Path, timeout: float = 600,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run ``script`` (train.py, predict.py) from the repository in a subprocess, as a user would."""
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run([sys.executable, str(REPO / script), *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)

@@ -19,7 +19,8 @@ from litcls.errors import UserError
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("none", "cosine", "step", "plateau")
 AUGMENT_PRESETS = ("none", "light", "medium", "heavy")
-LOGGERS = ("csv", "tensorboard", "none")
+LOGGERS = ("csv", "tensorboard", "wandb", "none")
+WANDB_MODES = ("auto", "online", "offline", "disabled")
 # metric -> the direction that is better; early stopping and checkpointing use it.
 MONITORS = {"val/loss": "min", "val/acc": "max", "val/f1_macro": "max", "val/f1_micro": "max"}
 
@@ -63,6 +64,14 @@ class TrainConfig:
     out_dir: str = _opt("runs", "folder that holds run folders", group="output")
     name: str | None = _opt(None, "run folder name (default: <data>-<model>-<date>-<time>)", group="output")
     logger: list[str] = _opt(["csv"], "experiment loggers, several allowed", LOGGERS, group="output")
+    wandb_project: str = _opt("litcls", "W&B project", group="weights & biases")
+    wandb_entity: str | None = _opt(None, "W&B entity (user or team; default: yours)", group="weights & biases")
+    wandb_mode: str = _opt("auto", "auto: online when logged in (or WANDB_API_KEY is set), else offline",
+                           WANDB_MODES, group="weights & biases")
+    tags: list[str] = _opt([], "W&B tags", group="weights & biases")
+    group: str | None = _opt(None, "W&B group (k-fold runs are grouped by run name)", group="weights & biases")
+    log_model: bool = _opt(True, "upload the best and last checkpoints as a W&B model artifact",
+                           group="weights & biases")
     # hardware
     accelerator: str = _opt("auto", "Lightning accelerator: auto, cpu, gpu, mps, ...", group="hardware")
     devices: str = _opt("auto", "devices per node: auto, a count (2) or a list of ids (0,1)", group="hardware")

@@ -20,6 +20,7 @@ from litcls.models import get_model_spec
 from litcls.models.module import ClassifierModule
 from litcls.rundir import claim_run_dir, is_main_process
 from litcls.summary import print_summary
+from litcls.tracking import finish_loggers, log_results
 from litcls.trainer import build_trainer
 
 
@@ -61,24 +62,29 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
     )
     steps_per_epoch = max(1, len(datamodule.split("train")) // config.batch_size)
     trainer = build_trainer(config, run_dir, steps_per_epoch)
-    trainer.fit(module, datamodule=datamodule)
-
-    ckpt_path = None if config.fast_dev_run else "best"
-    evaluate = trainer.test if len(datamodule.split("test")) else trainer.validate
-    metrics = evaluate(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)[0]
-    checkpoint = trainer.checkpoint_callback
-    best = checkpoint.best_model_path if checkpoint else ""
-    results = {
-        **{key: float(value) for key, value in sorted(metrics.items())},
-        "monitor": config.monitor,
-        "best_score": float(checkpoint.best_model_score) if best else None,
-        "best_checkpoint": os.path.relpath(best, run_dir) if best else None,
-        "epochs_trained": trainer.current_epoch,
-        "processes": trainer.world_size,
-        "effective_batch_size": config.batch_size * trainer.world_size * config.accumulate_grad_batches,
-        "seconds": round(time.perf_counter() - started, 1),
-    }
-    if trainer.is_global_zero:
-        (run_dir / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-        print_summary(run_dir, results)
-    return results
+    failed = True
+    try:
+        trainer.fit(module, datamodule=datamodule)
+        ckpt_path = None if config.fast_dev_run else "best"
+        evaluate = trainer.test if len(datamodule.split("test")) else trainer.validate
+        metrics = evaluate(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)[0]
+        checkpoint = trainer.checkpoint_callback
+        best = checkpoint.best_model_path if checkpoint else ""
+        results = {
+            **{key: float(value) for key, value in sorted(metrics.items())},
+            "monitor": config.monitor,
+            "best_score": float(checkpoint.best_model_score) if best else None,
+            "best_checkpoint": os.path.relpath(best, run_dir) if best else None,
+            "epochs_trained": trainer.current_epoch,
+            "processes": trainer.world_size,
+            "effective_batch_size": config.batch_size * trainer.world_size * config.accumulate_grad_batches,
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        if trainer.is_global_zero:
+            (run_dir / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+            log_results(trainer.loggers, results)
+            print_summary(run_dir, results)
+        failed = False
+        return results
+    finally:
+        finish_loggers(trainer.loggers, failed)

@@ -1,21 +1,122 @@
-"""Experiment loggers chosen by ``--logger``; all write inside the run folder."""
+"""Experiment loggers chosen by ``--logger``, all writing inside the run folder.
+
+A tracker must never be the reason a run dies: W&B falls back to offline mode when it cannot start online,
+and is dropped with a warning when it cannot start at all.
+"""
 
 from __future__ import annotations
 
+import netrc
+import os
+import warnings
 from pathlib import Path
+from urllib.parse import urlparse
 
-from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger, WandbLogger
 
 from litcls.config import TrainConfig
+from litcls.rundir import is_main_process
+
+# val metric -> the summary W&B keeps for it, so that sweeps and tables compare the best epoch, not the last
+WANDB_SUMMARIES = {"val/loss": "min", "val/acc": "max", "val/f1_macro": "max", "val/f1_micro": "max"}
 
 
-def build_loggers(config: TrainConfig, run_dir: Path) -> list[Logger]:
-    """``csv`` -> ``run_dir/logs/metrics.csv`` (every logged step); ``tensorboard`` -> ``run_dir/tensorboard``."""
+def build_loggers(config: TrainConfig, run_dir: Path, job_type: str | None = None) -> list[Logger]:
+    """``csv`` -> ``run_dir/logs/metrics.csv`` (every logged step); ``tensorboard`` -> ``run_dir/tensorboard``;
+    ``wandb`` -> a W&B run whose local files live in ``run_dir/wandb``.
+
+    Args:
+        config: the run configuration (``logger`` and the ``wandb_*`` settings).
+        run_dir: the run folder.
+        job_type: W&B job type, e.g. ``fold_2`` for one fold of a k-fold run.
+    """
     loggers: list[Logger] = []
     if "csv" in config.logger:
         loggers.append(CSVLogger(save_dir=run_dir, name="logs", version=""))
     if "tensorboard" in config.logger:
         loggers.append(TensorBoardLogger(save_dir=run_dir, name="tensorboard", version=""))
+    if "wandb" in config.logger:
+        wandb_logger = start_wandb(config, run_dir, job_type)
+        if wandb_logger is not None:
+            loggers.append(wandb_logger)
     for logger in loggers:
         logger.log_hyperparams(config.to_dict())
     return loggers
+
+
+def _logged_in_to_wandb() -> bool:
+    """True when an API key is available without asking: ``WANDB_API_KEY`` or a netrc entry for the host."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    try:
+        return netrc.netrc(os.environ.get("NETRC")).authenticators(host) is not None
+    except (FileNotFoundError, netrc.NetrcParseError):
+        return False
+
+
+def wandb_mode(config: TrainConfig) -> str:
+    """``--wandb-mode`` if given, else ``$WANDB_MODE`` if set, else online when logged in, else offline."""
+    if config.wandb_mode != "auto":
+        return config.wandb_mode
+    if os.environ.get("WANDB_MODE"):
+        return os.environ["WANDB_MODE"]
+    return "online" if _logged_in_to_wandb() else "offline"
+
+
+def _wandb_logger(config: TrainConfig, run_dir: Path, job_type: str | None, mode: str) -> WandbLogger:
+    logger = WandbLogger(
+        name=run_dir.name if job_type is None else f"{run_dir.parent.name}/{run_dir.name}",
+        save_dir=str(run_dir), project=config.wandb_project, entity=config.wandb_entity,
+        tags=config.tags or None, group=config.group, job_type=job_type, mode=mode,
+        log_model=config.log_model and mode != "disabled",
+    )
+    experiment = logger.experiment  # start now, so a failure is handled here and not mid-training
+    for metric, summary in WANDB_SUMMARIES.items():
+        if hasattr(experiment, "define_metric"):
+            experiment.define_metric(metric, summary=summary)
+    return logger
+
+
+def start_wandb(config: TrainConfig, run_dir: Path, job_type: str | None = None) -> WandbLogger | None:
+    """Start a W&B run; on failure retry offline, and give up with a warning rather than fail the run."""
+    mode = wandb_mode(config)
+    if mode == "offline" and config.wandb_mode == "auto" and not os.environ.get("WANDB_MODE") and is_main_process():
+        print(f"W&B: not logged in, so logging offline to {run_dir / 'wandb'}; upload it later with "
+              f"`wandb sync {run_dir / 'wandb'}/offline-run-*` (or run `wandb login` first next time)")
+    try:
+        return _wandb_logger(config, run_dir, job_type, mode)
+    except Exception as err:  # wandb raises many types: network, auth, config
+        reason = " ".join(str(err).split())[:300]
+        if mode == "offline":
+            warnings.warn(f"W&B could not start ({reason}); continuing without W&B", stacklevel=2)
+            return None
+        warnings.warn(f"W&B could not start {mode} ({reason}); continuing offline: upload later with "
+                      f"`wandb sync {run_dir / 'wandb'}/offline-run-*`", stacklevel=2)
+        _finish_wandb(exit_code=1)
+        try:
+            return _wandb_logger(config, run_dir, job_type, "offline")
+        except Exception as err2:
+            warnings.warn(f"W&B could not start offline either ({' '.join(str(err2).split())[:300]}); "
+                          "continuing without W&B", stacklevel=2)
+            return None
+
+
+def log_results(loggers: list[Logger], results: dict) -> None:
+    """Put the final metrics in each tracker's run summary."""
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            logger.experiment.summary.update(results)
+
+
+def _finish_wandb(exit_code: int) -> None:
+    import wandb
+
+    if wandb.run is not None:
+        wandb.finish(exit_code=exit_code)
+
+
+def finish_loggers(loggers: list[Logger], failed: bool) -> None:
+    """Close tracker runs, also when training failed, so none is left running or marked as crashed."""
+    if any(isinstance(logger, WandbLogger) for logger in loggers):
+        _finish_wandb(exit_code=1 if failed else 0)
