@@ -1,0 +1,92 @@
+"""Pick a font that can draw the class names (Korean folder names need one with Hangul).
+
+Matplotlib's default font (DejaVu Sans) has no Hangul; drawing ``고양이`` with it gives boxes and one warning per
+glyph. We look for an installed font that covers every character once per process and fall back to the default
+font when none does, with one warning that says what to install.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from functools import cache
+
+# Families known to cover Hangul, tried first; any other installed font that covers the text also qualifies.
+PREFERRED_FAMILIES = ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR", "Malgun Gothic", "Apple SD Gothic Neo",
+                      "AppleGothic", "UnDotum", "Baekmuk Gulim", "Noto Sans CJK JP", "Noto Sans CJK SC")
+# Matplotlib ships "Last Resort", whose glyphs are placeholder boxes for every character: never a real cover.
+_PLACEHOLDER_FAMILIES = ("Last Resort",)
+
+
+@cache
+def _codepoints(path: str) -> frozenset[int]:
+    from matplotlib import ft2font
+
+    try:
+        return frozenset(ft2font.FT2Font(path).get_charmap())
+    except (OSError, RuntimeError):  # an unreadable font file on the system is not our problem
+        return frozenset()
+
+
+@cache
+def _default_font() -> tuple[str, str]:
+    from matplotlib import font_manager
+
+    path = font_manager.findfont(font_manager.FontProperties(), fallback_to_default=True)
+    return font_manager.FontProperties(fname=path).get_name(), path
+
+
+def missing_characters(texts: Iterable[str]) -> set[str]:
+    """Characters of ``texts`` that matplotlib's default font cannot draw."""
+    covered = _codepoints(_default_font()[1])
+    return {char for text in texts for char in text if not char.isspace() and ord(char) not in covered}
+
+
+@cache
+def _font_covering(chars: frozenset[str]) -> str | None:
+    from matplotlib import font_manager
+
+    needed = {ord(char) for char in chars}
+    fonts = [font for font in font_manager.fontManager.ttflist
+             if not font.name.startswith(_PLACEHOLDER_FAMILIES)]
+    preferred = sorted(fonts, key=lambda font: font.name not in PREFERRED_FAMILIES)
+    for font in preferred:
+        if needed <= _codepoints(font.fname):
+            return font.name
+    return None
+
+
+_warned: set[frozenset[str]] = set()
+
+
+def font_settings(texts: Iterable[str]) -> tuple[dict, set[str]]:
+    """Matplotlib rc settings that draw ``texts``, and the characters no installed font can draw.
+
+    Use the settings with ``matplotlib.rc_context``; nothing global changes. The first time some characters
+    cannot be drawn, one warning names them and the fix.
+    """
+    missing = missing_characters(texts)
+    if not missing:
+        return {}, set()
+    family = _font_covering(frozenset(missing))
+    if family is not None:
+        return {"font.family": "sans-serif", "font.sans-serif": [family, _default_font()[0]]}, set()
+    key = frozenset(missing)
+    if key not in _warned:
+        _warned.add(key)
+        sample = "".join(sorted(missing)[:10]) + ("..." if len(missing) > 10 else "")
+        warnings.warn(f"no installed font can draw some class names ({sample}); figures label those classes "
+                      "by index instead (names are in classes.json). Install a font with these characters, "
+                      "for Korean e.g. fonts-nanum or fonts-noto-cjk, then clear matplotlib's font cache.",
+                      stacklevel=2)
+    return {}, missing
+
+
+def drawable_labels(names: list[str]) -> tuple[list[str], dict]:
+    """Labels for ``names`` that the chosen font can draw, and the rc settings to draw them with.
+
+    A name with characters no installed font has becomes ``class <index>`` rather than a row of boxes.
+    """
+    settings, missing = font_settings(names)
+    labels = [f"class {index}" if missing & set(name) else name for index, name in enumerate(names)]
+    return labels, settings
