@@ -1,0 +1,147 @@
+"""Grad-CAM (Selvaraju et al., 2017) for any registered model, on top of pytorch-grad-cam.
+
+Which layer to explain is found from the model itself: one probe forward pass lists the modules that produce a
+spatial feature map; the target is the block that ends with the last convolution, taken as late as the map keeps
+its shape (after its batch norm and activation, e.g. ``model.layer4`` of a ResNet, ``model.features`` of a
+MobileNet). Models without convolutions (linear, mlp) have no such layer and are not explained.
+
+pytorch-grad-cam's constructor switches the model to eval mode and its forward clears parameter gradients;
+:func:`gradcam_heatmaps` restores the training mode of every submodule, the gradients and the ``requires_grad``
+flags it found, and releases its hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from litcls.errors import UserError
+
+
+@dataclass(frozen=True)
+class FeatureMap:
+    """A module whose forward ran once in the probe and returned a (1, C, H, W) map with H * W > 1."""
+
+    path: str
+    shape: tuple[int, ...]
+    is_conv: bool
+
+
+@contextmanager
+def preserved_state(module: nn.Module) -> Iterator[None]:
+    """Restore each submodule's train/eval mode, and each parameter's gradient and ``requires_grad``, on exit."""
+    modes = [(sub, sub.training) for sub in module.modules()]
+    params = [(param, param.requires_grad, param.grad) for param in module.parameters()]
+    try:
+        yield
+    finally:
+        for sub, training in modes:
+            sub.training = training
+        for param, requires_grad, grad in params:
+            param.requires_grad_(requires_grad)
+            param.grad = grad
+
+
+def feature_maps(module: nn.Module, img_size: int) -> list[FeatureMap]:
+    """Spatial feature maps of ``module`` on an ``img_size`` image, in the order their forward finishes.
+
+    A module run more than once per forward pass (a ReLU reused inside a ResNet block) is left out: its hooks
+    would see several maps.
+    """
+    calls: dict[str, int] = {}
+    finished: list[tuple[str, tuple[int, ...]]] = []
+    names = {sub: name for name, sub in module.named_modules() if name}
+
+    def record(sub: nn.Module, _inputs, output) -> None:
+        name = names[sub]
+        calls[name] = calls.get(name, 0) + 1
+        if isinstance(output, torch.Tensor):
+            finished.append((name, tuple(output.shape)))
+
+    handles = [sub.register_forward_hook(record) for sub in names]
+    param = next(module.parameters())
+    try:
+        with preserved_state(module), torch.no_grad():
+            module.eval()
+            module(torch.zeros(1, 3, img_size, img_size, device=param.device, dtype=param.dtype))
+    finally:
+        for handle in handles:
+            handle.remove()
+    convs = {name for name, sub in module.named_modules() if isinstance(sub, nn.Conv2d)}
+    return [FeatureMap(name, shape, name in convs) for name, shape in finished
+            if calls[name] == 1 and len(shape) == 4 and shape[2] * shape[3] > 1]
+
+
+def find_target_layer(module: nn.Module, img_size: int) -> str | None:
+    """Path (from ``module``) of the layer Grad-CAM should explain, or None when there is no convolution."""
+    if not any(isinstance(sub, nn.Conv2d) for sub in module.modules()):
+        return None
+    maps = feature_maps(module, img_size)
+    last_conv = max((index for index, fmap in enumerate(maps) if fmap.is_conv), default=None)
+    if last_conv is None:
+        return None
+    target = last_conv
+    while target + 1 < len(maps) and maps[target + 1].shape == maps[last_conv].shape:
+        target += 1
+    return maps[target].path
+
+
+def resolve_target_layer(module: nn.Module, path: str | None, img_size: int) -> tuple[str, nn.Module] | None:
+    """The module named by ``--gradcam-layer`` (checked), the automatic choice when ``path`` is None.
+
+    Raises:
+        UserError: ``path`` names no module, or one whose output Grad-CAM cannot use.
+    """
+    if path is None:
+        found = find_target_layer(module, img_size)
+        return None if found is None else (found, module.get_submodule(found))
+    maps = feature_maps(module, img_size)
+    valid = [fmap.path for fmap in maps]
+    hint = f"layers with a spatial feature map, last ones: {', '.join(valid[-8:])}" if valid else \
+        "this model has no layer with a spatial feature map"
+    try:
+        layer = module.get_submodule(path)
+    except AttributeError:
+        raise UserError(f"--gradcam-layer: no module {path!r} in the model; {hint}") from None
+    if path not in valid:
+        raise UserError(f"--gradcam-layer: {path!r} does not output one (N, C, H, W) feature map larger than 1x1 "
+                        f"per forward pass at {img_size} px; {hint}")
+    return path, layer
+
+
+def gradcam_heatmaps(module: nn.Module, layer: nn.Module, images: torch.Tensor, classes: Sequence[int]) -> np.ndarray:
+    """Grad-CAM of class ``classes[i]`` for ``images[i]``: (N, H, W) float32 in [0, 1], at the images' size.
+
+    Works inside Lightning's evaluation loops (which disable gradients) and leaves ``module`` as it found it.
+    """
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    with preserved_state(module), torch.inference_mode(False), torch.enable_grad():
+        # Gradients flow to the feature map through the input, not into the weights: nothing to clean up.
+        module.requires_grad_(False)
+        inputs = images.clone().requires_grad_(True)
+        cam = GradCAM(model=module, target_layers=[layer])  # not a context manager: its __exit__ swallows errors
+        try:
+            return cam(input_tensor=inputs, targets=[ClassifierOutputTarget(int(c)) for c in classes])
+        finally:
+            cam.activations_and_grads.release()
+
+
+def to_display(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """Undo the normalisation: (N, 3, H, W) model inputs -> (N, H, W, 3) float RGB in [0, 1]."""
+    pixels = images.detach().float().cpu().permute(0, 2, 3, 1).numpy()
+    return np.clip(pixels * np.asarray(std) + np.asarray(mean), 0.0, 1.0)
+
+
+def overlay(images: np.ndarray, heatmaps: np.ndarray, image_weight: float = 0.55) -> np.ndarray:
+    """Blend each heatmap (jet colours) over its image: (N, H, W, 3) float in [0, 1] -> (N, H, W, 3) uint8."""
+    from pytorch_grad_cam.utils.image import show_cam_on_image
+
+    return np.stack([show_cam_on_image(image.astype(np.float32), heatmap, use_rgb=True, image_weight=image_weight)
+                     for image, heatmap in zip(images, heatmaps, strict=True)])
