@@ -21,7 +21,9 @@ def test_train_writes_the_run_folder_and_config_reproduces_the_split(image_folde
     assert result.returncode == 0, result.stderr
     run = tmp_path / "runs" / "e2e"
     for name in ("config.yaml", "classes.json", "splits.csv", "metrics.csv", "checkpoints/best.ckpt",
-                 "checkpoints/last.ckpt", "results.json", "logs/metrics.csv"):
+                 "checkpoints/last.ckpt", "results.json", "logs/metrics.csv", "confusion_matrix.csv",
+                 "confusion_matrix.png", "classification_report.csv", "curves.png", "report.html",
+                 "gradcam/class-00-0.png"):
         assert (run / name).is_file(), name
     assert "run folder" in result.stdout and str(run.relative_to(tmp_path)) in result.stdout
 

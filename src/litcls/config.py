@@ -72,6 +72,16 @@ class TrainConfig:
     group: str | None = _opt(None, "W&B group (k-fold runs are grouped by run name)", group="weights & biases")
     log_model: bool = _opt(True, "upload the best and last checkpoints as a W&B model artifact",
                            group="weights & biases")
+    # evaluation figures
+    gradcam_per_class: int = _opt(2, "Grad-CAM overlays of this many evaluation images per class; 0 = none",
+                                  group="evaluation")
+    gradcam_mistakes: int = _opt(8, "Grad-CAM overlays of this many most confident mistakes; 0 = none",
+                                 group="evaluation")
+    gradcam_layer: str | None = _opt(None, "module whose activations Grad-CAM explains, as a path from the "
+                                     "LightningModule (e.g. model.features.3); default: found automatically",
+                                     group="evaluation")
+    plots_every_epoch: bool = _opt(False, "also write the validation confusion matrix and Grad-CAM gallery after "
+                                   "every epoch, under epochs/ (slower)", group="evaluation")
     # hardware
     accelerator: str = _opt("auto", "Lightning accelerator: auto, cpu, gpu, mps, ...", group="hardware")
     devices: str = _opt("auto", "devices per node: auto, a count (2) or a list of ids (0,1)", group="hardware")
@@ -98,7 +108,7 @@ class TrainConfig:
         for name in ("img_size", "batch_size", "epochs", "num_nodes", "accumulate_grad_batches"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{_flag(name)} must be at least 1, got {getattr(self, name)}")
-        for name in ("num_workers", "patience"):
+        for name in ("num_workers", "patience", "gradcam_per_class", "gradcam_mistakes"):
             if getattr(self, name) < 0:
                 raise UserError(f"--{_flag(name)} must be 0 or more, got {getattr(self, name)}")
         if self.lr <= 0:

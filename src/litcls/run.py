@@ -10,6 +10,7 @@ from pathlib import Path
 import lightning as L
 import pandas as pd
 
+from litcls.callbacks.confusion_matrix import ConfusionMatrixWriter
 from litcls.config import TrainConfig
 from litcls.data.builtin import resolve_data
 from litcls.data.datamodule import FolderDataModule
@@ -18,6 +19,7 @@ from litcls.data.splits import split_samples, write_splits
 from litcls.data.transforms import Preprocessing
 from litcls.models import get_model_spec
 from litcls.models.module import ClassifierModule
+from litcls.report.page import write_run_report
 from litcls.rundir import claim_run_dir, is_main_process
 from litcls.summary import print_summary
 from litcls.tracking import finish_loggers, log_results
@@ -41,8 +43,8 @@ def train(config: TrainConfig) -> Path:
 def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFrame, run_dir: Path) -> dict:
     """Train on the rows of ``samples`` marked train, select on val, evaluate the best checkpoint on test.
 
-    Writes ``config.yaml``, ``classes.json`` and ``splits.csv`` before training and ``results.json`` after;
-    returns the results.
+    Writes ``config.yaml``, ``classes.json`` and ``splits.csv`` before training; ``results.json`` (with the
+    per-class report), ``curves.png`` and ``report.html`` after; returns the results.
     """
     started = time.perf_counter()
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -80,9 +82,14 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
             "effective_batch_size": config.batch_size * trainer.world_size * config.accumulate_grad_batches,
             "seconds": round(time.perf_counter() - started, 1),
         }
+        confusion = next((c for c in trainer.callbacks if isinstance(c, ConfusionMatrixWriter)), None)
+        if confusion and confusion.report:
+            results["classification_report"] = confusion.report
         if trainer.is_global_zero:
-            (run_dir / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+            (run_dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False),
+                                                  encoding="utf-8")
             log_results(trainer.loggers, results)
+            write_run_report(run_dir)
             print_summary(run_dir, results)
         failed = False
         return results

@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
+import numpy as np
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger, WandbLogger
 
 from litcls.config import TrainConfig
@@ -120,3 +121,13 @@ def finish_loggers(loggers: list[Logger], failed: bool) -> None:
     """Close tracker runs, also when training failed, so none is left running or marked as crashed."""
     if any(isinstance(logger, WandbLogger) for logger in loggers):
         _finish_wandb(exit_code=1 if failed else 0)
+
+
+def log_image(loggers: list[Logger], tag: str, image: np.ndarray, step: int) -> None:
+    """Send one RGB image (H, W, 3) uint8 to every logger that takes images; the others (CSV) skip it.
+
+    One branch per logger type: a new image-taking logger adds its own branch here.
+    """
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_image(tag, image, global_step=step, dataformats="HWC")

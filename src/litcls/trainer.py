@@ -7,6 +7,8 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
+from litcls.callbacks.confusion_matrix import ConfusionMatrixWriter
+from litcls.callbacks.gradcam import GradCAMGallery
 from litcls.callbacks.metrics_table import EpochMetricsTable
 from litcls.config import MONITORS, TrainConfig
 from litcls.tracking import build_loggers
@@ -27,6 +29,9 @@ def build_callbacks(config: TrainConfig, run_dir: Path) -> list[L.Callback]:
         ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=config.monitor, mode=mode,
                         save_top_k=1, save_last=True, auto_insert_metric_name=False, enable_version_counter=False),
         EpochMetricsTable(run_dir / "metrics.csv"),
+        ConfusionMatrixWriter(run_dir, every_epoch=config.plots_every_epoch),
+        GradCAMGallery(run_dir, per_class=config.gradcam_per_class, mistakes=config.gradcam_mistakes,
+                       layer=config.gradcam_layer, every_epoch=config.plots_every_epoch),
     ]
     if config.patience > 0:
         callbacks.append(EarlyStopping(monitor=config.monitor, mode=mode, patience=config.patience))

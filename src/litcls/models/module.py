@@ -63,7 +63,7 @@ class ClassifierModule(L.LightningModule):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model(images)  # (B, 3, H, W) -> (B, num_classes) logits
 
-    def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+    def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = batch
         logits = self(images)
         loss = self.criterion(logits, labels)
@@ -72,18 +72,19 @@ class ClassifierModule(L.LightningModule):
         mean_loss.update(loss.detach(), weight=len(labels))
         self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=stage != "test")
         self.log_dict(metrics, on_step=False, on_epoch=True)
-        return loss
+        return loss, logits
 
     def training_step(self, batch, batch_idx):
-        loss = self._shared_step(batch, "train")
+        loss, _ = self._shared_step(batch, "train")
         self.log("train/batch_loss", loss, on_step=True, on_epoch=False, prog_bar=True, logger=True)
         return loss
 
+    # evaluation steps hand their logits to callbacks (confusion matrix) through ``outputs``
     def validation_step(self, batch, batch_idx):
-        self._shared_step(batch, "val")
+        return {"logits": self._shared_step(batch, "val")[1].detach()}
 
     def test_step(self, batch, batch_idx):
-        self._shared_step(batch, "test")
+        return {"logits": self._shared_step(batch, "test")[1].detach()}
 
     def predict_step(self, batch, batch_idx):
         images = batch[0] if isinstance(batch, (tuple, list)) else batch

@@ -1,0 +1,127 @@
+"""report.html: one page that shows a finished run, readable offline and when mailed alone.
+
+Built from the files in the run folder only (config.yaml, results.json, metrics.csv, the CSV reports and the
+PNG figures), so it can be rebuilt for any run folder: ``python -m litcls.report.page runs/<name>``.
+Images are embedded as base64 data URIs; links point to files beside the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "Malgun Gothic", sans-serif;
+       margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #222; }
+h1 { margin-bottom: .2rem; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2rem; margin-top: 2rem; }
+.meta { color: #666; } table { border-collapse: collapse; font-size: .9rem; }
+th, td { border: 1px solid #ddd; padding: .25rem .6rem; text-align: right; }
+th:first-child, td:first-child { text-align: left; } tr:nth-child(even) { background: #f7f7f7; }
+img { max-width: 100%; } .gallery { display: flex; flex-wrap: wrap; gap: .5rem; }
+.gallery img { width: 280px; border: 1px solid #eee; } details { margin-top: 1rem; }
+"""
+
+
+def _image(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+
+
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_html(index=False, border=0, float_format=lambda value: f"{value:.4f}", na_rep="")
+
+
+def _link(run_dir: Path, name: str) -> str:
+    return f'<a href="{html.escape(name)}">{html.escape(name)}</a>' if (run_dir / name).is_file() else ""
+
+
+def _results_section(results: dict) -> list[str]:
+    if not results:
+        return ["<p>No results.json: the run did not finish its evaluation.</p>"]
+    metrics = [(key, value) for key, value in results.items() if "/" in key and isinstance(value, float)]
+    details = [(key, results.get(key)) for key in ("monitor", "best_score", "best_checkpoint", "epochs_trained",
+                                                   "seconds") if key in results]
+    parts = [_table(pd.DataFrame(metrics, columns=["metric", "value"]))] if metrics else []
+    parts.append(_table(pd.DataFrame([(key, "" if value is None else str(value)) for key, value in details],
+                                     columns=["", "value"])))
+    return parts
+
+
+def _gallery(paths: list[Path]) -> str:
+    return '<div class="gallery">' + "".join(_image(path, path.stem) for path in paths) + "</div>"
+
+
+def build_page(run_dir: Path) -> str:
+    """The HTML text of the report for ``run_dir``; sections whose files are missing say so."""
+    run_dir = Path(run_dir)
+    config = {}
+    if (run_dir / "config.yaml").is_file():
+        config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+    results_path = run_dir / "results.json"
+    results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.is_file() else {}
+    split = "test" if any(key.startswith("test/") for key in results) else "val"
+    report_path = run_dir / "classification_report.csv"
+    title = run_dir.name
+    body = [f"<h1>{html.escape(title)}</h1>",
+            f'<p class="meta">data <b>{html.escape(str(config.get("data", "?")))}</b>, model '
+            f'<b>{html.escape(str(config.get("model", "?")))}</b>. Files: '
+            + " ".join(filter(None, (_link(run_dir, name) for name in (
+                "results.json", "classification_report.csv", "confusion_matrix.csv", "metrics.csv", "splits.csv",
+                "config.yaml")))) + "</p>",
+            f"<h2>Results on the {html.escape(split)} split</h2>", *_results_section(results)]
+    if report_path.is_file():
+        body += ["<h2>Per class</h2>",
+                 _table(pd.read_csv(report_path, dtype={"class": str}, keep_default_na=False))]
+    for name, heading in (("curves.png", "Learning curves"), ("confusion_matrix.png", "Confusion matrix")):
+        body.append(f"<h2>{heading}</h2>")
+        body.append(_image(run_dir / name, heading) if (run_dir / name).is_file() else f"<p>No {name}.</p>")
+    body.append("<h2>Grad-CAM</h2>")
+    gradcam = sorted((run_dir / "gradcam").glob("*.png"))
+    per_class = [path for path in gradcam if path.stem.startswith("class-")]
+    mistakes = [path for path in gradcam if path.stem.startswith("mistake-")]
+    if not gradcam:
+        body.append("<p>No Grad-CAM overlays in this run (a model without convolutions has none; "
+                    "<code>--gradcam-per-class 0 --gradcam-mistakes 0</code> turns them off).</p>")
+    if per_class:
+        body += ["<h3>Images of each class</h3>", _gallery(per_class)]
+    if mistakes:
+        body += ["<h3>Most confident mistakes</h3>", _gallery(mistakes)]
+    elif gradcam:
+        body.append("<p>No mistakes to explain.</p>")
+    if (run_dir / "metrics.csv").is_file():
+        body += ["<details><summary>Metrics per epoch</summary>", _table(pd.read_csv(run_dir / "metrics.csv")),
+                 "</details>"]
+    if config:
+        rows = [(key, json.dumps(value, ensure_ascii=False) if isinstance(value, list) else str(value))
+                for key, value in config.items()]
+        body += ["<details><summary>Configuration</summary>",
+                 _table(pd.DataFrame(rows, columns=["key", "value"])), "</details>"]
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def write_run_report(run_dir: Path) -> Path:
+    """Draw ``curves.png`` from ``metrics.csv``, then write ``report.html``; return the page's path."""
+    from litcls.report.figures import plot_curves
+
+    run_dir = Path(run_dir)
+    metrics_path = run_dir / "metrics.csv"
+    if metrics_path.is_file():
+        metrics = pd.read_csv(metrics_path)
+        if len(metrics):
+            plot_curves(metrics, run_dir / "curves.png")
+    page = run_dir / "report.html"
+    page.write_text(build_page(run_dir), encoding="utf-8")
+    return page
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m litcls.report.page RUN_FOLDER")
+    print(write_run_report(Path(sys.argv[1])))

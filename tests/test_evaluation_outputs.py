@@ -1,0 +1,119 @@
+"""Real Trainer runs on tiny folders: the evaluation files appear, agree with each other and with splits.csv."""
+
+import base64
+import json
+import re
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import make_class_folder
+from litcls.callbacks.confusion_matrix import ConfusionMatrixWriter
+from litcls.callbacks.gradcam import GradCAMGallery
+from litcls.config import TrainConfig
+from litcls.data.datamodule import FolderDataModule
+from litcls.data.scan import scan_folder
+from litcls.data.splits import split_samples
+from litcls.data.transforms import Preprocessing
+from litcls.models.module import ClassifierModule
+from litcls.run import train
+
+CLASSES = {"고양이": 12, "dog": 12, "bird": 12}
+
+
+def _config(tmp_path, **overrides) -> TrainConfig:
+    values = dict(data=str(make_class_folder(tmp_path / "pets", CLASSES)), img_size=16, batch_size=8, epochs=2,
+                  num_workers=0, val_size=0.25, test_size=0.25, out_dir=str(tmp_path / "runs"), name="run",
+                  logger=["csv"], augment="none")
+    return TrainConfig(**{**values, **overrides}).validate()
+
+
+def _check_report_page(run):
+    page = (run / "report.html").read_text(encoding="utf-8")
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    assert sources and all(src.startswith("data:image/png;base64,") for src in sources)
+    for src in sources:
+        assert base64.b64decode(src.split(",", 1)[1]).startswith(b"\x89PNG")
+    for href in re.findall(r'href="([^"]+)"', page):
+        assert (run / href).is_file(), href
+    return page, len(sources)
+
+
+def test_run_writes_evaluation_files_that_agree(tmp_path):
+    run = train(_config(tmp_path, logger=["csv", "tensorboard"]))
+
+    splits = pd.read_csv(run / "splits.csv", keep_default_na=False)
+    test_rows = splits[splits["split"] == "test"]
+    names = json.loads((run / "classes.json").read_text(encoding="utf-8"))
+    counts = pd.read_csv(run / "confusion_matrix.csv", index_col=0, keep_default_na=False)
+    assert list(counts.columns) == names and list(counts.index) == names
+    assert counts.to_numpy().sum() == len(test_rows)  # every test image exactly once
+    assert counts.sum(axis=1).tolist() == [int((test_rows["class"] == name).sum()) for name in names]
+
+    report = pd.read_csv(run / "classification_report.csv", dtype={"class": str}, keep_default_na=False)
+    results = json.loads((run / "results.json").read_text(encoding="utf-8"))
+    assert results["classification_report"]["split"] == "test"
+    pd.testing.assert_frame_equal(pd.DataFrame(results["classification_report"]["rows"]), report)
+    rows = report.set_index("class")
+    assert rows.loc[names, "support"].tolist() == counts.sum(axis=1).tolist()
+    assert rows.loc["micro avg", "recall"] == pytest.approx(np.trace(counts.to_numpy()) / len(test_rows))
+    assert rows.loc["macro avg", "f1"] == pytest.approx(results["test/f1_macro"], abs=1e-6)
+    assert rows.loc["micro avg", "f1"] == pytest.approx(results["test/acc"], abs=1e-6)
+
+    gradcam = sorted(path.name for path in (run / "gradcam").glob("*.png"))
+    for label in range(len(names)):
+        assert f"class-{label:02d}-0.png" in gradcam and f"class-{label:02d}-1.png" in gradcam
+    for name in ("confusion_matrix.png", "curves.png"):
+        assert (run / name).stat().st_size > 0
+    page, images = _check_report_page(run)
+    assert images == 2 + len(gradcam) and "고양이" in page
+    assert ("Most confident mistakes" in page) == any(name.startswith("mistake-") for name in gradcam)
+
+    logged = EventAccumulator(str(run / "tensorboard")).Reload().Tags()["images"]
+    assert "test/confusion_matrix" in logged and "test/gradcam/class-00-0" in logged
+
+
+def test_run_without_test_split_or_convolutions_reports_on_val_and_skips_gradcam(tmp_path, caplog):
+    run = train(_config(tmp_path, model="mlp", test_size=0.0, epochs=1))
+    results = json.loads((run / "results.json").read_text(encoding="utf-8"))
+    assert results["classification_report"]["split"] == "val"
+    val_rows = pd.read_csv(run / "splits.csv").query("split == 'val'")
+    assert pd.read_csv(run / "confusion_matrix.csv", index_col=0).to_numpy().sum() == len(val_rows)
+    assert not (run / "gradcam").exists()
+    assert "Grad-CAM skipped: model 'mlp' has no convolutional layer" in caplog.text
+    page, _ = _check_report_page(run)
+    assert "No Grad-CAM overlays" in page and "Results on the val split" in page
+
+
+def test_plots_every_epoch_write_the_validation_split_per_epoch(tmp_path):
+    run = train(_config(tmp_path, epochs=2, plots_every_epoch=True, gradcam_mistakes=0, gradcam_per_class=1))
+    val_rows = pd.read_csv(run / "splits.csv").query("split == 'val'")
+    for epoch in (0, 1):
+        folder = run / "epochs" / f"epoch_{epoch:03d}"
+        counts = pd.read_csv(folder / "confusion_matrix.csv", index_col=0)
+        assert counts.to_numpy().sum() == len(val_rows)
+        assert len(list((folder / "gradcam").glob("class-*.png"))) == len(CLASSES)
+    assert (run / "confusion_matrix.csv").is_file()  # the final test evaluation is still written
+
+
+@pytest.mark.slow
+def test_two_processes_count_every_test_image_once(tmp_path):
+    # 8 test images split evenly over 2 processes, so the sampler pads nothing (issue 7 handles the rest).
+    folder = make_class_folder(tmp_path / "data", {"a": 16, "b": 16})
+    scan = scan_folder(folder)
+    samples = split_samples(scan, val_size=0.25, test_size=0.25, seed=0)
+    assert (samples["split"] == "test").sum() == 8
+    datamodule = FolderDataModule(folder, samples, scan.classes, Preprocessing(16), batch_size=4)
+    module = ClassifierModule("cnn", scan.classes, Preprocessing(16).to_dict())
+    run = tmp_path / "run"
+    trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", max_epochs=1, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, default_root_dir=run,
+                        callbacks=[ConfusionMatrixWriter(run), GradCAMGallery(run, per_class=1, mistakes=2)])
+    trainer.fit(module, datamodule=datamodule)
+    trainer.test(module, datamodule=datamodule)
+    counts = pd.read_csv(run / "confusion_matrix.csv", index_col=0)
+    assert counts.sum(axis=1).tolist() == [4, 4]
+    assert len(list((run / "gradcam").glob("class-*.png"))) == 2
