@@ -18,6 +18,7 @@ from litcls.data.datamodule import FolderDataModule
 from litcls.data.scan import scan_folder
 from litcls.data.splits import split_samples
 from litcls.data.transforms import Preprocessing
+from litcls.errors import UserError
 from litcls.models.module import ClassifierModule
 from litcls.run import train
 
@@ -117,3 +118,9 @@ def test_two_processes_count_every_test_image_once(tmp_path):
     counts = pd.read_csv(run / "confusion_matrix.csv", index_col=0)
     assert counts.sum(axis=1).tolist() == [4, 4]
     assert len(list((run / "gradcam").glob("class-*.png"))) == 2
+
+
+def test_a_wrong_gradcam_layer_stops_before_training(tmp_path):
+    with pytest.raises(UserError, match=r"--gradcam-layer: no module 'model.nope'.*model\.features\.7"):
+        train(_config(tmp_path, gradcam_layer="model.nope"))
+    assert not (tmp_path / "runs" / "run" / "checkpoints").exists()
