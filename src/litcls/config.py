@@ -78,7 +78,7 @@ class TrainConfig:
     gradcam_mistakes: int = _opt(8, "Grad-CAM overlays of this many most confident mistakes; 0 = none",
                                  group="evaluation")
     gradcam_layer: str | None = _opt(None, "module whose activations Grad-CAM explains, as a path from the "
-                                     "LightningModule (e.g. model.features.3); default: found automatically",
+                                     "LightningModule (e.g. model.features.3); None = found automatically",
                                      group="evaluation")
     plots_every_epoch: bool = _opt(False, "also write the validation confusion matrix and Grad-CAM gallery after "
                                    "every epoch, under epochs/ (slower)", group="evaluation")

@@ -42,7 +42,7 @@ class ConfusionMatrixWriter(L.Callback):
         self._counts = None  # MulticlassConfusionMatrix, created once the number of classes is known
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if self._counts is None:
+        if self._counts is None or self._counts.num_classes != len(pl_module.class_names):
             self._counts = MulticlassConfusionMatrix(len(pl_module.class_names))
 
     def _counting(self, trainer: L.Trainer) -> bool:

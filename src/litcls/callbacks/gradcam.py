@@ -65,13 +65,13 @@ class GradCAMGallery(L.Callback):
         self.layer = layer
         self.every_epoch = every_epoch
         self._target: tuple[str, torch.nn.Module] | None = None
-        self._checked = False
+        self._target_of: L.LightningModule | None = None  # the module the target layer belongs to
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         """Find (or check) the target layer before any training, so a wrong ``--gradcam-layer`` costs nothing."""
-        if self._checked or not (self.per_class or self.mistakes):
+        if self._target_of is pl_module or not (self.per_class or self.mistakes):
             return
-        self._checked = True
+        self._target_of = pl_module
         self._target = resolve_target_layer(pl_module, self.layer, pl_module.preprocessing.img_size)
         if self._target is None:
             rank_zero_info(f"Grad-CAM skipped: model {pl_module.hparams.get('model', '')!r} has no convolutional "
