@@ -34,3 +34,9 @@ def test_ddp_on_two_cpu_processes_counts_every_test_image_once(image_folder, tmp
     single = trainer.test(module, datamodule=datamodule, verbose=False)[0]
     for key in ("test/loss", "test/acc", "test/f1_macro", "test/f1_micro"):
         assert results[key] == pytest.approx(single[key], abs=1e-6), (key, results, single)
+
+    counts = pd.read_csv(run / "confusion_matrix.csv", index_col=0)  # summed over both processes
+    test_rows = splits[splits["split"] == "test"]
+    assert counts.sum(axis=1).tolist() == test_rows.groupby("label").size().tolist()
+    macro = [row for row in results["classification_report"]["rows"] if row["class"] == "macro avg"][0]
+    assert macro["f1"] == pytest.approx(single["test/f1_macro"], abs=1e-6)

@@ -4,22 +4,14 @@ import base64
 import json
 import re
 
-import lightning as L
 import numpy as np
 import pandas as pd
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import make_class_folder
-from litcls.callbacks.confusion_matrix import ConfusionMatrixWriter
-from litcls.callbacks.gradcam import GradCAMGallery
 from litcls.config import TrainConfig
-from litcls.data.datamodule import FolderDataModule
-from litcls.data.scan import scan_folder
-from litcls.data.splits import split_samples
-from litcls.data.transforms import Preprocessing
 from litcls.errors import UserError
-from litcls.models.module import ClassifierModule
 from litcls.run import train
 
 CLASSES = {"고양이": 12, "dog": 12, "bird": 12}
@@ -98,26 +90,6 @@ def test_plots_every_epoch_write_the_validation_split_per_epoch(tmp_path):
         assert counts.to_numpy().sum() == len(val_rows)
         assert len(list((folder / "gradcam").glob("class-*.png"))) == len(CLASSES)
     assert (run / "confusion_matrix.csv").is_file()  # the final test evaluation is still written
-
-
-@pytest.mark.slow
-def test_two_processes_count_every_test_image_once(tmp_path):
-    # 8 test images split evenly over 2 processes, so the sampler pads nothing (issue 7 handles the rest).
-    folder = make_class_folder(tmp_path / "data", {"a": 16, "b": 16})
-    scan = scan_folder(folder)
-    samples = split_samples(scan, val_size=0.25, test_size=0.25, seed=0)
-    assert (samples["split"] == "test").sum() == 8
-    datamodule = FolderDataModule(folder, samples, scan.classes, Preprocessing(16), batch_size=4)
-    module = ClassifierModule("cnn", scan.classes, Preprocessing(16).to_dict())
-    run = tmp_path / "run"
-    trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", max_epochs=1, logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, default_root_dir=run,
-                        callbacks=[ConfusionMatrixWriter(run), GradCAMGallery(run, per_class=1, mistakes=2)])
-    trainer.fit(module, datamodule=datamodule)
-    trainer.test(module, datamodule=datamodule)
-    counts = pd.read_csv(run / "confusion_matrix.csv", index_col=0)
-    assert counts.sum(axis=1).tolist() == [4, 4]
-    assert len(list((run / "gradcam").glob("class-*.png"))) == 2
 
 
 def test_a_wrong_gradcam_layer_stops_before_training(tmp_path):

@@ -34,6 +34,8 @@ def test_offline_run_records_metrics_config_summary_and_model(image_folder, tmp_
     run = read_offline_run(offline)
     logged = {key for row in run.history for key in row}
     assert {"train/loss", "val/loss", "val/acc", "val/f1_macro", "val/f1_micro", "test/acc"} <= logged
+    for image in ("test/confusion_matrix", "test/gradcam/class-00-0"):  # the figures, as W&B images
+        assert f"{image}/_type" in logged, sorted(logged)
     assert run.config["data"] == str(image_folder) and run.config["epochs"] == 2 and run.config["tags"] == ["smoke"]
     results = json.loads((tmp_path / "runs" / "wb" / "results.json").read_text())
     assert run.summary["test/f1_macro"] == pytest.approx(results["test/f1_macro"])

@@ -131,3 +131,5 @@ def log_image(loggers: list[Logger], tag: str, image: np.ndarray, step: int) -> 
     for logger in loggers:
         if isinstance(logger, TensorBoardLogger):
             logger.experiment.add_image(tag, image, global_step=step, dataformats="HWC")
+        elif isinstance(logger, WandbLogger):
+            logger.log_image(key=tag, images=[image], step=step)
