@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from google.protobuf.message import DecodeError
 from wandb.proto import wandb_internal_pb2
 
 BLOCK = 32 * 1024
@@ -57,8 +59,24 @@ class OfflineRun:
     exit_code: int | None = None
 
 
-def read_offline_run(run_dir: Path) -> OfflineRun:
-    """``run_dir`` is a ``wandb/offline-run-*`` folder."""
+def read_offline_run(run_dir: Path, timeout: float = 60) -> OfflineRun:
+    """``run_dir`` is a ``wandb/offline-run-*`` folder.
+
+    wandb's service process finishes writing the record log after ``wandb.finish()`` returns (seconds later when
+    images were logged), so this waits up to ``timeout`` seconds for the run's exit record.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            run = _read(run_dir)
+        except (struct.error, DecodeError):  # caught mid-write: the last record is not complete yet
+            run = OfflineRun()
+        if run.exit_code is not None or time.monotonic() > deadline:
+            return _read(run_dir) if run.exit_code is None else run
+        time.sleep(0.5)
+
+
+def _read(run_dir: Path) -> OfflineRun:
     run = OfflineRun()
     for record in _records(next(run_dir.glob("run-*.wandb"))):
         kind = record.WhichOneof("record_type")
