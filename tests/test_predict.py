@@ -1,5 +1,7 @@
 """predict.py and export: predictions equal the module's own outputs; errors become rows; exports agree."""
 
+from pathlib import Path
+
 import lightning as L
 import pandas as pd
 import pytest
@@ -13,7 +15,7 @@ from litcls.data.splits import split_samples
 from litcls.data.transforms import Preprocessing, eval_transform
 from litcls.errors import UserError
 from litcls.export import export_model, max_difference_to_pytorch
-from litcls.inference import find_images, load_checkpoint, predict_images
+from litcls.inference import find_images, load_checkpoint, predict_images, write_gradcam
 from litcls.models.module import ClassifierModule
 
 
@@ -60,6 +62,20 @@ def test_an_unreadable_file_becomes_an_error_row(trained, tmp_path):
     assert (table.loc[[0, 2], "error"] == "").all() and table.loc[[0, 2], "prediction"].all()
 
 
+def test_gradcam_overlays_for_every_readable_image(trained, tmp_path):
+    ckpt, root = trained
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"")
+    paths = [*sorted((root / "blue").iterdir())[:3], broken]
+    module = load_checkpoint(ckpt)
+    table = predict_images(module, paths, batch_size=2)
+    overlays = write_gradcam(module, table, tmp_path / "gradcam", batch_size=2)
+    assert overlays[3] == "" and all(Path(p).is_file() for p in overlays[:3])
+    assert len(list((tmp_path / "gradcam").iterdir())) == 3
+    with pytest.raises(UserError, match="--gradcam-layer: no module 'model.nope'"):
+        write_gradcam(module, table, tmp_path / "other", layer="model.nope")
+
+
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_exported_model_agrees_with_pytorch(trained, tmp_path, fmt):
     module = load_checkpoint(trained[0])
@@ -84,9 +100,10 @@ def test_predict_cli_writes_one_row_per_image(trained, tmp_path):
     ckpt, root = trained
     (root / "green" / "notes.txt").write_text("not an image")  # ignored: not an image extension
     result = run_cli("predict.py", "--ckpt", str(ckpt), "--images", str(root / "green"), str(root / "red"),
-                     "--out", "preds", "--tta", cwd=tmp_path)
+                     "--out", "preds", "--tta", "--gradcam", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(tmp_path / "preds" / "predictions.csv", keep_default_na=False)
     assert len(table) == 16 and set(table["prediction"]) <= {"blue", "green", "red"}
+    assert all((tmp_path / path).is_file() for path in table["gradcam"])
     missing = run_cli("predict.py", "--ckpt", str(tmp_path / "nope.ckpt"), "--images", str(root), cwd=tmp_path)
     assert missing.returncode == 2 and "no such file" in missing.stderr and "Traceback" not in missing.stderr

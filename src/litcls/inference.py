@@ -113,3 +113,36 @@ def predict_images(module: ClassifierModule, paths: Sequence[Path], batch_size: 
     columns = ["path", "prediction", "probability"] + [
         f"top{rank + 1}_{kind}" for rank in range(top_k) for kind in ("class", "probability")] + ["error"]
     return pd.DataFrame(rows).reindex(columns=columns)
+
+
+def write_gradcam(module: ClassifierModule, table: pd.DataFrame, out_dir: Path, layer: str | None = None,
+                  batch_size: int = 16) -> pd.Series:
+    """Grad-CAM overlay of the predicted class for every readable image of ``table``, under ``out_dir``.
+
+    Returns the overlay path of each row ('' for unreadable images), to add to the predictions table.
+
+    Raises:
+        UserError: the model has no convolutional layer, or ``layer`` is not one Grad-CAM can use.
+    """
+    from litcls.gradcam import gradcam_heatmaps, overlay, resolve_target_layer, to_display
+    from litcls.report.figures import plot_gradcam
+
+    pre = module.preprocessing
+    target = resolve_target_layer(module, layer, pre.img_size)
+    if target is None:
+        raise UserError(f"--gradcam: model {module.hparams.model!r} has no convolutional layer to explain")
+    transform = eval_transform(pre)
+    index = {name: i for i, name in enumerate(module.class_names)}
+    param = next(module.parameters())
+    written = pd.Series("", index=table.index, dtype=object)
+    readable = table.index[table["error"] == ""]
+    for start in range(0, len(readable), batch_size):
+        rows = table.loc[readable[start:start + batch_size]]
+        images = torch.stack([transform(image=load_rgb(p))["image"] for p in rows["path"]]).to(param.device)
+        heatmaps = gradcam_heatmaps(module, target[1], images, [index[name] for name in rows["prediction"]])
+        shown = to_display(images, pre.mean, pre.std)
+        for (row_id, row), image, cam in zip(rows.iterrows(), shown, overlay(shown, heatmaps), strict=True):
+            path = out_dir / f"{row_id:05d}_{Path(row['path']).stem}.png"
+            plot_gradcam(image, cam, None, row["prediction"], row["probability"], path)
+            written[row_id] = str(path)
+    return written

@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num-workers", type=int, default=0, help="decoding worker processes (default: 0)")
     parser.add_argument("--tta", action="store_true", help="average with the horizontally flipped image")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps (default: auto)")
+    parser.add_argument("--gradcam", action="store_true",
+                        help="write a Grad-CAM overlay of the predicted class per image under OUT/gradcam/")
+    parser.add_argument("--gradcam-layer", help="layer to explain, e.g. model.features.7 (default: automatic)")
     parser.add_argument("--export", choices=EXPORT_FORMATS, help="also write the model as ONNX or TorchScript")
     parser.add_argument("--trust-checkpoint", action="store_true",
                         help="allow a checkpoint holding arbitrary Python objects (can run code: only yours)")
@@ -49,7 +52,7 @@ def run(args: argparse.Namespace) -> None:
     import torch
 
     from litcls.export import export_model, max_difference_to_pytorch
-    from litcls.inference import find_images, load_checkpoint, predict_images
+    from litcls.inference import find_images, load_checkpoint, predict_images, write_gradcam
 
     if not args.images and not args.export:
         raise UserError("nothing to do: give --images to predict and/or --export to export the model")
@@ -62,6 +65,9 @@ def run(args: argparse.Namespace) -> None:
         paths = find_images(args.images)
         table = predict_images(module, paths, batch_size=args.batch_size, top_k=args.top_k, tta=args.tta,
                                num_workers=args.num_workers, device=_device(args.device))
+        if args.gradcam:
+            table["gradcam"] = write_gradcam(module, table, out / "gradcam", layer=args.gradcam_layer,
+                                             batch_size=args.batch_size)
         table.to_csv(out / "predictions.csv", index=False, encoding="utf-8")
         failed = table[table["error"] != ""]
         print(f"{len(table)} images -> {out / 'predictions.csv'}"

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
+import pandas as pd
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger, WandbLogger
 
 from litcls.config import TrainConfig
@@ -133,3 +134,19 @@ def log_image(loggers: list[Logger], tag: str, image: np.ndarray, step: int) -> 
             logger.experiment.add_image(tag, image, global_step=step, dataformats="HWC")
         elif isinstance(logger, WandbLogger):
             logger.log_image(key=tag, images=[image], step=step)
+
+
+def log_evaluation_tables(loggers: list[Logger], split: str, counts: np.ndarray, class_names: list[str],
+                          report: pd.DataFrame) -> None:
+    """W&B only: the interactive confusion-matrix chart and the per-class report as a table."""
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            import wandb
+
+            true, predicted = np.nonzero(counts)
+            repeats = counts[true, predicted]
+            chart = wandb.plot.confusion_matrix(y_true=np.repeat(true, repeats).tolist(),
+                                                preds=np.repeat(predicted, repeats).tolist(),
+                                                class_names=list(class_names), title=f"{split} confusion matrix")
+            logger.experiment.log({f"{split}/confusion_matrix_chart": chart,
+                                   f"{split}/classification_report": wandb.Table(dataframe=report)})

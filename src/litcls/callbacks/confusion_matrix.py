@@ -12,7 +12,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from litcls.report.classification import classification_report
-from litcls.tracking import log_image
+from litcls.tracking import log_evaluation_tables, log_image
 
 
 class ConfusionMatrixWriter(L.Callback):
@@ -102,4 +102,5 @@ class ConfusionMatrixWriter(L.Callback):
             title = f"{split} split" + ("" if folder == self.run_dir else f", epoch {trainer.current_epoch}")
             pixels = plot_confusion_matrix(counts, names, title, folder / "confusion_matrix.png")
             log_image(trainer.loggers, f"{split}/confusion_matrix", pixels, trainer.global_step)
+            log_evaluation_tables(trainer.loggers, split, counts, names, report)
         return {"split": split, "rows": report.to_dict("records")}

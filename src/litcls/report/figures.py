@@ -99,10 +99,13 @@ def plot_curves(metrics: pd.DataFrame, path: Path) -> np.ndarray:
         return _render(figure, path)
 
 
-def plot_gradcam(image: np.ndarray, overlay: np.ndarray, true_name: str, predicted_name: str, probability: float,
-                 path: Path) -> np.ndarray:
-    """The evaluation image beside its Grad-CAM overlay, titled true class, predicted class and probability."""
-    (true_label, predicted_label), settings = drawable_labels([true_name, predicted_name])
+def plot_gradcam(image: np.ndarray, overlay: np.ndarray, true_name: str | None, predicted_name: str,
+                 probability: float, path: Path) -> np.ndarray:
+    """The image beside its Grad-CAM overlay, titled true class (when known), predicted class and probability."""
+    (true_label, predicted_label), settings = drawable_labels([true_name or "", predicted_name])
+    title = f"predicted: {predicted_label} ({probability:.2f})"
+    if true_name is not None:
+        title = f"true: {true_label}   {title}"
     with _drawing(settings):
         figure = _figure(4.0, 2.4, layout=None)  # fixed margins: constrained layout would double the cost
         axes = figure.subplots(1, 2, gridspec_kw={"left": 0.02, "right": 0.98, "bottom": 0.02, "top": 0.8,
@@ -111,6 +114,5 @@ def plot_gradcam(image: np.ndarray, overlay: np.ndarray, true_name: str, predict
             ax.imshow(pixels, interpolation="nearest" if pixels.shape[0] < 64 else "antialiased")
             ax.set_title(name, fontsize=8)
             ax.axis("off")
-        figure.suptitle(f"true: {true_label}   predicted: {predicted_label} ({probability:.2f})", fontsize=9,
-                        color="black" if true_name == predicted_name else "firebrick")
+        figure.suptitle(title, fontsize=9, color="firebrick" if true_name not in (None, predicted_name) else "black")
         return _render(figure, path)
