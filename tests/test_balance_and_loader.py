@@ -119,3 +119,37 @@ def test_balance_loss_weighs_training_loss_only():
     assert module.train_criterion(logits, labels).item() == pytest.approx(expected.item())
     assert module.criterion(logits, labels).item() == pytest.approx(per_sample.mean().item())
     assert np.allclose(module.hparams.class_weights, [0.5, 3.0])  # travels in the checkpoint
+
+
+def test_balance_loss_run_stores_the_class_weights_with_the_model(tmp_path, monkeypatch):
+    from litcls.cli import main
+
+    data = make_class_folder(tmp_path / "data", {"common": 24, "rare": 4}, size=8)
+    monkeypatch.chdir(tmp_path)
+    assert main(["--data", str(data), "--model", "linear", "--img-size", "8", "--epochs", "1", "--num-workers", "0",
+                 "--val-size", "0.25", "--test-size", "0", "--balance", "loss", "--name", "weighted"]) == 0
+    checkpoint = torch.load(tmp_path / "runs/weighted/checkpoints/best.ckpt", weights_only=True)
+    # 18 common and 3 rare training images: 21 / (2 * count)
+    assert checkpoint["hyper_parameters"]["class_weights"] == pytest.approx([21 / 36, 21 / 6])
+
+
+class SignalsItself(torch.utils.data.Dataset):
+    """Every item sends SIGINT and SIGTERM to the worker process loading it, as Ctrl+C or a scheduler would."""
+
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, index):
+        import os
+        import signal
+
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return index
+
+
+def test_loader_workers_leave_signals_to_the_main_process():
+    from litcls.data.loader import worker_init
+
+    loader = torch.utils.data.DataLoader(SignalsItself(), batch_size=2, num_workers=2, worker_init_fn=worker_init)
+    assert sorted(int(i) for batch in loader for i in batch) == list(range(6))  # no worker died

@@ -160,3 +160,63 @@ def test_too_few_images_to_split_stops_before_training(tmp_path, counts, test_si
     scan = scan_folder(make_class_folder(tmp_path, counts, size=4))
     with pytest.raises(UserError, match=message):
         split_samples(scan, val_size=0.2, test_size=test_size, seed=0)
+
+
+@pytest.mark.parametrize("num_workers", ["0", "1"])
+def test_image_that_breaks_during_training_stops_the_run_naming_it(tmp_path, monkeypatch, capsys, num_workers):
+    data = make_class_folder(tmp_path / "data", {"cat": 6, "dog": 6}, size=8)
+    # a large BMP cut short: its header is fine, so the scan (which decodes small images only) keeps it
+    (data / "cat" / "scan.bmp").write_bytes(encoded("BMP", size=300)[:-5000])
+    monkeypatch.chdir(tmp_path)
+    argv = ["--data", str(data), "--model", "linear", "--img-size", "8", "--batch-size", "16", "--epochs", "1",
+            "--val-size", "0.5", "--test-size", "0", "--num-workers", num_workers, "--augment", "none"]
+    from litcls.cli import main
+
+    assert main(argv) == 2
+    stderr = capsys.readouterr().err
+    assert "DataLoader worker" not in stderr and "Original Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: cannot decode {data / 'cat' / 'scan.bmp'} (OSError")
+    assert "replace it with a readable copy" in errors[0]  # the worker's traceback is not part of the message
+
+
+@pytest.mark.slow
+def test_messy_folder_trains_end_to_end_and_outputs_keep_non_ascii_names(tmp_path):
+    from conftest import run_cli
+
+    data = tmp_path / "données"
+    cafe = unicodedata.normalize("NFD", "café")  # as a Mac writes it
+    write_images(data / cafe, 24, (200, 40, 40), prefix=unicodedata.normalize("NFD", "crème"))
+    write_images(data / "猫", 4, (40, 200, 40), prefix="写真")  # 6x fewer: balanced by the sampler
+    write_images(data / "Ωmega", 12, (40, 40, 200))
+    (data / "猫" / "broken.jpg").write_bytes(encoded("JPEG")[:-300])
+    (data / "猫" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (data / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0")
+    result = run_cli("train.py", "--data", str(data), "--model", "mlp", "--img-size", "8", "--batch-size", "8",
+                     "--epochs", "2", "--num-workers", "0", "--val-size", "0.25", "--test-size", "0.25",
+                     "--balance", "sampler", "--name", "messy", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "skipped 1 of 41 image files that cannot be read" in result.stderr
+    assert "猫/broken.jpg: truncated" in result.stderr
+    run = tmp_path / "runs" / "messy"
+    assert (run / "classes.json").read_text(encoding="utf-8").count("猫") == 1  # written as text, not \\u escapes
+    assert json_load(run / "classes.json") == ["café", "Ωmega", "猫"]
+    splits = pd_read(run / "splits.csv")
+    assert set(splits["class"]) == {"café", "Ωmega", "猫"} and len(splits) == 40
+    assert all((data / path).is_file() for path in splits["path"])  # paths as stored on disk
+    skipped = pd_read(run / "skipped.csv")
+    assert list(skipped["path"]) == ["猫/broken.jpg"] and skipped["reason"][0].startswith("truncated")
+    assert list(pd_read(run / "metrics.csv")["epoch"]) == [0, 1]
+    assert (run / "results.json").is_file()
+
+
+def json_load(path):
+    import json
+
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def pd_read(path):
+    import pandas as pd
+
+    return pd.read_csv(path, encoding="utf-8")

@@ -115,6 +115,37 @@ def test_ctrl_c_during_validation_lets_it_finish_and_stops_before_the_next_epoch
     pd.testing.assert_frame_equal(pd.read_csv(cut / "metrics.csv"), pd.read_csv(tmp_path / "runs/whole/metrics.csv"))
 
 
+def test_signal_in_the_last_validation_skips_the_test_until_resumed(data, tmp_path, monkeypatch, interrupt,
+                                                                   capsys):
+    monkeypatch.chdir(tmp_path)
+    interrupt(SendSignal(signal.SIGTERM, epoch=1, batch=0, stage="val"))
+    assert main(["--data", str(data), "--epochs", "2", "--name", "late", *SMALL]) == 128 + signal.SIGTERM
+    assert "stopped by SIGTERM after the last epoch, before the test" in capsys.readouterr().err
+    run = tmp_path / "runs" / "late"
+    assert not (run / "results.json").exists()
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    assert main(["--resume", "runs/late"]) == 0
+    assert list(pd.read_csv(run / "metrics.csv")["epoch"]) == [0, 1]
+    assert "test/acc" in json.loads((run / "results.json").read_text())
+
+
+class SignalTwice(SendSignal):
+    def _maybe_send(self, trainer, batch_idx, stage):
+        super()._maybe_send(trainer, batch_idx, stage)
+        super()._maybe_send(trainer, batch_idx, stage)
+
+
+def test_second_ctrl_c_aborts_without_a_new_checkpoint(data, tmp_path, monkeypatch, interrupt, capsys):
+    monkeypatch.chdir(tmp_path)
+    interrupt(SignalTwice(signal.SIGINT, epoch=1, batch=1))
+    with pytest.raises(SystemExit):  # Lightning's own KeyboardInterrupt handling exits
+        main(["--data", str(data), "--epochs", "3", "--name", "abort", *SMALL])
+    assert "second Ctrl+C: aborting without a new checkpoint" in capsys.readouterr().out
+    checkpoint = torch.load(tmp_path / "runs/abort/checkpoints/last.ckpt", weights_only=True)
+    assert checkpoint["epoch"] == 0 and checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]["is_last_batch"]
+
+
 @pytest.fixture(scope="module")
 def finished_template(tmp_path_factory):
     root = tmp_path_factory.mktemp("finished")
@@ -135,6 +166,9 @@ def finished_run(finished_template, tmp_path):
 
 
 def test_resume_extends_a_finished_run_with_more_epochs(finished_run, capsys):
+    assert main(["--resume", str(finished_run), "--epochs", "3", "--print-config"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["epochs"] == 3 and printed["model"] == "mlp"  # the run's settings, not the defaults
     # finished_run is a copy of the run folder: checkpoint paths must follow it, not point at the original
     assert main(["--resume", str(finished_run), "--epochs", "3", "--num-workers", "0"]) == 0
     assert list(pd.read_csv(finished_run / "metrics.csv")["epoch"]) == [0, 1, 2]
@@ -240,3 +274,19 @@ def test_a_killed_training_process_resumes_to_its_planned_last_epoch(data, tmp_p
     # a SIGKILL right after an epoch-end checkpoint can miss that epoch's train/* row (see litcls.tracking)
     assert train_rows.is_unique and set(train_rows) >= set(range(6)) - {done_before - 1}
     assert json.loads((run / "results.json").read_text())["epochs_trained"] == 6
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_terminal_with_loader_workers_still_saves_a_checkpoint(data, tmp_path):
+    """A terminal sends Ctrl+C to the whole process group, DataLoader workers included."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONUNBUFFERED": "1"}
+    args = ["--data", str(data), "--name", "ctrl-c", *SLOW_TRAIN, "--num-workers", "2"]
+    process = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    run = tmp_path / "runs" / "ctrl-c"
+    wait_for(run / "checkpoints" / "last.ckpt", process)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGINT, stderr
+    assert "stopped by SIGINT" in stderr and "Continue with: python train.py --resume runs/ctrl-c" in stderr
+    assert "exited unexpectedly" not in stderr

@@ -63,12 +63,19 @@ def flag_values(args: argparse.Namespace) -> dict:
 
 
 def resume_from_flags(args: argparse.Namespace) -> int:
-    from litcls.resume import resume
+    from litcls.resume import prepare_resume, resume
 
     if args.config:
         raise UserError("--resume and --config: a resumed run keeps its own config.yaml; drop --config")
+    if args.print_config:
+        print_config(prepare_resume(args.resume, flag_values(args))[2])
+        return 0
     resume(args.resume, flag_values(args))
     return 0
+
+
+def print_config(config: TrainConfig) -> None:
+    print(yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True), end="")
 
 
 def print_models() -> None:
@@ -86,14 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``train.py``; returns the process exit code."""
     try:
         args = build_parser().parse_args(argv)
-        if args.resume and not (args.list_models or args.print_config):
-            return resume_from_flags(args)
-        config, args = parse_config(argv)
         if args.list_models:
             print_models()
             return 0
+        if args.resume:
+            return resume_from_flags(args)
+        config = resolve(load_yaml(args.config) if args.config else {}, flag_values(args))
         if args.print_config:
-            print(yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True), end="")
+            print_config(config)
             return 0
         from litcls.run import train
 
@@ -106,5 +113,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except TrainingInterrupted as err:
-        print(err, file=sys.stderr)
+        if not err.quiet:
+            print(err, file=sys.stderr)
         return 128 + err.signum

@@ -140,19 +140,25 @@ def load_split(run_dir: Path, config: TrainConfig) -> tuple[FolderScan, pd.DataF
     return FolderScan(root=root, classes=classes, samples=samples), samples
 
 
+def prepare_resume(target: str, flag_values: dict[str, Any]) -> tuple[Path, ResumePoint, TrainConfig]:
+    """Find the run and checkpoint, and the config the resumed run uses; refuse what cannot be resumed."""
+    run_dir, checkpoint = locate(target)
+    point = read_resume_point(checkpoint)
+    config = resume_config(run_dir, flag_values, point)
+    check_not_finished(run_dir, config, point)
+    return run_dir, point, config
+
+
 def resume(target: str, flag_values: dict[str, Any]) -> Path:
     """Continue the run at ``target`` (a run folder or a checkpoint in it); return the run folder."""
     from litcls.run import fit_and_evaluate
     from litcls.trainer import check_hardware
 
-    run_dir, checkpoint = locate(target)
-    point = read_resume_point(checkpoint)
-    config = resume_config(run_dir, flag_values, point)
-    check_not_finished(run_dir, config, point)
+    run_dir, point, config = prepare_resume(target, flag_values)
     check_hardware(config)
     scan, samples = load_split(run_dir, config)
-    print(f"resuming {run_dir} from {checkpoint.name}: {point.epochs_done} of {config.epochs} epochs done")
-    fit_and_evaluate(config, scan, samples, run_dir, ckpt_path=checkpoint, resume_step=point.global_step)
+    print(f"resuming {run_dir} from {point.path.name}: {point.epochs_done} of {config.epochs} epochs done")
+    fit_and_evaluate(config, scan, samples, run_dir, ckpt_path=point.path, resume_step=point.global_step)
     return run_dir
 
 

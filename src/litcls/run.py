@@ -134,7 +134,7 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     for callback in trainer.callbacks:
         if isinstance(callback, GracefulStop):
-            callback.raise_if_stopped()
+            callback.raise_if_stopped(trainer)
 
     ckpt_path = None if config.fast_dev_run else "best"
     evaluate = trainer.test if len(datamodule.split("test")) else trainer.validate

@@ -71,7 +71,8 @@ class GracefulStop(L.Callback):
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self._stop_requested(trainer):  # arrived during validation: the epoch-end checkpoint is current
-            raise TrainingInterrupted(self._signum(), self.run_dir, None, f"before epoch {trainer.current_epoch}")
+            raise TrainingInterrupted(self._signum(), self.run_dir, None, f"before epoch {trainer.current_epoch}",
+                                      quiet=not trainer.is_global_zero)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
@@ -84,7 +85,7 @@ class GracefulStop(L.Callback):
             trainer.save_checkpoint(self.checkpoint, weights_only=False)
             checkpoint = self.checkpoint
         where = f"in epoch {trainer.current_epoch} after batch {batch_idx + 1} of {trainer.num_training_batches}"
-        raise TrainingInterrupted(self._signum(), self.run_dir, checkpoint, where)
+        raise TrainingInterrupted(self._signum(), self.run_dir, checkpoint, where, quiet=not trainer.is_global_zero)
 
     def _signum(self) -> int:
         return self.signum if self.signum is not None else signal.SIGTERM  # another DDP process got it
@@ -100,7 +101,8 @@ class GracefulStop(L.Callback):
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         self._restore()
 
-    def raise_if_stopped(self) -> None:
+    def raise_if_stopped(self, trainer: L.Trainer) -> None:
         """After ``fit``: a signal that arrived during the last validation still stops the run before testing."""
-        if self.signum is not None:
-            raise TrainingInterrupted(self.signum, self.run_dir, None, "after the last epoch, before the test")
+        if self._stop_requested(trainer):
+            raise TrainingInterrupted(self._signum(), self.run_dir, None, "after the last epoch, before the test",
+                                      quiet=not trainer.is_global_zero)
