@@ -130,6 +130,24 @@ def test_signal_in_the_last_validation_skips_the_test_until_resumed(data, tmp_pa
     assert "test/acc" in json.loads((run / "results.json").read_text())
 
 
+class SignalInTest(L.Callback):
+    def on_test_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_signal_during_the_final_test_writes_no_results_and_resume_tests_again(data, tmp_path, monkeypatch,
+                                                                            interrupt, capsys):
+    monkeypatch.chdir(tmp_path)
+    interrupt(SignalInTest())
+    assert main(["--data", str(data), "--epochs", "1", "--name", "test-cut", *SMALL]) == 128 + signal.SIGTERM
+    assert "stopped by SIGTERM during the final evaluation" in capsys.readouterr().err
+    assert not (tmp_path / "runs/test-cut/results.json").exists()
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    assert main(["--resume", "runs/test-cut"]) == 0
+    assert "test/acc" in json.loads((tmp_path / "runs/test-cut/results.json").read_text())
+
+
 class SignalTwice(SendSignal):
     def _maybe_send(self, trainer, batch_idx, stage):
         super()._maybe_send(trainer, batch_idx, stage)
@@ -247,7 +265,7 @@ def wait_for(path, process, timeout=300):
         time.sleep(0.05)
 
 
-SLOW_TRAIN = ["--epochs", "6", "--batch-size", "2", *SMALL[:2], *SMALL[6:]]  # batch size 2: more steps per epoch
+SLOW_TRAIN = [*SMALL, "--epochs", "6", "--batch-size", "2"]  # batch size 2 (the last flag wins): more steps
 
 
 @pytest.mark.slow

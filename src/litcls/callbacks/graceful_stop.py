@@ -6,6 +6,8 @@ Ctrl+C (KeyboardInterrupt) can strike in the middle of an optimizer step. This c
 over while training runs and acts only between training batches: it saves ``last.ckpt`` after the current
 batch and stops. A signal that arrives during validation lets validation finish; the epoch-end
 ``last.ckpt`` is then already current. A second Ctrl+C aborts at once, without a new checkpoint.
+During the final test (or validation) of the best checkpoint, a signal stops before ``results.json`` is
+written (Lightning alone would exit with status 0 and no results); ``--resume`` then runs the test again.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from types import FrameType
 from typing import Any
 
 import lightning as L
+from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_info
 
 from litcls.errors import TrainingInterrupted
@@ -86,6 +89,32 @@ class GracefulStop(L.Callback):
             checkpoint = self.checkpoint
         where = f"in epoch {trainer.current_epoch} after batch {batch_idx + 1} of {trainer.num_training_batches}"
         raise TrainingInterrupted(self._signum(), self.run_dir, checkpoint, where, quiet=not trainer.is_global_zero)
+
+    def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._install()
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.state.fn != TrainerFn.FITTING:
+            self._install()
+
+    def on_test_batch_end(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
+        self._stop_evaluation(trainer)
+
+    def on_validation_batch_end(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
+        if trainer.state.fn != TrainerFn.FITTING:
+            self._stop_evaluation(trainer)
+
+    def _stop_evaluation(self, trainer: L.Trainer) -> None:
+        if self._stop_requested(trainer):
+            raise TrainingInterrupted(self._signum(), self.run_dir, None, "during the final evaluation, before "
+                                      "results.json was written", quiet=not trainer.is_global_zero)
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._restore()
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.state.fn != TrainerFn.FITTING:
+            self._restore()
 
     def _signum(self) -> int:
         return self.signum if self.signum is not None else signal.SIGTERM  # another DDP process got it
