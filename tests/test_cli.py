@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from conftest import make_class_folder, run_cli
+from litcls.cli import main
 
 TINY = ["--img-size", "16", "--batch-size", "8", "--num-workers", "0", "--val-size", "0.25", "--test-size", "0.25",
         "--logger", "csv"]
@@ -67,6 +68,35 @@ def test_user_mistakes_end_in_one_clear_line(tmp_path, make_args, message):
     assert "Traceback" not in result.stderr
     assert re.search(message, result.stderr), result.stderr
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("make_args, message", [
+    (lambda root: ["--config", str(binary_file(root))], "--config: .*noise.yaml is not a text file"),
+    (lambda root: ["--precision", "nonsense"], "--precision nonsense: Precision 'nonsense' is invalid. Allowed"),
+    (lambda root: ["--accelerator", "cuda"], "--accelerator cuda: "),
+    (lambda root: ["--devices", "0,x"], "--devices: '0,x' is not a list of device ids"),
+    (lambda root: [*tiny(root), "--out-dir", str(binary_file(root))], "--out-dir: cannot create a run folder in"),
+    (lambda root: [*tiny(root), "--name", "a/b"], "--name: 'a/b' must be a folder name"),
+    (lambda root: [*tiny(root), "--img-size", "4"], "--img-size 4 is too small for --model cnn .*use --img-size 32"),
+    (lambda root: ["--resume", str(root / "runs" / "nope")], "--resume: no such run folder or checkpoint"),
+])
+def test_more_mistakes_end_in_one_clear_line(tmp_path, monkeypatch, capsys, make_args, message):
+    """The same path as above, in-process: starting a Python process per case costs seconds."""
+    monkeypatch.chdir(tmp_path)
+    assert main([*make_args(tmp_path), "--num-workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # no run folder left
+
+
+def tiny(root):
+    return ["--data", str(make_class_folder(root / "tiny", {"a": 4, "b": 4}, size=8)), "--test-size", "0"]
+
+
+def binary_file(root):
+    path = root / "noise.yaml"
+    path.write_bytes(bytes(range(256)))
+    return path
 
 
 def test_help_is_fast(tmp_path):

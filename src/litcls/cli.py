@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import yaml
 
 from litcls.config import TrainConfig, config_fields, load_yaml, resolve
-from litcls.errors import UserError
+from litcls.errors import TrainingInterrupted, UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
                "  python train.py --data data/pets --model cnn --img-size 64 --epochs 20",
     )
     parser.add_argument("--config", metavar="FILE", help="YAML file of settings (a run's config.yaml works)")
+    parser.add_argument("--resume", metavar="RUN", help="continue an interrupted run: its folder (runs/<name>) or a "
+                        "checkpoint in it; with its saved settings and split (only --epochs, --num-workers and the "
+                        "hardware flags may change)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("--list-models", action="store_true", help="list the registered models and exit")
     groups: dict[str, argparse._ArgumentGroup] = {}
@@ -49,10 +52,30 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_config(argv: Sequence[str] | None = None) -> tuple[TrainConfig, argparse.Namespace]:
     """Parse flags and merge them over the optional config file."""
     args = build_parser().parse_args(argv)
-    field_names = {f.name for f in config_fields()}
-    flag_values = {key: value for key, value in vars(args).items() if key in field_names}
     file_values = load_yaml(args.config) if args.config else {}
-    return resolve(file_values, flag_values), args
+    return resolve(file_values, flag_values(args)), args
+
+
+def flag_values(args: argparse.Namespace) -> dict:
+    """The config fields given as flags on the command line (defaults are suppressed)."""
+    field_names = {f.name for f in config_fields()}
+    return {key: value for key, value in vars(args).items() if key in field_names}
+
+
+def resume_from_flags(args: argparse.Namespace) -> int:
+    from litcls.resume import prepare_resume, resume
+
+    if args.config:
+        raise UserError("--resume and --config: a resumed run keeps its own config.yaml; drop --config")
+    if args.print_config:
+        print_config(prepare_resume(args.resume, flag_values(args))[2])
+        return 0
+    resume(args.resume, flag_values(args))
+    return 0
+
+
+def print_config(config: TrainConfig) -> None:
+    print(yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True), end="")
 
 
 def print_models() -> None:
@@ -69,12 +92,15 @@ def print_models() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``train.py``; returns the process exit code."""
     try:
-        config, args = parse_config(argv)
+        args = build_parser().parse_args(argv)
         if args.list_models:
             print_models()
             return 0
+        if args.resume:
+            return resume_from_flags(args)
+        config = resolve(load_yaml(args.config) if args.config else {}, flag_values(args))
         if args.print_config:
-            print(yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True), end="")
+            print_config(config)
             return 0
         from litcls.run import train
 
@@ -86,3 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except TrainingInterrupted as err:
+        if not err.quiet:
+            print(err, file=sys.stderr)
+        return 128 + err.signum

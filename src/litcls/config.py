@@ -21,6 +21,7 @@ SCHEDULERS = ("none", "cosine", "step", "plateau")
 AUGMENT_PRESETS = ("none", "light", "medium", "heavy")
 LOGGERS = ("csv", "tensorboard", "wandb", "none")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
+BALANCE = ("none", "sampler", "loss")
 # metric -> the direction that is better; early stopping and checkpointing use it.
 MONITORS = {"val/loss": "min", "val/acc": "max", "val/f1_macro": "max", "val/f1_micro": "max"}
 
@@ -49,6 +50,8 @@ class TrainConfig:
     batch_size: int = _opt(64, "images per batch (per device)", group="data")
     num_workers: int = _opt(2, "data-loading worker processes (0 = load in the main process)", group="data")
     seed: int = _opt(42, "seed for the split, weight initialisation and augmentation", group="data")
+    balance: str = _opt("none", "counter class imbalance: sampler (draw every class equally often) or loss "
+                        "(weigh the training loss by inverse class frequency)", BALANCE, group="data")
     # model and optimisation
     model: str = _opt("cnn", "model name from the registry (see --list-models)", group="model")
     epochs: int = _opt(30, "maximum number of epochs")
@@ -150,6 +153,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise UserError(f"--config: {path} is not valid YAML: {err}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"--config: {path} is not a text file; pass a YAML file such as a run's config.yaml") from None
     if not isinstance(raw, dict):
         raise UserError(f"--config: {path} must hold a mapping of keys to values, got {type(raw).__name__}")
     known = {f.name for f in config_fields()}

@@ -55,6 +55,9 @@ def create_run_dir(out_dir: Path, base: str) -> Path:
 
 def claim_run_dir(config: TrainConfig) -> Path:
     """Return this run's folder, the same one in every process of the run."""
+    if config.name is not None and (Path(config.name).name != config.name or config.name in (".", "..")):
+        raise UserError(f"--name: {config.name!r} must be a folder name, without '/'; use --out-dir to choose "
+                        "where runs go")
     out_dir = Path(config.out_dir)
     inherited = os.environ.get(RUN_DIR_ENV)
     if inherited and os.environ.get("LOCAL_RANK", "0") != "0":
@@ -69,7 +72,8 @@ def claim_run_dir(config: TrainConfig) -> Path:
         return run_dir
     try:
         run_dir = create_run_dir(out_dir, config.name or default_name(config))
-    except OSError as err:
-        raise UserError(f"--out-dir: cannot create a run folder in {out_dir}: {err.strerror}") from None
+    except OSError as err:  # read-only disk, no permission, a file where the folder should be
+        raise UserError(f"--out-dir: cannot create a run folder in {out_dir} ({err.strerror or err}); "
+                        "choose a writable folder with --out-dir") from None
     os.environ[RUN_DIR_ENV] = str(run_dir.resolve())
     return run_dir

@@ -14,31 +14,36 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
-from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger, WandbLogger
+from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 
 from litcls.config import TrainConfig
+from litcls.resumable_csv import RunCSVLogger
 from litcls.rundir import is_main_process
 
 # val metric -> the summary W&B keeps for it, so that sweeps and tables compare the best epoch, not the last
 WANDB_SUMMARIES = {"val/loss": "min", "val/acc": "max", "val/f1_macro": "max", "val/f1_micro": "max"}
 
 
-def build_loggers(config: TrainConfig, run_dir: Path, job_type: str | None = None) -> list[Logger]:
+def build_loggers(config: TrainConfig, run_dir: Path, resume_step: int | None = None,
+                  job_type: str | None = None) -> list[Logger]:
     """``csv`` -> ``run_dir/logs/metrics.csv`` (every logged step); ``tensorboard`` -> ``run_dir/tensorboard``;
     ``wandb`` -> a W&B run whose local files live in ``run_dir/wandb``.
 
     Args:
         config: the run configuration (``logger`` and the ``wandb_*`` settings).
         run_dir: the run folder.
+        resume_step: the global step of the checkpoint a resumed run starts from: the files continue, and the
+            W&B run found in ``run_dir/wandb`` is resumed.
         job_type: W&B job type, e.g. ``fold_2`` for one fold of a k-fold run.
     """
     loggers: list[Logger] = []
     if "csv" in config.logger:
-        loggers.append(CSVLogger(save_dir=run_dir, name="logs", version=""))
+        loggers.append(RunCSVLogger(run_dir, resume_step or 0))
     if "tensorboard" in config.logger:
-        loggers.append(TensorBoardLogger(save_dir=run_dir, name="tensorboard", version=""))
+        # purge_step: TensorBoard hides the events an earlier session wrote from that step on
+        loggers.append(TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", purge_step=resume_step))
     if "wandb" in config.logger:
-        wandb_logger = start_wandb(config, run_dir, job_type)
+        wandb_logger = start_wandb(config, run_dir, job_type, resume=resume_step is not None)
         if wandb_logger is not None:
             loggers.append(wandb_logger)
     for logger in loggers:
@@ -66,12 +71,21 @@ def wandb_mode(config: TrainConfig) -> str:
     return "online" if _logged_in_to_wandb() else "offline"
 
 
-def _wandb_logger(config: TrainConfig, run_dir: Path, job_type: str | None, mode: str) -> WandbLogger:
+def previous_wandb_id(run_dir: Path) -> str | None:
+    """The id of the latest W&B run logged in ``run_dir/wandb`` (``run-<date>_<time>-<id>`` folders)."""
+    runs = sorted((run_dir / "wandb").glob("*run-*-*"), key=lambda path: path.name.split("run-", 1)[1])
+    return runs[-1].name.rsplit("-", 1)[1] if runs else None
+
+
+def _wandb_logger(config: TrainConfig, run_dir: Path, job_type: str | None, mode: str,
+                  resume: bool = False) -> WandbLogger:
+    run_id = previous_wandb_id(run_dir) if resume else None
     logger = WandbLogger(
         name=run_dir.name if job_type is None else f"{run_dir.parent.name}/{run_dir.name}",
         save_dir=str(run_dir), project=config.wandb_project, entity=config.wandb_entity,
         tags=config.tags or None, group=config.group, job_type=job_type, mode=mode,
         log_model=config.log_model and mode != "disabled",
+        **({"id": run_id, "resume": "allow"} if run_id else {}),
     )
     experiment = logger.experiment  # start now, so a failure is handled here and not mid-training
     for metric, summary in WANDB_SUMMARIES.items():
@@ -80,14 +94,16 @@ def _wandb_logger(config: TrainConfig, run_dir: Path, job_type: str | None, mode
     return logger
 
 
-def start_wandb(config: TrainConfig, run_dir: Path, job_type: str | None = None) -> WandbLogger | None:
-    """Start a W&B run; on failure retry offline, and give up with a warning rather than fail the run."""
+def start_wandb(config: TrainConfig, run_dir: Path, job_type: str | None = None,
+                resume: bool = False) -> WandbLogger | None:
+    """Start (or, with ``resume``, continue) a W&B run; on failure retry offline, and give up with a warning
+    rather than fail the run."""
     mode = wandb_mode(config)
     if mode == "offline" and config.wandb_mode == "auto" and not os.environ.get("WANDB_MODE") and is_main_process():
         print(f"W&B: not logged in, so logging offline to {run_dir / 'wandb'}; upload it later with "
               f"`wandb sync {run_dir / 'wandb'}/offline-run-*` (or run `wandb login` first next time)")
     try:
-        return _wandb_logger(config, run_dir, job_type, mode)
+        return _wandb_logger(config, run_dir, job_type, mode, resume)
     except Exception as err:  # wandb raises many types: network, auth, config
         reason = " ".join(str(err).split())[:300]
         if mode == "offline":
@@ -97,7 +113,7 @@ def start_wandb(config: TrainConfig, run_dir: Path, job_type: str | None = None)
                       f"`wandb sync {run_dir / 'wandb'}/offline-run-*`", stacklevel=2)
         _finish_wandb(exit_code=1)
         try:
-            return _wandb_logger(config, run_dir, job_type, "offline")
+            return _wandb_logger(config, run_dir, job_type, "offline", resume)
         except Exception as err2:
             warnings.warn(f"W&B could not start offline either ({' '.join(str(err2).split())[:300]}); "
                           "continuing without W&B", stacklevel=2)

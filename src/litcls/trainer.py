@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import lightning as L
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from litcls.callbacks.confusion_matrix import ConfusionMatrixWriter
+from litcls.callbacks.graceful_stop import GracefulStop
 from litcls.callbacks.gradcam import GradCAMGallery
 from litcls.callbacks.metrics_table import EpochMetricsTable
+from litcls.callbacks.resume_state import ResumeState
 from litcls.config import MONITORS, TrainConfig
+from litcls.errors import UserError
 from litcls.tracking import build_loggers
 
 
@@ -19,7 +24,10 @@ def parse_devices(value: str) -> str | int | list[int]:
     if value.isdigit():
         return int(value)
     if "," in value:
-        return [int(part) for part in value.split(",") if part.strip()]
+        try:
+            return [int(part) for part in value.split(",") if part.strip()]
+        except ValueError:
+            raise UserError(f"--devices: {value!r} is not a list of device ids such as 0,1") from None
     return value
 
 
@@ -27,30 +35,68 @@ def build_callbacks(config: TrainConfig, run_dir: Path) -> list[L.Callback]:
     mode = MONITORS[config.monitor]
     callbacks: list[L.Callback] = [
         ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=config.monitor, mode=mode,
-                        save_top_k=1, save_last=True, auto_insert_metric_name=False, enable_version_counter=False),
+                        save_top_k=1, save_last=True, auto_insert_metric_name=False, enable_version_counter=False,
+                        # after metrics.csv has its row for the epoch (checkpoint callbacks run last), so a run
+                        # killed in between repeats the epoch rather than missing its row
+                        save_on_train_epoch_end=True),
         EpochMetricsTable(run_dir / "metrics.csv"),
         ConfusionMatrixWriter(run_dir, every_epoch=config.plots_every_epoch),
         GradCAMGallery(run_dir, per_class=config.gradcam_per_class, mistakes=config.gradcam_mistakes,
                        layer=config.gradcam_layer, every_epoch=config.plots_every_epoch),
+        GracefulStop(run_dir),
+        ResumeState(),
     ]
     if config.patience > 0:
         callbacks.append(EarlyStopping(monitor=config.monitor, mode=mode, patience=config.patience))
     return callbacks
 
 
-def build_trainer(config: TrainConfig, run_dir: Path, steps_per_epoch: int) -> L.Trainer:
+HARDWARE_FLAGS = ("accelerator", "devices", "strategy", "num_nodes", "precision", "sync_batchnorm")
+
+
+def hardware_options(config: TrainConfig) -> dict:
+    return {name: parse_devices(config.devices) if name == "devices" else getattr(config, name)
+            for name in HARDWARE_FLAGS}
+
+
+def check_hardware(config: TrainConfig) -> None:
+    """Let Lightning check the hardware flags before a run folder is created.
+
+    Lightning validates accelerator, devices, strategy and precision only when a Trainer is built; a bare
+    Trainer costs a few milliseconds.
+
+    Raises:
+        UserError: the flags Lightning rejects, with its message (which lists valid values).
+    """
+    quiet = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # its "GPU available" lines would be printed twice
+    try:
+        L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                  **hardware_options(config))
+    except (MisconfigurationException, ValueError, TypeError, ImportError, RuntimeError) as err:
+        defaults = TrainConfig()
+        names = [name for name in HARDWARE_FLAGS if getattr(config, name) != getattr(defaults, name)]
+        flags = " ".join(f"--{name.replace('_', '-')} {getattr(config, name)}" for name in names or HARDWARE_FLAGS)
+        raise UserError(f"{flags}: {' '.join(str(err).split())}") from None
+    finally:
+        quiet.setLevel(level)
+
+
+def build_trainer(config: TrainConfig, run_dir: Path, steps_per_epoch: int,
+                  resume_step: int | None = None, job_type: str | None = None) -> L.Trainer:
+    """The Trainer (hardware flags checked beforehand by :func:`check_hardware`).
+
+    ``resume_step``, the global step of the checkpoint a run resumes from, makes the loggers continue
+    their files instead of starting them over; ``job_type`` labels the W&B run (a k-fold run's fold).
+    """
     return L.Trainer(
         default_root_dir=run_dir,
         max_epochs=config.epochs,
-        accelerator=config.accelerator,
-        devices=parse_devices(config.devices),
-        strategy=config.strategy,
-        num_nodes=config.num_nodes,
-        precision=config.precision,
-        sync_batchnorm=config.sync_batchnorm,
-        accumulate_grad_batches=config.accumulate_grad_batches,
         callbacks=build_callbacks(config, run_dir),
-        logger=build_loggers(config, run_dir) or False,
+        logger=build_loggers(config, run_dir, resume_step, job_type) or False,
         log_every_n_steps=max(1, min(50, steps_per_epoch)),
         fast_dev_run=config.fast_dev_run,
+        accumulate_grad_batches=config.accumulate_grad_batches,
+        **hardware_options(config),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import lightning as L
@@ -12,7 +13,8 @@ from lightning.pytorch.utilities import rank_zero_only
 class EpochMetricsTable(L.Callback):
     """Write ``epoch`` plus every logged ``stage/metric`` value of each finished epoch to ``path``.
 
-    Rows of earlier epochs already in the file are kept when training resumes from a checkpoint.
+    Rows of earlier epochs already in the file are kept when training resumes from a checkpoint; rows of
+    the resumed epoch and later ones, written before the interruption, are replaced.
     """
 
     def __init__(self, path: str | Path):
@@ -20,7 +22,8 @@ class EpochMetricsTable(L.Callback):
         self.rows: list[dict[str, float]] = []
 
     @rank_zero_only
-    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # not on_fit_start: Lightning restores the epoch counter from a checkpoint after that hook
         if self.path.is_file() and trainer.current_epoch > 0:
             with self.path.open(encoding="utf-8", newline="") as f:
                 self.rows = [row for row in csv.DictReader(f) if int(row["epoch"]) < trainer.current_epoch]
@@ -33,7 +36,9 @@ class EpochMetricsTable(L.Callback):
                   if "/" in key and not key.endswith("batch_loss")}
         self.rows.append({"epoch": trainer.current_epoch, **dict(sorted(values.items()))})
         columns = list(dict.fromkeys(key for row in self.rows for key in row))
-        with self.path.open("w", encoding="utf-8", newline="") as f:
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        with temporary.open("w", encoding="utf-8", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
             writer.writerows(self.rows)
+        os.replace(temporary, self.path)  # a process killed while writing leaves the previous table, never half

@@ -10,7 +10,9 @@ import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Sampler
 
+from litcls.data.balance import sample_weights
 from litcls.data.dataset import ImageDataset
+from litcls.data.loader import EpochSampler, ResumableLoader, worker_init
 from litcls.data.transforms import Preprocessing, eval_transform, train_transform
 
 
@@ -25,10 +27,14 @@ class FolderDataModule(L.LightningDataModule):
         augment: augmentation preset name or YAML file, applied to the training split only.
         batch_size: images per batch (per device).
         num_workers: loader worker processes.
+        balance: ``sampler`` draws training images with per-class inverse-frequency weights (with
+            replacement), so every class is seen about equally often; ``none`` or ``loss`` shuffle.
+        seed: seeds the training order of every epoch.
     """
 
     def __init__(self, root: str | Path, samples: pd.DataFrame, classes: list[str], preprocessing: Preprocessing,
-                 augment: str = "none", batch_size: int = 64, num_workers: int = 0):
+                 augment: str = "none", batch_size: int = 64, num_workers: int = 0, balance: str = "none",
+                 seed: int = 0):
         super().__init__()
         self.root = Path(root)
         self.samples = samples
@@ -37,6 +43,8 @@ class FolderDataModule(L.LightningDataModule):
         self.augment = augment
         self.batch_size = batch_size
         self.num_workers = num_workers
+        self.balance = balance
+        self.seed = seed
         self.datasets: dict[str, ImageDataset] = {}
 
     @property
@@ -53,23 +61,25 @@ class FolderDataModule(L.LightningDataModule):
             transform = transforms.get(name) or eval_transform(self.preprocessing)
             self.datasets[name] = ImageDataset(self.root, rows["path"].tolist(), rows["label"].tolist(), transform)
 
+    def _loader_options(self) -> dict:
+        return {"batch_size": self.batch_size, "num_workers": self.num_workers, "worker_init_fn": worker_init,
+                "persistent_workers": self.num_workers > 0, "pin_memory": torch.cuda.is_available()}
+
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         dataset = self.datasets[name]
-        sampler = None if shuffle else _exact_eval_sampler(dataset)
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            sampler=sampler,
-            # a last batch of one image breaks batch norm in training; evaluation keeps every image
-            drop_last=shuffle and len(dataset) > self.batch_size,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=torch.cuda.is_available(),
-        )
+        return DataLoader(dataset, shuffle=shuffle, sampler=None if shuffle else _exact_eval_sampler(dataset),
+                          **self._loader_options())
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        dataset = self.datasets["train"]
+        weights = sample_weights(dataset.labels, self.num_classes) if self.balance == "sampler" else None
+        trainer = self.trainer
+        sampler = EpochSampler(dataset, seed=self.seed, weights=weights,
+                               num_replicas=trainer.world_size if trainer else 1,
+                               rank=trainer.global_rank if trainer else 0)
+        # a last batch of one image breaks batch norm in training; evaluation keeps every image
+        return ResumableLoader(dataset, sampler, seed=self.seed, drop_last=len(dataset) > self.batch_size,
+                               **self._loader_options())
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)

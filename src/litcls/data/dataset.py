@@ -6,17 +6,26 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import albumentations as A
-import numpy as np
 import torch
-from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 
+from litcls.data.decode import load_rgb
+from litcls.errors import UserError
 
-def load_rgb(path: str | Path) -> np.ndarray:
-    """Decode any image file to an RGB uint8 array (H, W, 3), applying the EXIF orientation of phone photos."""
-    with Image.open(path) as image:
-        image = ImageOps.exif_transpose(image)
-        return np.asarray(image.convert("RGB"))
+__all__ = ["ImageDataset", "UnreadableImageError", "load_rgb"]
+
+
+class UnreadableImageError(UserError):
+    """An image that passed the folder scan but fails to decode during training.
+
+    Raised inside a DataLoader worker, it reaches the main process rebuilt from the worker's traceback
+    text; only the last line, the message itself, is kept so the command line still prints one line.
+    """
+
+    def __init__(self, message: str):
+        if "Original Traceback" in message:
+            message = message.rstrip().splitlines()[-1].split(f"{type(self).__name__}: ", 1)[-1]
+        super().__init__(message)
 
 
 class ImageDataset(Dataset):
@@ -41,5 +50,12 @@ class ImageDataset(Dataset):
         return len(self.paths)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        image = load_rgb(self.root / self.paths[index])
+        path = self.root / self.paths[index]
+        try:
+            image = load_rgb(path)
+        except Exception as err:  # stop the run, naming the file, rather than train on a silently shorter epoch
+            raise UnreadableImageError(
+                f"cannot decode {path} ({type(err).__name__}: {err}). The folder scan reads headers only, so "
+                "this file passed it; replace it with a readable copy and continue with --resume RUN_FOLDER, "
+                "or delete it and start a new run") from err
         return self.transform(image=image)["image"], self.labels[index]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from litcls.data.scan import FolderScan
+from litcls.data.scan import FolderScan, sort_by_path
 from litcls.errors import UserError
 
 SPLITS = ("train", "val", "test")
@@ -33,13 +33,25 @@ def _stratified_holdout(frame: pd.DataFrame, size: float, seed: int, classes: li
     return rest, held
 
 
+def _check_class_sizes(samples: pd.DataFrame, classes: list[str], test_size: float) -> None:
+    """Every class needs an image in train and val (and test): refuse before sklearn fails less clearly."""
+    needed = 3 if test_size > 0 else 2
+    counts = samples["label"].value_counts().sort_index()
+    small = [f"{classes[label]} ({count})" for label, count in counts.items() if count < needed]
+    if small:
+        splits = "train, val and test" if test_size > 0 else "train and val"
+        hint = " or use --test-size 0" if test_size > 0 and counts.min() >= 2 else ""
+        raise UserError(f"too few images to split class(es) {', '.join(small)}: each class needs at least "
+                        f"{needed} images, one for each of {splits}; add images, remove the class{hint}")
+
+
 def split_samples(scan: FolderScan, val_size: float, test_size: float, seed: int) -> pd.DataFrame:
     """Return the sample table with ``split`` set to train/val/test for every row.
 
     A pre-split folder keeps its own splits; only a missing ``val/`` is carved, stratified, from ``train/``.
     Otherwise ``test_size`` of every class goes to test, then ``val_size`` (of the whole) to val.
     """
-    samples = scan.samples.sort_values("path", ignore_index=True)
+    samples = sort_by_path(scan.samples)
     if scan.presplit:
         if (samples["split"] == "val").any():
             return samples
@@ -47,6 +59,7 @@ def split_samples(scan: FolderScan, val_size: float, test_size: float, seed: int
         _, val = _stratified_holdout(train, val_size, seed, scan.classes, "val")
         samples.loc[val.index, "split"] = "val"
         return samples
+    _check_class_sizes(samples, scan.classes, test_size)
     samples["split"] = "train"
     pool = samples
     if test_size > 0:

@@ -35,17 +35,22 @@ class ClassifierModule(L.LightningModule):
         label_smoothing: label smoothing of the cross-entropy loss.
         max_epochs: planned number of epochs, for the schedule.
         monitor: validation metric the plateau schedule watches.
+        class_weights: optional weight per class for the training loss (``--balance loss``); validation
+            and test losses stay unweighted, so they mean the same with and without it.
     """
 
     def __init__(self, model: str, class_names: list[str], preprocessing: dict[str, Any], optimizer: str = "adamw",
                  lr: float = 1e-3, weight_decay: float = 1e-4, scheduler: str = "cosine",
-                 label_smoothing: float = 0.0, max_epochs: int = 30, monitor: str = "val/loss"):
+                 label_smoothing: float = 0.0, max_epochs: int = 30, monitor: str = "val/loss",
+                 class_weights: list[float] | None = None):
         super().__init__()
         self.save_hyperparameters()
         self.class_names = list(class_names)
         self.preprocessing = Preprocessing.from_dict(preprocessing)
         self.model = build_model(model, len(self.class_names), self.preprocessing.img_size)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
+        self.train_criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
         num_classes = len(self.class_names)
         metrics = MetricCollection({
             "acc": MulticlassAccuracy(num_classes, average="micro"),
@@ -66,7 +71,7 @@ class ClassifierModule(L.LightningModule):
     def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = batch
         logits = self(images)
-        loss = self.criterion(logits, labels)
+        loss = (self.train_criterion if stage == "train" else self.criterion)(logits, labels)
         metrics, mean_loss = getattr(self, f"{stage}_metrics"), getattr(self, f"{stage}_loss")
         metrics.update(logits, labels)
         mean_loss.update(loss.detach(), weight=len(labels))

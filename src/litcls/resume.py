@@ -1,0 +1,166 @@
+"""``--resume``: continue an interrupted run in its own folder, with its saved configuration and split.
+
+What a run folder holds is enough: ``config.yaml`` (the settings), ``classes.json`` and ``splits.csv``
+(the exact split, not recomputed, so no image can move between train and test), and
+``checkpoints/last.ckpt`` (weights, optimizer, scheduler, early stopping, epoch and batch position, random
+state). Settings that would make the run a different experiment are refused; only these may change:
+
+* ``--epochs``: train longer or stop sooner. A schedule planned over the epochs (``cosine``, ``step``)
+  cannot be stretched without raising the learning rate again, so extending is refused for those;
+* ``--num-workers``, ``--accelerator``, ``--devices``, ``--strategy``, ``--num-nodes``: where and how fast
+  the same computation runs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from litcls.config import TrainConfig, load_yaml, resolve
+from litcls.data.builtin import resolve_data
+from litcls.data.scan import FolderScan
+from litcls.errors import UserError
+
+RESUMABLE_FLAGS = ("epochs", "num_workers", "accelerator", "devices", "strategy", "num_nodes")
+EPOCH_PLANNED_SCHEDULERS = ("cosine", "step")
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a checkpoint stands.
+
+    Attributes:
+        path: the checkpoint file.
+        epochs_done: epochs completed, validation included.
+        global_step: optimizer steps taken; the loggers keep what was logged before it.
+        early_stopped: early stopping had ended the run.
+    """
+
+    path: Path
+    epochs_done: int
+    global_step: int
+    early_stopped: bool
+
+
+def locate(target: str) -> tuple[Path, Path]:
+    """``RUN_DIR`` or ``RUN_DIR/checkpoints/NAME.ckpt`` -> (run folder, checkpoint file)."""
+    path = Path(target)
+    if path.is_file():
+        run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+        checkpoint = path
+    elif path.is_dir():
+        run_dir, checkpoint = path, path / "checkpoints" / "last.ckpt"
+    else:
+        raise UserError(f"--resume: no such run folder or checkpoint: {path}")
+    if not (run_dir / "config.yaml").is_file():
+        raise UserError(f"--resume: {run_dir} is not a run folder (it has no config.yaml); pass the folder a run "
+                        "wrote, e.g. runs/<name>, or a checkpoint inside its checkpoints/ folder")
+    if not checkpoint.is_file():
+        raise UserError(f"--resume: {run_dir} has no checkpoints/last.ckpt: the run stopped before its first "
+                        f"checkpoint. Start it again with: python train.py --config {run_dir / 'config.yaml'}")
+    return run_dir, checkpoint
+
+
+def read_resume_point(checkpoint: Path) -> ResumePoint:
+    """Read the loop counters of a Lightning checkpoint without loading its tensors into memory."""
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
+        fit_loop = state["loops"]["fit_loop"]
+        epoch_finished = fit_loop["epoch_loop.batch_progress"]["is_last_batch"]
+        early_stopping = [value for key, value in state.get("callbacks", {}).items() if key.startswith("EarlyStopping")]
+    except Exception as err:  # a truncated file, a file that is no Lightning checkpoint
+        raise UserError(f"--resume: cannot read {checkpoint} ({type(err).__name__}: {err}); it may be incomplete. "
+                        "If the run has another checkpoint (checkpoints/best.ckpt), pass that file to --resume "
+                        "to continue from it") from None
+    return ResumePoint(
+        path=checkpoint,
+        epochs_done=state["epoch"] + 1 if epoch_finished else state["epoch"],
+        global_step=int(state["global_step"]),
+        early_stopped=any(stopper.get("stopped_epoch", 0) > 0 for stopper in early_stopping),
+    )
+
+
+def resume_config(run_dir: Path, flag_values: dict[str, Any], point: ResumePoint) -> TrainConfig:
+    """The run's saved config, with the flags that may change on resume applied; others are refused."""
+    saved = resolve(load_yaml(run_dir / "config.yaml"), {})
+    wanted = resolve(load_yaml(run_dir / "config.yaml"), flag_values)
+    changed = [name for name in flag_values if getattr(wanted, name) != getattr(saved, name)]
+    refused = [name for name in changed if name not in RESUMABLE_FLAGS]
+    if refused:
+        flags = ", ".join(f"--{_flag(name)} {getattr(wanted, name)} (the run has {getattr(saved, name)})"
+                          for name in refused)
+        raise UserError(
+            f"--resume continues {run_dir} with its saved settings; {flags} would make it another experiment. "
+            f"With --resume only {', '.join('--' + _flag(name) for name in RESUMABLE_FLAGS)} may change. To try "
+            f"other settings, start a new run: python train.py --config {run_dir / 'config.yaml'} "
+            + " ".join(f"--{_flag(name)} {getattr(wanted, name)}" for name in refused))
+    if wanted.epochs <= point.epochs_done and wanted.epochs != saved.epochs:
+        raise UserError(f"--epochs {wanted.epochs}: {run_dir} has already trained {point.epochs_done} epochs; "
+                        f"give more than {point.epochs_done}")
+    if wanted.epochs > saved.epochs and saved.scheduler in EPOCH_PLANNED_SCHEDULERS:
+        raise UserError(f"--epochs {wanted.epochs}: the {saved.scheduler} learning-rate schedule of {run_dir} is "
+                        f"planned over {saved.epochs} epochs and cannot be stretched without raising the learning "
+                        "rate again. Resume without --epochs, or start a new run with more epochs")
+    return wanted
+
+
+def check_not_finished(run_dir: Path, config: TrainConfig, point: ResumePoint) -> None:
+    """A finished run (results written) has nothing to resume unless it may now train longer."""
+    if not (run_dir / "results.json").is_file():
+        return
+    if point.early_stopped:
+        raise UserError(f"--resume: {run_dir} is finished: early stopping ended it after {point.epochs_done} "
+                        f"epochs, when {config.monitor} had not improved for {config.patience} epochs; training "
+                        "longer would stop again. Start a new run to change the settings")
+    if point.epochs_done >= config.epochs:
+        raise UserError(f"--resume: {run_dir} is finished ({point.epochs_done} of {config.epochs} epochs, "
+                        "results.json written); nothing to resume. --epochs N continues it for more epochs if its "
+                        "--scheduler is none or plateau")
+
+
+def load_split(run_dir: Path, config: TrainConfig) -> tuple[FolderScan, pd.DataFrame]:
+    """The run's classes and split from ``classes.json`` and ``splits.csv``; every listed image must still exist."""
+    root = resolve_data(config.data)
+    if not root.is_dir():
+        raise UserError(f"--resume: the run's data folder {config.data} is not found from {Path.cwd()}; run "
+                        "train.py from the folder you started the run in (the path is relative to it)")
+    classes = json.loads((run_dir / "classes.json").read_text(encoding="utf-8"))
+    samples = pd.read_csv(run_dir / "splits.csv", encoding="utf-8", dtype={"path": str, "split": str},
+                          keep_default_na=False)[["path", "label", "split"]]
+    missing = [path for path in samples["path"] if not (root / path).is_file()]
+    if missing:
+        listed = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        raise UserError(f"--resume: {len(missing)} images of the run's split are gone from {root}: {listed}. "
+                        "Restore them to continue this run, or start a new one")
+    return FolderScan(root=root, classes=classes, samples=samples), samples
+
+
+def prepare_resume(target: str, flag_values: dict[str, Any]) -> tuple[Path, ResumePoint, TrainConfig]:
+    """Find the run and checkpoint, and the config the resumed run uses; refuse what cannot be resumed."""
+    run_dir, checkpoint = locate(target)
+    point = read_resume_point(checkpoint)
+    config = resume_config(run_dir, flag_values, point)
+    check_not_finished(run_dir, config, point)
+    return run_dir, point, config
+
+
+def resume(target: str, flag_values: dict[str, Any]) -> Path:
+    """Continue the run at ``target`` (a run folder or a checkpoint in it); return the run folder."""
+    from litcls.run import fit_and_evaluate
+    from litcls.trainer import check_hardware
+
+    run_dir, point, config = prepare_resume(target, flag_values)
+    check_hardware(config)
+    scan, samples = load_split(run_dir, config)
+    print(f"resuming {run_dir} from {point.path.name}: {point.epochs_done} of {config.epochs} epochs done")
+    fit_and_evaluate(config, scan, samples, run_dir, ckpt_path=point.path, resume_step=point.global_step)
+    return run_dir
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
