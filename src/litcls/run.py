@@ -10,15 +10,16 @@ from pathlib import Path
 
 import lightning as L
 import pandas as pd
+from lightning.pytorch.utilities import rank_zero_info
 
 from litcls.config import TrainConfig
 from litcls.data.builtin import resolve_data
 from litcls.data.datamodule import FolderDataModule
 from litcls.data.scan import FolderScan, scan_folder
 from litcls.data.splits import split_samples, write_splits
-from litcls.data.transforms import Preprocessing
 from litcls.models import get_model_spec
 from litcls.models.module import ClassifierModule
+from litcls.models.pretrained import load_starting_weights, run_preprocessing, starting_weights
 from litcls.summary import print_summary
 from litcls.trainer import build_trainer
 
@@ -45,6 +46,7 @@ def train(config: TrainConfig) -> Path:
     checked first, so a mistake costs seconds, not an epoch.
     """
     get_model_spec(config.model)
+    starting_weights(config.model, config.pretrained, config.weights)  # a missing download stops here
     scan = scan_folder(resolve_data(config.data))
     samples = split_samples(scan, config.val_size, config.test_size, config.seed)
     run_dir = create_run_dir(config)
@@ -64,7 +66,9 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
     (run_dir / "classes.json").write_text(json.dumps(scan.classes, ensure_ascii=False, indent=1), encoding="utf-8")
     write_splits(samples, scan.classes, run_dir / "splits.csv")
 
-    preprocessing = Preprocessing(img_size=config.img_size)
+    spec = get_model_spec(config.model)
+    start = starting_weights(config.model, config.pretrained, config.weights)
+    preprocessing = run_preprocessing(config.img_size, spec, start)
     datamodule = FolderDataModule(scan.root, samples, scan.classes, preprocessing, augment=config.augment,
                                   batch_size=config.batch_size, num_workers=config.num_workers)
     module = ClassifierModule(
@@ -72,6 +76,8 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
         optimizer=config.optimizer, lr=config.lr, weight_decay=config.weight_decay, scheduler=config.scheduler,
         label_smoothing=config.label_smoothing, max_epochs=config.epochs, monitor=config.monitor,
     )
+    if start:
+        rank_zero_info(load_starting_weights(module.model, start, spec.head_name(module.model), scan.classes))
     steps_per_epoch = max(1, len(datamodule.split("train")) // config.batch_size)
     trainer = build_trainer(config, run_dir, steps_per_epoch)
     trainer.fit(module, datamodule=datamodule)

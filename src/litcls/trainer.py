@@ -7,6 +7,7 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
+from litcls.callbacks.freeze_backbone import BackboneFreeze
 from litcls.callbacks.metrics_table import EpochMetricsTable
 from litcls.config import MONITORS, TrainConfig
 from litcls.tracking import build_loggers
@@ -30,6 +31,8 @@ def build_callbacks(config: TrainConfig, run_dir: Path) -> list[L.Callback]:
     ]
     if config.patience > 0:
         callbacks.append(EarlyStopping(monitor=config.monitor, mode=mode, patience=config.patience))
+    if config.freeze_backbone:
+        callbacks.append(BackboneFreeze(config.unfreeze_at_epoch, config.backbone_lr_ratio))
     return callbacks
 
 
