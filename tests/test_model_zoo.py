@@ -51,3 +51,11 @@ def test_cifar_resnet_halves_the_resolution_twice_and_widens_to_64_channels():
 def test_parameter_count_does_not_depend_on_building_for_real():
     spec = get_model_spec("mobilenet_v3_small")
     assert spec.num_parameters(num_classes=4) == sum(p.numel() for p in spec.build(4).parameters())
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v3_small", "mobilenet_v3_large"])
+def test_mobilenet_v3_batch_norm_statistics_keep_up_with_small_datasets(name):
+    # torchvision's momentum 0.01 left evaluation constant after 6 epochs on the digits; eps stays the weights' own
+    model = get_model_spec(name).build(num_classes=3)
+    norms = {(m.momentum, m.eps) for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)}
+    assert norms == {(0.1, 0.001)}

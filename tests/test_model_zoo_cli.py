@@ -83,3 +83,24 @@ def test_transfer_learning_mistakes_are_explained_before_training(argv, message,
     assert main(argv) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_a_frozen_backbone_stays_frozen_under_ddp_and_unfreezing_is_refused(image_folder, tmp_path):
+    torch.manual_seed(0)
+    start = get_model_spec("resnet20").build(num_classes=3).state_dict()
+    torch.save(start, tmp_path / "resnet20.pth")
+    ddp = ["--data", str(image_folder), "--model", "resnet20", "--weights", str(tmp_path / "resnet20.pth"),
+           "--freeze-backbone", "--img-size", "16", "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp",
+           *TINY]
+    result = run_cli("train.py", *ddp, "--epochs", "1", "--name", "ddp", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    checkpoint = torch.load(tmp_path / "runs" / "ddp" / "checkpoints" / "last.ckpt", weights_only=True)
+    for key, value in start.items():
+        if not key.startswith("fc."):
+            assert torch.equal(checkpoint["state_dict"][f"model.{key}"], value), key
+
+    refused = run_cli("train.py", *ddp, "--epochs", "2", "--unfreeze-at-epoch", "1", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "error: --unfreeze-at-epoch needs a single process" in refused.stderr
+    assert "Traceback" not in refused.stderr
