@@ -18,7 +18,7 @@ import yaml
 import litcls.trainer
 from conftest import REPO, make_class_folder
 from litcls.cli import main
-from litcls.tracking import RunCSVLogger
+from litcls.resumable_csv import RunCSVLogger
 
 SMALL = ["--model", "mlp", "--img-size", "8", "--batch-size", "4", "--num-workers", "0", "--val-size", "0.25",
          "--test-size", "0.25", "--augment", "none", "--logger", "csv"]

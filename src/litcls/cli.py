@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import yaml
 
-from litcls.config import TrainConfig, config_fields, load_yaml, resolve
+from litcls.config import TrainConfig, config_fields, field_type, load_yaml, resolve
 from litcls.errors import TrainingInterrupted, UserError
 
 
@@ -35,16 +35,17 @@ def build_parser() -> argparse.ArgumentParser:
             groups[group_name] = parser.add_argument_group(group_name)
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
-        help_text = f"{f.metadata['help']} (default: {default})"
+        help_text = f.metadata["help"] + ("" if default is None else f" (default: {default})")
         kwargs: dict = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_text}
         if f.metadata["choices"]:
             kwargs["choices"] = f.metadata["choices"]
-        if isinstance(default, bool):
+        kind = field_type(f)
+        if kind is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
-        elif isinstance(default, list):
+        elif kind is list:
             kwargs["nargs"] = "+"
-        elif default is not None:
-            kwargs["type"] = type(default)
+        else:
+            kwargs["type"] = kind
         groups[group_name].add_argument(flag, **kwargs)
     return parser
 
@@ -81,12 +82,12 @@ def print_config(config: TrainConfig) -> None:
 def print_models() -> None:
     from litcls.models import list_models
 
-    rows = [(spec.name, f"{spec.num_parameters():,}", f"{spec.input_size} px", spec.description)
-            for spec in list_models()]
-    header = ("model", "parameters (10 classes)", "suits", "description")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+    rows = [(spec.name, f"{spec.num_parameters():,}", f"{spec.input_size} px",
+             spec.weights.name if spec.weights else "-", spec.description) for spec in list_models()]
+    header = ("model", "parameters (10 classes)", "suits", "--pretrained", "description")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
     for row in [header, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[3])
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[4])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,6 +8,8 @@ one YAML key (``img_size`` or ``img-size``).
 from __future__ import annotations
 
 import dataclasses
+import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,9 @@ class TrainConfig:
     # data
     data: str = _opt("digits", "image folder (root/<class>/<img> or root/train|val|test/<class>/<img>) "
                      "or a built-in dataset name: digits, mnist, fashion_mnist, cifar10", group="data")
-    img_size: int = _opt(32, "images are resized to IMG_SIZE x IMG_SIZE pixels", group="data")
+    img_size: int | None = _opt(None, "images are resized to IMG_SIZE x IMG_SIZE pixels (default: the size "
+                                "the model suits, see --list-models, or the size its --pretrained or "
+                                "--weights were trained at)", group="data")
     val_size: float = _opt(0.15, "fraction of images for validation, in (0, 1)", group="data")
     test_size: float = _opt(0.15, "fraction of images for the test split, in [0, 1); 0 = no test split",
                             group="data")
@@ -54,6 +58,16 @@ class TrainConfig:
                         "(weigh the training loss by inverse class frequency)", BALANCE, group="data")
     # model and optimisation
     model: str = _opt("cnn", "model name from the registry (see --list-models)", group="model")
+    pretrained: bool = _opt(False, "start from torchvision's ImageNet weights (from the TORCH_HOME cache, "
+                            "downloaded once) and use their image size and normalisation", group="model")
+    weights: str | None = _opt(None, "start from a local state dict (.pth) or a litcls checkpoint (.ckpt)",
+                               group="model")
+    freeze_backbone: bool = _opt(False, "train the head only: the backbone's weights and batch-norm "
+                                 "statistics stay as loaded", group="model")
+    unfreeze_at_epoch: int | None = _opt(None, "with --freeze-backbone: from this epoch (0-based) on, "
+                                         "fine-tune the backbone too", group="model")
+    backbone_lr_ratio: float = _opt(0.1, "after --unfreeze-at-epoch, the backbone's learning rate as a "
+                                    "fraction of the head's", group="model")
     epochs: int = _opt(30, "maximum number of epochs")
     lr: float = _opt(1e-3, "learning rate")
     weight_decay: float = _opt(1e-4, "weight decay")
@@ -109,7 +123,7 @@ class TrainConfig:
             raise UserError(f"--val-size + --test-size must leave images for training, got "
                             f"{self.val_size} + {self.test_size} >= 1")
         for name in ("img_size", "batch_size", "epochs", "num_nodes", "accumulate_grad_batches"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise UserError(f"--{_flag(name)} must be at least 1, got {getattr(self, name)}")
         for name in ("num_workers", "patience", "gradcam_per_class", "gradcam_mistakes"):
             if getattr(self, name) < 0:
@@ -126,7 +140,25 @@ class TrainConfig:
         if self.augment not in AUGMENT_PRESETS and not Path(self.augment).is_file():
             raise UserError(f"--augment: {self.augment!r} is neither a preset ({', '.join(AUGMENT_PRESETS)}) "
                             "nor an existing YAML file")
+        self._validate_starting_weights()
         return self
+
+    def _validate_starting_weights(self) -> None:
+        if self.pretrained and self.weights:
+            raise UserError("--pretrained and --weights both set the starting weights: give one of them")
+        if self.weights and not Path(self.weights).is_file():
+            raise UserError(f"--weights: no such file: {self.weights}")
+        if self.unfreeze_at_epoch is not None:
+            if not self.freeze_backbone:
+                raise UserError("--unfreeze-at-epoch needs --freeze-backbone (the backbone is frozen until then)")
+            if not 1 <= self.unfreeze_at_epoch < self.epochs:
+                raise UserError(f"--unfreeze-at-epoch must be between 1 and --epochs - 1 ({self.epochs - 1}), got "
+                                f"{self.unfreeze_at_epoch}; leave it out to keep the backbone frozen")
+        if not 0 < self.backbone_lr_ratio <= 1:
+            raise UserError(f"--backbone-lr-ratio must be in (0, 1], got {self.backbone_lr_ratio}")
+        if self.freeze_backbone and not (self.pretrained or self.weights):
+            warnings.warn("--freeze-backbone without --pretrained or --weights trains the head on a randomly "
+                          "initialised backbone", stacklevel=3)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -142,6 +174,14 @@ def _flag(field_name: str) -> str:
 
 def config_fields() -> tuple[dataclasses.Field, ...]:
     return dataclasses.fields(TrainConfig)
+
+
+def field_type(f: dataclasses.Field) -> type:
+    """The type of a field's values: ``int`` for ``img_size: int | None``, ``list`` for lists."""
+    hint = typing.get_type_hints(TrainConfig)[f.name]
+    if typing.get_origin(hint) is list:
+        return list
+    return next(arg for arg in typing.get_args(hint) or [hint] if arg is not type(None))
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -179,24 +219,25 @@ def resolve(file_values: dict[str, Any], flag_values: dict[str, Any]) -> TrainCo
 def _coerce(f: dataclasses.Field, value: Any) -> Any:
     """Convert a YAML or flag value to the field's type, with a message naming the key."""
     default = getattr(TrainConfig(), f.name)
+    kind = field_type(f)
     try:
         if value is None:
             if default is None:
                 return None
             raise ValueError("it may not be empty")
-        if isinstance(default, bool):
+        if kind is bool:
             if isinstance(value, str):
                 if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
                     raise ValueError(f"{value!r} is not true or false")
                 return value.lower() in ("true", "1", "yes")
             return bool(value)
-        if isinstance(default, list):
+        if kind is list:
             return [str(v) for v in (value if isinstance(value, list) else [value])]
-        if isinstance(default, int):
+        if kind is int:
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError(f"{value} is not a whole number")
             return int(value)
-        if isinstance(default, float):
+        if kind is float:
             return float(value)
         return str(value)
     except (TypeError, ValueError) as err:

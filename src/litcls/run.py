@@ -11,6 +11,7 @@ from pathlib import Path
 import lightning as L
 import pandas as pd
 import torch
+from lightning.pytorch.utilities import rank_zero_info
 
 from litcls.callbacks.confusion_matrix import ConfusionMatrixWriter
 from litcls.callbacks.graceful_stop import GracefulStop
@@ -24,6 +25,7 @@ from litcls.data.transforms import Preprocessing
 from litcls.errors import UserError
 from litcls.models import get_model_spec
 from litcls.models.module import ClassifierModule
+from litcls.models.pretrained import load_starting_weights, run_preprocessing, starting_weights
 from litcls.report.page import write_run_report
 from litcls.rundir import claim_run_dir, is_main_process
 from litcls.summary import print_summary
@@ -39,6 +41,7 @@ def train(config: TrainConfig) -> Path:
     """
     get_model_spec(config.model)
     check_hardware(config)
+    starting_weights(config.model, config.pretrained, config.weights)  # a missing download stops here
     scan = scan_folder(resolve_data(config.data))
     samples = split_samples(scan, config.val_size, config.test_size, config.seed)
     if config.balance == "none" and is_main_process():
@@ -55,7 +58,7 @@ def train(config: TrainConfig) -> Path:
     return run_dir
 
 
-def check_input_size(module: ClassifierModule, config: TrainConfig) -> None:
+def check_input_size(module: ClassifierModule, config: TrainConfig, img_size: int) -> None:
     """One forward pass on a blank image, so a model too deep for ``--img-size`` fails here with advice,
     not with a shape error in the middle of Lightning's sanity check."""
     spec = get_model_spec(config.model)
@@ -63,11 +66,11 @@ def check_input_size(module: ClassifierModule, config: TrainConfig) -> None:
     module.eval()  # batch norm refuses a batch of one image in training mode
     try:
         with torch.no_grad():
-            module(torch.zeros(1, 3, config.img_size, config.img_size))
+            module(torch.zeros(1, 3, img_size, img_size))
     except RuntimeError as err:
-        if config.img_size >= spec.input_size:
+        if img_size >= spec.input_size:
             raise
-        raise UserError(f"--img-size {config.img_size} is too small for --model {config.model} "
+        raise UserError(f"--img-size {img_size} is too small for --model {config.model} "
                         f"({' '.join(str(err).split())}); use --img-size {spec.input_size} (what it is designed "
                         "for) or a model for small images (--list-models)") from None
     finally:
@@ -90,7 +93,14 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
     """
     started = time.perf_counter()
     L.seed_everything(config.seed, workers=True, verbose=False)
-    preprocessing = Preprocessing(img_size=config.img_size)
+    spec = get_model_spec(config.model)
+    if ckpt_path is None:
+        start = starting_weights(config.model, config.pretrained, config.weights)
+        preprocessing = run_preprocessing(config.img_size, spec, start)
+    else:  # resuming: the checkpoint holds the weights and the preprocessing the run started with
+        start = None
+        hparams = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)["hyper_parameters"]
+        preprocessing = Preprocessing.from_dict(hparams["preprocessing"])
     datamodule = FolderDataModule(scan.root, samples, scan.classes, preprocessing, augment=config.augment,
                                   batch_size=config.batch_size, num_workers=config.num_workers,
                                   balance=config.balance, seed=config.seed)
@@ -101,7 +111,9 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
         label_smoothing=config.label_smoothing, max_epochs=config.epochs, monitor=config.monitor,
         class_weights=class_weights(train_labels, len(scan.classes)) if config.balance == "loss" else None,
     )
-    check_input_size(module, config)
+    check_input_size(module, config, preprocessing.img_size)
+    if start:
+        rank_zero_info(load_starting_weights(module.model, start, spec.head_name(module.model), scan.classes))
     if is_main_process():
         config.save(run_dir / "config.yaml")
         if ckpt_path is None:
@@ -149,6 +161,7 @@ def _results(config: TrainConfig, trainer: L.Trainer, metrics: dict, run_dir: Pa
         "best_score": float(checkpoint.best_model_score) if best else None,
         "best_checkpoint": os.path.relpath(best, run_dir) if best else None,
         "epochs_trained": trainer.current_epoch,
+        "preprocessing": trainer.lightning_module.preprocessing.to_dict(),
         "processes": trainer.world_size,
         "effective_batch_size": config.batch_size * trainer.world_size * config.accumulate_grad_batches,
         "seconds": round(seconds, 1),

@@ -10,6 +10,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from litcls.callbacks.confusion_matrix import ConfusionMatrixWriter
+from litcls.callbacks.freeze_backbone import BackboneFreeze
 from litcls.callbacks.graceful_stop import GracefulStop
 from litcls.callbacks.gradcam import GradCAMGallery
 from litcls.callbacks.metrics_table import EpochMetricsTable
@@ -48,6 +49,8 @@ def build_callbacks(config: TrainConfig, run_dir: Path) -> list[L.Callback]:
     ]
     if config.patience > 0:
         callbacks.append(EarlyStopping(monitor=config.monitor, mode=mode, patience=config.patience))
+    if config.freeze_backbone:
+        callbacks.append(BackboneFreeze(config.unfreeze_at_epoch, config.backbone_lr_ratio))
     return callbacks
 
 

@@ -13,39 +13,65 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import torch
 from torch import nn
 
 from litcls.errors import UserError
+
+if TYPE_CHECKING:
+    from torchvision.models import WeightsEnum
 
 Builder = Callable[..., nn.Module]
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered model: its builder and the image size it suits."""
+    """A registered model: its builder, the image size it suits, its pretrained weights and its head.
+
+    ``head`` names the submodule whose output is the class scores (``fc``, ``classifier.3``); everything else
+    is the backbone. ``None`` means the last ``nn.Linear`` the model defines, true of every model here.
+    """
 
     name: str
     builder: Builder
     input_size: int
     description: str
+    weights: WeightsEnum | None = None
+    head: str | None = None
 
     def build(self, num_classes: int, img_size: int | None = None) -> nn.Module:
         return self.builder(num_classes=num_classes, img_size=img_size or self.input_size)
 
     def num_parameters(self, num_classes: int = 10) -> int:
-        return sum(p.numel() for p in self.build(num_classes).parameters())
+        with torch.device("meta"):  # shapes only: no memory, no initialisation cost
+            return sum(p.numel() for p in self.build(num_classes).parameters())
+
+    def head_name(self, model: nn.Module) -> str:
+        """The name of ``model``'s head submodule, as ``model.get_submodule`` takes it."""
+        if self.head is not None:
+            return self.head
+        linears = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+        if not linears:
+            raise ValueError(f"model {self.name!r} has no nn.Linear layer: register it with "
+                             "head='<name of the layer that outputs the class scores>'")
+        return linears[-1]
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
-def register_model(name: str | None = None, *, input_size: int) -> Callable[[Builder], Builder]:
+def register_model(name: str | None = None, *, input_size: int, weights: WeightsEnum | None = None,
+                   head: str | None = None) -> Callable[[Builder], Builder]:
     """Register a builder under ``name`` (default: the function's name).
 
     Args:
         name: registry key used by ``--model``.
-        input_size: the image size (pixels) the model is designed for, shown by ``--list-models``.
+        input_size: the image size (pixels) the model is designed for, shown by ``--list-models`` and used
+            when ``--img-size`` is not given.
+        weights: torchvision weights that ``--pretrained`` loads (they also set the preprocessing).
+        head: name of the submodule that outputs the class scores (default: the last ``nn.Linear``).
     """
 
     def decorator(builder: Builder) -> Builder:
@@ -53,7 +79,7 @@ def register_model(name: str | None = None, *, input_size: int) -> Callable[[Bui
         if key in _REGISTRY:
             raise ValueError(f"model name {key!r} is already registered by {_REGISTRY[key].builder.__module__}")
         doc = (builder.__doc__ or "").strip().splitlines()
-        _REGISTRY[key] = ModelSpec(key, builder, input_size, doc[0] if doc else "")
+        _REGISTRY[key] = ModelSpec(key, builder, input_size, doc[0] if doc else "", weights, head)
         return builder
 
     return decorator
