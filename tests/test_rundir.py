@@ -41,5 +41,5 @@ def test_slurm_tasks_share_the_job_id(tmp_path, monkeypatch):
 
 def test_an_out_dir_that_cannot_be_created_is_named(tmp_path):
     (tmp_path / "file").write_text("")
-    with pytest.raises(UserError, match="--out-dir: cannot create a run folder in .*file .*writable"):
+    with pytest.raises(UserError, match="--out-dir: cannot create a run folder in .*file.*writable"):
         claim_run_dir(TrainConfig(out_dir=str(tmp_path / "file" / "runs")))
