@@ -41,3 +41,23 @@ def test_malformed_yaml_is_explained(tmp_path):
     (tmp_path / "bad.yaml").write_text("transform: {__class_fullname__: NoSuchTransform}\n")
     with pytest.raises(UserError, match="bad.yaml is not an albumentations pipeline"):
         load_augmentation(str(tmp_path / "bad.yaml"))
+
+
+def test_augmentation_is_reproducible_from_the_seed_with_workers(tmp_path):
+    from conftest import make_class_folder
+    from litcls.data.datamodule import FolderDataModule
+    from litcls.data.scan import scan_folder
+    from litcls.data.splits import split_samples
+
+    scan = scan_folder(make_class_folder(tmp_path / "d", {"a": 8, "b": 8}, size=16))
+    samples = split_samples(scan, 0.25, 0.25, seed=0)
+
+    def first_batches(seed: int, workers: int) -> torch.Tensor:
+        datamodule = FolderDataModule(scan.root, samples, scan.classes, Preprocessing(img_size=16), augment="heavy",
+                                      batch_size=4, num_workers=workers, seed=seed)
+        datamodule.setup()
+        return torch.cat([images for images, _ in datamodule.train_dataloader()])
+
+    for workers in (0, 2):
+        assert torch.equal(first_batches(1, workers), first_batches(1, workers))
+        assert not torch.equal(first_batches(1, workers), first_batches(2, workers))

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Sampler
 from litcls.data.balance import sample_weights
 from litcls.data.dataset import ImageDataset
 from litcls.data.loader import EpochSampler, ResumableLoader, worker_init
-from litcls.data.transforms import Preprocessing, eval_transform, train_transform
+from litcls.data.transforms import Preprocessing, eval_transform, seed_augmentation, train_transform
 
 
 class FolderDataModule(L.LightningDataModule):
@@ -56,6 +56,7 @@ class FolderDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         transforms = {"train": train_transform(self.preprocessing, self.augment)}
+        seed_augmentation(transforms["train"], self.seed)  # workers reseed their copy: see loader.worker_init
         for name in ("train", "val", "test"):
             rows = self.split(name)
             transform = transforms.get(name) or eval_transform(self.preprocessing)

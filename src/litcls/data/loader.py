@@ -14,9 +14,12 @@ import signal
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import albumentations as A
 import torch
 from lightning.fabric.utilities.seed import pl_worker_init_function
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, get_worker_info
+
+from litcls.data.transforms import seed_augmentation
 
 
 class EpochSampler(DistributedSampler):
@@ -93,12 +96,20 @@ class ResumableLoader(DataLoader):
 
 
 def worker_init(worker_id: int) -> None:
-    """Seed the worker as Lightning does, and leave Ctrl+C and SIGTERM to the main process.
+    """Seed the worker as Lightning does, seed its copy of the augmentation, and leave Ctrl+C and SIGTERM to
+    the main process.
+
+    The worker's seed is drawn from the loader's generator, which :class:`ResumableLoader` seeds from the run's
+    seed, so augmentation is reproducible from ``--seed`` with any number of workers.
 
     A terminal sends Ctrl+C to every process of the job; a worker would die of it before the main
     process finished its batch and saved a checkpoint (see :mod:`litcls.callbacks.graceful_stop`).
     Workers still stop when the main process exits.
     """
     pl_worker_init_function(worker_id)
+    info = get_worker_info()
+    transform = getattr(info.dataset, "transform", None) if info else None
+    if isinstance(transform, A.BaseCompose):
+        seed_augmentation(transform, info.seed % 2**32)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)

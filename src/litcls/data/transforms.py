@@ -7,10 +7,12 @@ Resizing first keeps augmentation cheap on large photos and makes presets indepe
 
 from __future__ import annotations
 
+import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import albumentations as A
+import numpy as np
 from albumentations.pytorch import ToTensorV2
 
 from litcls.config import AUGMENT_PRESETS
@@ -59,3 +61,12 @@ def eval_transform(pre: Preprocessing) -> A.Compose:
 def train_transform(pre: Preprocessing, augment: str) -> A.Compose:
     return A.Compose([A.Resize(pre.img_size, pre.img_size), load_augmentation(augment),
                       A.Normalize(pre.mean, pre.std), ToTensorV2()])
+
+
+def seed_augmentation(pipeline: A.BaseCompose, seed: int) -> None:
+    """Seed a pipeline's random draws, which come from albumentations' own generators, not numpy's global one.
+
+    One generator is shared by every transform of the pipeline (albumentations' ``set_random_seed`` would give
+    each transform its own generator with the same seed, so their draws would move in lockstep).
+    """
+    pipeline.set_random_state(np.random.default_rng(seed), random.Random(seed))
