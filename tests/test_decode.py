@@ -97,3 +97,22 @@ def test_tiny_and_extreme_aspect_images_reach_the_model_size(tmp_path, size):
     path = saved(Image.new("RGB", size, (10, 20, 30)), tmp_path / "odd.png")
     tensor = eval_transform(Preprocessing(img_size=16))(image=load_rgb(path))["image"]
     assert tuple(tensor.shape) == (3, 16, 16)
+
+
+def test_large_jpegs_decode_at_a_reduced_scale_no_smaller_than_asked(tmp_path):
+    yy, xx = np.mgrid[0:1200, 0:1600]
+    pixels = np.stack([(xx // 7) % 256, (yy // 5) % 256, ((xx + yy) // 9) % 256], axis=-1).astype(np.uint8)
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(pixels).save(photo, quality=92)
+    full, reduced = load_rgb(photo), load_rgb(photo, min_size=224)
+    assert full.shape == (1200, 1600, 3)
+    assert reduced.shape == (300, 400, 3)  # 1/4 scale; 1/8 would be under 224 px
+    shrunk = np.asarray(Image.fromarray(full).resize((400, 300), Image.Resampling.BOX))
+    assert np.abs(reduced.astype(int) - shrunk).mean() < 4  # the same picture, averaged
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated 90 degrees, as phones save portrait photos
+    Image.fromarray(pixels).save(tmp_path / "portrait.jpg", exif=exif)
+    assert load_rgb(tmp_path / "portrait.jpg", min_size=224).shape == (400, 300, 3)
+    png = tmp_path / "photo.png"
+    Image.fromarray(pixels).save(png)
+    assert load_rgb(png, min_size=224).shape == (1200, 1600, 3)  # only JPEG decodes at reduced scale

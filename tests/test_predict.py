@@ -42,7 +42,7 @@ def test_predictions_equal_the_modules_own_outputs(trained):
     table = predict_images(module, paths, batch_size=5, top_k=2)
     assert len(table) == 24 and (table["error"] == "").all()
     transform = eval_transform(module.preprocessing)
-    images = torch.stack([transform(image=load_rgb(p))["image"] for p in paths])
+    images = torch.stack([transform(image=load_rgb(p, module.preprocessing.img_size))["image"] for p in paths])
     with torch.no_grad():
         expected = torch.softmax(module(images), dim=1)
     best = expected.max(dim=1)

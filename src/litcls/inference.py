@@ -63,6 +63,7 @@ class _PredictionImages(Dataset):
     def __init__(self, paths: Sequence[Path], preprocessing: Preprocessing):
         self.paths = list(paths)
         self.transform = eval_transform(preprocessing)
+        self.min_size = preprocessing.img_size
         self.blank = torch.zeros(3, preprocessing.img_size, preprocessing.img_size)
 
     def __len__(self) -> int:
@@ -70,7 +71,7 @@ class _PredictionImages(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
         try:
-            return self.transform(image=load_rgb(self.paths[index]))["image"], ""
+            return self.transform(image=load_rgb(self.paths[index], self.min_size))["image"], ""
         except Exception as err:  # any decoder failure becomes an error row, not a crash
             return self.blank, f"{type(err).__name__}: {' '.join(str(err).split())}"
 
@@ -138,7 +139,8 @@ def write_gradcam(module: ClassifierModule, table: pd.DataFrame, out_dir: Path, 
     readable = table.index[table["error"] == ""]
     for start in range(0, len(readable), batch_size):
         rows = table.loc[readable[start:start + batch_size]]
-        images = torch.stack([transform(image=load_rgb(p))["image"] for p in rows["path"]]).to(param.device)
+        images = torch.stack([transform(image=load_rgb(p, pre.img_size))["image"]
+                              for p in rows["path"]]).to(param.device)
         heatmaps = gradcam_heatmaps(module, target[1], images, [index[name] for name in rows["prediction"]])
         shown = to_display(images, pre.mean, pre.std)
         for (row_id, row), image, cam in zip(rows.iterrows(), shown, overlay(shown, heatmaps), strict=True):

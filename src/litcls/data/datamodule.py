@@ -60,7 +60,8 @@ class FolderDataModule(L.LightningDataModule):
         for name in ("train", "val", "test"):
             rows = self.split(name)
             transform = transforms.get(name) or eval_transform(self.preprocessing)
-            self.datasets[name] = ImageDataset(self.root, rows["path"].tolist(), rows["label"].tolist(), transform)
+            self.datasets[name] = ImageDataset(self.root, rows["path"].tolist(), rows["label"].tolist(), transform,
+                                               min_size=self.preprocessing.img_size)
 
     def _loader_options(self) -> dict:
         return {"batch_size": self.batch_size, "num_workers": self.num_workers, "worker_init_fn": worker_init,

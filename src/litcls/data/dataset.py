@@ -36,15 +36,19 @@ class ImageDataset(Dataset):
         paths: image paths, '/'-separated.
         labels: class index of each image.
         transform: albumentations pipeline ending in ``ToTensorV2``.
+        min_size: the size the pipeline resizes to; large JPEGs are decoded at a reduced scale down to it
+            (see :func:`~litcls.data.decode.load_rgb`).
     """
 
-    def __init__(self, root: Path, paths: Sequence[str], labels: Sequence[int], transform: A.BaseCompose):
+    def __init__(self, root: Path, paths: Sequence[str], labels: Sequence[int], transform: A.BaseCompose,
+                 min_size: int | None = None):
         if len(paths) != len(labels):
             raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
         self.root = Path(root)
         self.paths = list(paths)
         self.labels = [int(label) for label in labels]
         self.transform = transform
+        self.min_size = min_size
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -52,7 +56,7 @@ class ImageDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         path = self.root / self.paths[index]
         try:
-            image = load_rgb(path)
+            image = load_rgb(path, self.min_size)
         except Exception as err:  # stop the run, naming the file, rather than train on a silently shorter epoch
             raise UnreadableImageError(
                 f"cannot decode {path} ({type(err).__name__}: {err}). The folder scan reads headers only, so "

@@ -43,8 +43,13 @@ def _stretch_to_uint8(pixels: np.ndarray) -> np.ndarray:
     return np.round((values - low) * (255.0 / (high - low))).astype(np.uint8)
 
 
-def load_rgb(path: str | Path) -> np.ndarray:
+def load_rgb(path: str | Path, min_size: int | None = None) -> np.ndarray:
     """Decode an image file to RGB uint8 (H, W, 3), applying the EXIF orientation of phone photos.
+
+    With ``min_size``, a JPEG is decoded at 1/2, 1/4 or 1/8 scale when the result still has at least
+    ``min_size`` pixels on each side (libjpeg scales in the DCT domain, an averaging filter): a 4000 x 3000
+    photo bound for 224 px decodes at 500 x 375, several times faster, and the final resize aliases less.
+    Other formats ignore it.
 
     Files were checked when the folder was scanned (see :mod:`litcls.data.validate`), including the
     decompression-bomb limit, so PIL's warning for large images is not repeated for every epoch.
@@ -52,6 +57,8 @@ def load_rgb(path: str | Path) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with Image.open(path) as image:
+            if min_size:
+                image.draft(image.mode, (min_size, min_size))
             image.load()
             return to_rgb(_upright(image))
 

@@ -54,13 +54,17 @@ def load_augmentation(name_or_path: str) -> A.BaseCompose:
     return pipeline
 
 
+def _resize(pre: Preprocessing) -> A.Resize:
+    # area interpolation when shrinking: bilinear alone skips pixels and aliases fine detail
+    return A.Resize(pre.img_size, pre.img_size, area_for_downscale="image")
+
+
 def eval_transform(pre: Preprocessing) -> A.Compose:
-    return A.Compose([A.Resize(pre.img_size, pre.img_size), A.Normalize(pre.mean, pre.std), ToTensorV2()])
+    return A.Compose([_resize(pre), A.Normalize(pre.mean, pre.std), ToTensorV2()])
 
 
 def train_transform(pre: Preprocessing, augment: str) -> A.Compose:
-    return A.Compose([A.Resize(pre.img_size, pre.img_size), load_augmentation(augment),
-                      A.Normalize(pre.mean, pre.std), ToTensorV2()])
+    return A.Compose([_resize(pre), load_augmentation(augment), A.Normalize(pre.mean, pre.std), ToTensorV2()])
 
 
 def seed_augmentation(pipeline: A.BaseCompose, seed: int) -> None:
