@@ -14,6 +14,8 @@ from litcls.callbacks.confusion_matrix import ConfusionMatrixWriter
 from litcls.config import TrainConfig
 from litcls.data.builtin import resolve_data
 from litcls.data.datamodule import FolderDataModule
+from litcls.data.duplicates import drop_duplicates, find_duplicates, warn_cross_split_duplicates
+from litcls.data.groups import attach_groups, check_groups_disjoint
 from litcls.data.scan import FolderScan, scan_folder
 from litcls.data.splits import split_samples, write_splits
 from litcls.data.transforms import Preprocessing
@@ -33,18 +35,45 @@ def train(config: TrainConfig) -> Path:
     checked first, so a mistake costs seconds, not an epoch.
     """
     get_model_spec(config.model)
-    scan = scan_folder(resolve_data(config.data))
+    if config.folds:
+        from litcls.crossval import cross_validate
+
+        return cross_validate(config)
+    scan, duplicates = load_scan(config)
     samples = split_samples(scan, config.val_size, config.test_size, config.seed)
+    check_leakage(samples, duplicates)
     run_dir = claim_run_dir(config)
     fit_and_evaluate(config, scan, samples, run_dir)
     return run_dir
 
 
-def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFrame, run_dir: Path) -> dict:
-    """Train on the rows of ``samples`` marked train, select on val, evaluate the best checkpoint on test.
+def load_scan(config: TrainConfig) -> tuple[FolderScan, list[list[str]]]:
+    """Scan ``--data``, attach ``--groups``, and find byte-identical images (keeping one with ``--dedupe``).
 
-    Writes ``config.yaml``, ``classes.json`` and ``splits.csv`` before training; ``results.json`` (with the
-    per-class report), ``curves.png`` and ``report.html`` after; returns the results.
+    Returns:
+        The scan and the sets of identical images still in it.
+    """
+    scan = scan_folder(resolve_data(config.data))
+    if config.groups:
+        scan = attach_groups(scan, config.groups)
+    duplicates = find_duplicates(scan.root, scan.samples["path"])
+    if config.dedupe and duplicates:
+        return drop_duplicates(scan, duplicates), []
+    return scan, duplicates
+
+
+def check_leakage(samples: pd.DataFrame, duplicates: list[list[str]]) -> None:
+    """Before training: no group in two splits (raises), no identical images in two splits (warns)."""
+    check_groups_disjoint(samples)
+    warn_cross_split_duplicates(samples, duplicates)
+
+
+def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFrame, run_dir: Path) -> dict:
+    """Train on the rows of ``samples`` marked train, select on val, evaluate the best checkpoint on val and test.
+
+    Writes ``config.yaml``, ``classes.json`` and ``splits.csv`` before training; ``results.json`` (``val/*`` of
+    the best checkpoint, ``test/*`` when there is a test split, and the per-class report), ``curves.png`` and
+    ``report.html`` after; returns the results.
     """
     started = time.perf_counter()
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -68,8 +97,9 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
     try:
         trainer.fit(module, datamodule=datamodule)
         ckpt_path = None if config.fast_dev_run else "best"
-        evaluate = trainer.test if len(datamodule.split("test")) else trainer.validate
-        metrics = evaluate(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)[0]
+        metrics = trainer.validate(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)[0]
+        if len(datamodule.split("test")):
+            metrics |= trainer.test(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)[0]
         checkpoint = trainer.checkpoint_callback
         best = checkpoint.best_model_path if checkpoint else ""
         results = {

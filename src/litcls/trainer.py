@@ -50,7 +50,7 @@ def build_trainer(config: TrainConfig, run_dir: Path, steps_per_epoch: int) -> L
         sync_batchnorm=config.sync_batchnorm,
         accumulate_grad_batches=config.accumulate_grad_batches,
         callbacks=build_callbacks(config, run_dir),
-        logger=build_loggers(config, run_dir) or False,
+        logger=build_loggers(config, run_dir, job_type=None if config.fold is None else f"fold_{config.fold}") or False,
         log_every_n_steps=max(1, min(50, steps_per_epoch)),
         fast_dev_run=config.fast_dev_run,
     )
