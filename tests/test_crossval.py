@@ -20,9 +20,10 @@ METRICS = ["test/acc", "test/f1_macro", "test/f1_micro", "test/loss", "val/acc",
            "val/loss"]
 
 
-@pytest.fixture
-def tiny(tmp_path):
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
     """Two folds of a 3-class, 16 px folder; the smallest settings that still train a real model."""
+    tmp_path = tmp_path_factory.mktemp("crossval")
     data = make_class_folder(tmp_path / "shapes", {"circle": 12, "square": 12, "triangle": 12})
     return TrainConfig(data=str(data), model="linear", img_size=8, batch_size=8, epochs=1, num_workers=0,
                        test_size=0.25, folds=2, augment="none", logger=["none"], out_dir=str(tmp_path / "runs"),
@@ -34,7 +35,7 @@ def metrics_of(results_file):
     return {key: results[key] for key in METRICS}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def all_folds(tiny):
     return train(dataclasses.replace(tiny, name="all"))
 

@@ -1,6 +1,7 @@
 """k-fold assignment, group-aware splits and the leakage checks that run before any training."""
 
 import os
+import re
 
 import pandas as pd
 import pytest
@@ -118,3 +119,16 @@ def test_fewer_groups_than_folds_is_refused(scan, tmp_path):
     grouped = attach_groups(scan, write_groups(scan, tmp_path / "g.csv", group_of=lambda p: p[-5] in "01234"))
     with pytest.raises(UserError, match="--folds 4 needs at least 4 groups .* found 2"):
         kfold_samples(grouped, folds=4, test_size=0.0, seed=0)
+
+
+def test_class_held_out_whole_by_its_groups_is_named(tmp_path):
+    scan = scan_folder(make_class_folder(tmp_path / "d", {"a": 30, "b": 30, "solo": 6}, size=4))
+    one_patient = write_groups(scan, tmp_path / "g.csv",
+                               group_of=lambda p: "solo" if p.startswith("solo") else five_per_group(p))
+    grouped = attach_groups(scan, one_patient)
+    with pytest.warns(UserWarning) as record:
+        samples = split_samples(grouped, val_size=0.2, test_size=0.2, seed=0)
+    assert samples.loc[samples["label"] == 2, "split"].nunique() == 1  # one patient: one split
+    messages = [str(warning.message) for warning in record]
+    assert any(re.match(r"--groups: (the \w+ split|what is left after the \w+ split) has no image of class\(es\) "
+                        r"solo: their images belong to too few groups", m) for m in messages), messages

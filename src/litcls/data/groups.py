@@ -106,10 +106,11 @@ def stratified_group_holdout(frame: pd.DataFrame, size: float, seed: int, classe
     n_classes = len(set(labels))
     rest_index, held_index = min(candidates, key=lambda pair: sum(n_classes - len(set(labels[part])) for part in pair))
     rest, held = frame.iloc[rest_index], frame.iloc[held_index]
-    absent = [classes[label] for label in sorted(set(frame["label"]) - set(held["label"]))]
-    if absent:
-        warnings.warn(f"--groups: the {what} split has no image of class(es) {', '.join(absent)}: their images "
-                      "belong to too few groups", stacklevel=2)
+    for part, name in ((held, f"the {what} split"), (rest, f"what is left after the {what} split")):
+        absent = [classes[label] for label in sorted(set(frame["label"]) - set(part["label"]))]
+        if absent:
+            warnings.warn(f"--groups: {name} has no image of class(es) {', '.join(absent)}: their images belong "
+                          "to too few groups", stacklevel=3)
     return rest, held
 
 
