@@ -15,6 +15,8 @@ from litcls.config import TrainConfig
 from litcls.crossval import aggregate
 from litcls.errors import UserError
 from litcls.run import train
+from litcls.rundir import RUN_DIR_ENV
+from wandb_records import read_offline_run
 
 METRICS = ["test/acc", "test/f1_macro", "test/f1_micro", "test/loss", "val/acc", "val/f1_macro", "val/f1_micro",
            "val/loss"]
@@ -208,3 +210,18 @@ def test_groups_file_missing_images_stops_before_training(tmp_path, capsys):
     assert re.search(r"error: --groups: .*groups.csv has no group for 11 of the 12 images in .*shapes: "
                      r"circle/img_001.png, .*every image needs a group", err), err
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_each_fold_is_a_wandb_run_in_one_group(tiny, tmp_path, monkeypatch):
+    for key in ("WANDB_MODE", "WANDB_API_KEY", RUN_DIR_ENV):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in {"NETRC": tmp_path / "no-netrc", "WANDB_SILENT": "true", "WANDB_CACHE_DIR": tmp_path / "cache",
+                       "WANDB_CONFIG_DIR": tmp_path / "config"}.items():
+        monkeypatch.setenv(key, str(value))
+    run = train(dataclasses.replace(tiny, name="tracked", logger=["wandb"], wandb_mode="offline", log_model=False))
+    for fold in (0, 1):
+        [offline] = (run / f"fold_{fold}" / "wandb").glob("offline-run-*")
+        record = read_offline_run(offline)
+        assert (record.group, record.job_type, record.exit_code) == ("tracked", f"fold_{fold}", 0)
+        assert record.summary["val/acc"] == pytest.approx(metrics_of(run / f"fold_{fold}" / "results.json")["val/acc"])
