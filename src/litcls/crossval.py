@@ -313,6 +313,8 @@ def print_cv_summary(run_dir: Path, results: dict) -> None:
     if oof:
         rows += [(name, f"{oof[name]:.4f} over {oof['images']} images, each predicted once")
                  for name in ("oof/acc", "oof/f1_macro")]
+    else:
+        rows.append(("out-of-fold", "none: no fold saved a checkpoint to predict with (fast dev run)"))
     if "epochs_trained" in metrics:
         rows.append(("epochs trained", spread("epochs_trained", 1)))
     if "seconds" in metrics:
