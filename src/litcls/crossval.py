@@ -41,9 +41,10 @@ from litcls.run import check_leakage, fit_and_evaluate, load_scan
 from litcls.rundir import claim_run_dir, is_main_process
 
 STD = "sample standard deviation over folds (ddof=1)"
-# settings that say where or with what a fold job runs, not what it computes: jobs of one run may differ in them
-_JOB_SETTINGS = frozenset({"fold", "name", "out_dir", "num_workers", "accelerator", "logger", "wandb_project",
-                           "wandb_entity", "wandb_mode", "tags", "group", "log_model"})
+# settings that say where a fold job runs or logs, not what it computes: jobs of one run may differ in them.
+# (--num-workers is not one: each loader worker draws its own augmentations.)
+_JOB_SETTINGS = frozenset({"fold", "name", "out_dir", "accelerator", "logger", "wandb_project", "wandb_entity",
+                           "wandb_mode", "tags", "group", "log_model"})
 
 
 def fold_dir(run_dir: Path, fold: int) -> Path:

@@ -48,6 +48,8 @@ class FolderDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         transforms = {"train": train_transform(self.preprocessing, self.augment)}
+        # albumentations draws from its own generator, which seed_everything does not reach: seed it from torch
+        transforms["train"].set_random_seed(torch.initial_seed() % 2**32)
         for name in ("train", "val", "test"):
             rows = self.split(name)
             transform = transforms.get(name) or eval_transform(self.preprocessing)
@@ -66,6 +68,7 @@ class FolderDataModule(L.LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),
+            worker_init_fn=_seed_augmentation if shuffle else None,
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -76,6 +79,13 @@ class FolderDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
+
+
+def _seed_augmentation(worker_id: int) -> None:
+    """Reseed a loader worker's copy of the augmentation from torch's per-worker seed (itself drawn from the
+    seeded torch generator), so that workers neither repeat each other's augmentations nor depend on chance."""
+    info = torch.utils.data.get_worker_info()
+    info.dataset.transform.set_random_seed(info.seed % 2**32)
 
 
 def _exact_eval_sampler(dataset) -> Sampler | None:
