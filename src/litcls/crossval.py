@@ -19,6 +19,7 @@ import json
 import math
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
@@ -153,7 +154,7 @@ def finished_folds(run_dir: Path, folds: int) -> list[int]:
     return finished
 
 
-def _write_atomically(path: Path, write) -> None:
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """``write(tmp)`` then rename, so a fold job never reads a half-written file of another job."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     write(tmp)
