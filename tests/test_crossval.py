@@ -32,8 +32,10 @@ def tiny(tmp_path_factory):
                        accelerator="cpu").validate()
 
 
-def metrics_of(results_file):
-    results = json.loads(results_file.read_text())
+def metrics_of(fold_dir):
+    """test/* from the fold run's results.json, val/* from its best checkpoint on the validation fold."""
+    results = json.loads((fold_dir / "results.json").read_text()) | json.loads((fold_dir / "val_results.json")
+                                                                                .read_text())
     return {key: results[key] for key in METRICS}
 
 
@@ -51,7 +53,7 @@ def test_all_folds_write_the_run_folder(all_folds):
     for fold in (0, 1):
         fold_dir = run / f"fold_{fold}"
         for name in ("config.yaml", "splits.csv", "metrics.csv", "checkpoints/best.ckpt", "results.json",
-                     "val_predictions.csv"):
+                     "confusion_matrix.csv", "val_results.json", "val_predictions.csv"):
             assert (fold_dir / name).is_file(), f"fold_{fold}/{name}"
         fold_splits = pd.read_csv(fold_dir / "splits.csv")
         val = fold_splits[fold_splits["split"] == "val"]
@@ -61,11 +63,11 @@ def test_all_folds_write_the_run_folder(all_folds):
         # the saved predictions are those the validation metrics were computed from
         predictions = pd.read_csv(fold_dir / "val_predictions.csv")
         accuracy = (predictions["pred"] == predictions["label"]).mean()
-        assert accuracy == pytest.approx(metrics_of(fold_dir / "results.json")["val/acc"], abs=1e-6)
+        assert accuracy == pytest.approx(metrics_of(fold_dir)["val/acc"], abs=1e-6)
 
     cv = json.loads((run / "cv_results.json").read_text())
     assert cv["finished_folds"] == [0, 1] and cv["missing_folds"] == [] and "ddof=1" in cv["std"]
-    per_fold = [metrics_of(run / f"fold_{fold}" / "results.json") for fold in (0, 1)]
+    per_fold = [metrics_of(run / f"fold_{fold}") for fold in (0, 1)]
     for name in METRICS:
         values = [fold[name] for fold in per_fold]
         assert cv["metrics"][name]["per_fold"] == values
@@ -77,11 +79,15 @@ def test_all_folds_write_the_run_folder(all_folds):
     oof = pd.read_csv(run / "oof_predictions.csv")
     assert sorted(oof["path"]) == sorted(pool["path"])  # every pool image once, by the model that did not train on it
     assert (oof.set_index("path")["fold"] == pool.set_index("path")["fold"].loc[oof["path"]]).all()
-    matrix = pd.read_csv(run / "oof_confusion_matrix.csv", index_col="true")
+    matrix = pd.read_csv(run / "oof_confusion_matrix.csv", index_col=0)
     assert list(matrix.columns) == list(matrix.index) == ["circle", "square", "triangle"]
     np.testing.assert_array_equal(matrix.to_numpy(), confusion_matrix(oof["label"], oof["pred"], labels=[0, 1, 2]))
     assert cv["out_of_fold"]["images"] == 27
     assert cv["out_of_fold"]["oof/acc"] == pytest.approx((oof["label"] == oof["pred"]).mean())
+    report = pd.read_csv(run / "oof_classification_report.csv", index_col="class")
+    assert report.loc["macro avg", "f1"] == pytest.approx(cv["out_of_fold"]["oof/f1_macro"])
+    assert report.loc[["circle", "square", "triangle"], "support"].tolist() == matrix.sum(axis=1).tolist()
+    assert (run / "oof_confusion_matrix.png").stat().st_size > 1000
 
 
 def test_fold_jobs_alone_then_aggregated_equal_the_all_folds_run(tiny, all_folds, capsys):
@@ -93,7 +99,7 @@ def test_fold_jobs_alone_then_aggregated_equal_the_all_folds_run(tiny, all_folds
         partial = aggregate(run)
     assert partial["metrics"]["val/acc"]["std"] is None  # one fold: the sample std is undefined
     for name in METRICS:
-        assert partial["metrics"][name]["per_fold"] == [metrics_of(all_folds / "fold_1" / "results.json")[name]]
+        assert partial["metrics"][name]["per_fold"] == [metrics_of(all_folds / "fold_1")[name]]
     pd.testing.assert_frame_equal(pd.read_csv(run / "oof_predictions.csv"),
                                   pd.read_csv(all_folds / "fold_1" / "val_predictions.csv"))
 
@@ -224,4 +230,4 @@ def test_each_fold_is_a_wandb_run_in_one_group(tiny, tmp_path, monkeypatch):
         [offline] = (run / f"fold_{fold}" / "wandb").glob("offline-run-*")
         record = read_offline_run(offline)
         assert (record.group, record.job_type, record.exit_code) == ("tracked", f"fold_{fold}", 0)
-        assert record.summary["val/acc"] == pytest.approx(metrics_of(run / f"fold_{fold}" / "results.json")["val/acc"])
+        assert record.summary["test/acc"] == pytest.approx(metrics_of(run / f"fold_{fold}")["test/acc"])

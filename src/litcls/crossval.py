@@ -3,10 +3,12 @@
 The run folder::
 
     config.yaml, classes.json, splits.csv      splits.csv: split = test or pool, fold = validation fold
-    fold_0/ ... fold_<K-1>/                    complete run folders, plus val_predictions.csv
+    fold_0/ ... fold_<K-1>/                    complete run folders, plus the best checkpoint on the fold's
+                                               validation images: val_results.json, val_predictions.csv
     cv_results.json, cv_results.csv            every metric per fold, its mean and sample std (ddof=1)
     oof_predictions.csv                        each pool image predicted once, by the fold model that did
-    oof_confusion_matrix.csv                   not train on it, and their confusion matrix
+    oof_confusion_matrix.csv/.png              not train on it; their confusion matrix and per-class report
+    oof_classification_report.csv
 
 ``--fold i --name NAME`` runs one fold into the same layout, for cluster array jobs; the job that finishes the
 last fold writes the aggregate, and ``train.py --aggregate RUN_DIR`` writes it over whatever folds are finished.
@@ -26,7 +28,7 @@ import lightning as L
 import pandas as pd
 import torch
 import yaml
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+from sklearn.metrics import confusion_matrix
 from torch.utils.data import DataLoader
 
 from litcls.config import TrainConfig, load_yaml
@@ -38,6 +40,8 @@ from litcls.data.splits import _stratified_holdout, write_splits
 from litcls.data.transforms import eval_transform
 from litcls.errors import UserError
 from litcls.models.module import ClassifierModule
+from litcls.report.classification import classification_report
+from litcls.report.figures import plot_confusion_matrix
 from litcls.run import check_leakage, fit_and_evaluate, load_scan
 from litcls.rundir import claim_run_dir, is_main_process
 
@@ -118,33 +122,53 @@ def run_fold(config: TrainConfig, scan: FolderScan, samples: pd.DataFrame, fold:
                                       group=config.group or run_dir.name)
     results = fit_and_evaluate(fold_config, scan, table, target)
     if results["best_checkpoint"] and is_main_process():
-        predictions = predict_val(fold_config, scan, table, target / results["best_checkpoint"])
-        predictions.to_csv(target / "val_predictions.csv", index=False, encoding="utf-8")
+        metrics, predictions = evaluate_val(fold_config, scan, table, target / results["best_checkpoint"])
+        (target / "val_results.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        predictions.to_csv(target / "val_predictions.csv", index=False, encoding="utf-8")  # last: marks the fold done
     return results
 
 
-def predict_val(config: TrainConfig, scan: FolderScan, table: pd.DataFrame, checkpoint: Path) -> pd.DataFrame:
-    """The checkpoint's predictions for the ``val`` rows of ``table``: label, prediction, class probabilities."""
+class _KeepLogits(L.Callback):
+    """Collects the logits that ``ClassifierModule.validation_step`` hands to callbacks, in loader order."""
+
+    def __init__(self):
+        self.logits: list[torch.Tensor] = []
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        self.logits.append(outputs["logits"].float().cpu())
+
+
+def evaluate_val(config: TrainConfig, scan: FolderScan, table: pd.DataFrame,
+                 checkpoint: Path) -> tuple[dict[str, float], pd.DataFrame]:
+    """The checkpoint on the ``val`` rows of ``table``: the module's own ``val/*`` metrics, and per-image predictions.
+
+    A plain Trainer (no callbacks, no loggers) evaluates, so the fold's test-split figures and its tracker are left
+    as the fold run wrote them.
+    """
     module = ClassifierModule.load_from_checkpoint(checkpoint, map_location="cpu")
     rows = table[table["split"] == "val"]
     dataset = ImageDataset(scan.root, rows["path"].tolist(), rows["label"].tolist(),
                            eval_transform(module.preprocessing))
     loader = DataLoader(dataset, batch_size=config.batch_size, num_workers=config.num_workers)
+    keep = _KeepLogits()
     trainer = L.Trainer(accelerator=config.accelerator, devices=1, precision=config.precision, logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
-    probabilities = torch.cat(trainer.predict(module, loader)).float().cpu().numpy()
+                        callbacks=[keep], enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False)
+    metrics = {key: float(value) for key, value in trainer.validate(module, loader, verbose=False)[0].items()}
+    probabilities = torch.softmax(torch.cat(keep.logits), dim=1).numpy()
     classes = module.class_names
     predicted = probabilities.argmax(axis=1)
-    return pd.DataFrame({
+    predictions = pd.DataFrame({
         "path": rows["path"].to_numpy(), "label": rows["label"].to_numpy(),
         "class": [classes[label] for label in rows["label"]], "fold": rows["fold"].to_numpy(),
         "pred": predicted, "pred_class": [classes[label] for label in predicted],
         **{f"prob_{name}": probabilities[:, index] for index, name in enumerate(classes)},
     })
+    return dict(sorted(metrics.items())), predictions
 
 
 def finished_folds(run_dir: Path, folds: int) -> list[int]:
-    """Folds whose run wrote ``results.json`` and, after that, ``val_predictions.csv`` (none in a fast dev run)."""
+    """Folds whose run wrote ``results.json`` and, last, ``val_predictions.csv`` (none in a fast dev run)."""
     finished = []
     for fold in range(folds):
         results = fold_dir(run_dir, fold) / "results.json"
@@ -238,11 +262,16 @@ def aggregate(run_dir: str | Path) -> dict:
 
 
 def fold_metrics(run_dir: Path, folds: list[int]) -> pd.DataFrame:
-    """One row per fold (index: fold number): every metric of its results.json, epochs trained and seconds."""
+    """One row per fold (index: fold number): every metric of its results.json and val_results.json, epochs
+    trained and seconds."""
     rows = {}
     for fold in folds:
-        results = json.loads((fold_dir(run_dir, fold) / "results.json").read_text(encoding="utf-8"))
-        rows[fold] = {key: value for key, value in results.items()
+        row = {}
+        for name in ("results.json", "val_results.json"):
+            file = fold_dir(run_dir, fold) / name
+            if file.is_file():
+                row |= json.loads(file.read_text(encoding="utf-8"))
+        rows[fold] = {key: value for key, value in row.items()
                       if ("/" in key or key in ("epochs_trained", "seconds")) and isinstance(value, int | float)}
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("fold")
     metrics = sorted(column for column in table.columns if "/" in column)
@@ -255,7 +284,8 @@ def summarize(per_fold: pd.DataFrame) -> pd.DataFrame:
 
 
 def out_of_fold(run_dir: Path, classes: list[str], folds: list[int], complete: bool) -> dict | None:
-    """Pool the folds' validation predictions into ``oof_predictions.csv`` and ``oof_confusion_matrix.csv``.
+    """Pool the folds' validation predictions into ``oof_predictions.csv``, ``oof_confusion_matrix.csv``/``.png``
+    and ``oof_classification_report.csv``.
 
     Each pool image must be predicted exactly once; with every fold finished, every pool image must be.
 
@@ -278,22 +308,16 @@ def out_of_fold(run_dir: Path, classes: list[str], folds: list[int], complete: b
             raise UserError(f"{run_dir}: the folds' validation predictions cover {len(oof)} images, the pool in "
                             f"splits.csv holds {len(pool)}; the fold folders do not come from one split")
     oof.to_csv(run_dir / "oof_predictions.csv", index=False, encoding="utf-8")
-    write_confusion_matrix(oof["label"], oof["pred"], classes, run_dir / "oof_confusion_matrix.csv")
-    labels = list(range(len(classes)))
-    return {
-        "images": len(oof),
-        "oof/acc": float(accuracy_score(oof["label"], oof["pred"])),
-        "oof/f1_macro": float(f1_score(oof["label"], oof["pred"], labels=labels, average="macro", zero_division=0)),
-        "oof/f1_micro": float(f1_score(oof["label"], oof["pred"], labels=labels, average="micro", zero_division=0)),
-    }
-
-
-def write_confusion_matrix(true: pd.Series, predicted: pd.Series, classes: list[str], path: Path) -> pd.DataFrame:
-    """Counts with rows = true class, columns = predicted class, class names as headers; returns the table."""
-    counts = confusion_matrix(true, predicted, labels=list(range(len(classes))))
-    table = pd.DataFrame(counts, index=pd.Index(classes, name="true"), columns=classes)
-    table.to_csv(path, encoding="utf-8")
-    return table
+    counts = confusion_matrix(oof["label"], oof["pred"], labels=list(range(len(classes))))
+    pd.DataFrame(counts, index=pd.Index(classes, name="true / predicted"), columns=classes).to_csv(
+        run_dir / "oof_confusion_matrix.csv", encoding="utf-8")
+    plot_confusion_matrix(counts, classes, f"out-of-fold predictions of {len(folds)} fold(s)",
+                          run_dir / "oof_confusion_matrix.png")
+    report = classification_report(counts, classes)
+    report.to_csv(run_dir / "oof_classification_report.csv", index=False, encoding="utf-8")
+    averages = report.set_index("class")["f1"]
+    return {"images": len(oof), "oof/acc": float(counts.trace() / counts.sum()),
+            "oof/f1_macro": float(averages["macro avg"]), "oof/f1_micro": float(averages["micro avg"])}
 
 
 def _number(value: float) -> float | None:

@@ -69,11 +69,10 @@ def check_leakage(samples: pd.DataFrame, duplicates: list[list[str]]) -> None:
 
 
 def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFrame, run_dir: Path) -> dict:
-    """Train on the rows of ``samples`` marked train, select on val, evaluate the best checkpoint on val and test.
+    """Train on the rows of ``samples`` marked train, select on val, evaluate the best checkpoint on test.
 
-    Writes ``config.yaml``, ``classes.json`` and ``splits.csv`` before training; ``results.json`` (``val/*`` of
-    the best checkpoint, ``test/*`` when there is a test split, and the per-class report), ``curves.png`` and
-    ``report.html`` after; returns the results.
+    Writes ``config.yaml``, ``classes.json`` and ``splits.csv`` before training; ``results.json`` (with the
+    per-class report), ``curves.png`` and ``report.html`` after; returns the results.
     """
     started = time.perf_counter()
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -97,9 +96,8 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
     try:
         trainer.fit(module, datamodule=datamodule)
         ckpt_path = None if config.fast_dev_run else "best"
-        metrics = trainer.validate(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)[0]
-        if len(datamodule.split("test")):
-            metrics |= trainer.test(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)[0]
+        evaluate = trainer.test if len(datamodule.split("test")) else trainer.validate
+        metrics = evaluate(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)[0]
         checkpoint = trainer.checkpoint_callback
         best = checkpoint.best_model_path if checkpoint else ""
         results = {
