@@ -30,6 +30,7 @@ import torch
 import yaml
 from sklearn.metrics import confusion_matrix
 from torch.utils.data import DataLoader
+from torchmetrics import Metric
 
 from litcls.config import TrainConfig, load_yaml
 from litcls.data.dataset import ImageDataset
@@ -128,6 +129,10 @@ def run_fold(config: TrainConfig, scan: FolderScan, samples: pd.DataFrame, fold:
     return results
 
 
+def _single_process() -> bool:
+    return False
+
+
 class _KeepLogits(L.Callback):
     """Collects the logits that ``ClassifierModule.validation_step`` hands to callbacks, in loader order."""
 
@@ -142,10 +147,13 @@ def evaluate_val(config: TrainConfig, scan: FolderScan, table: pd.DataFrame,
                  checkpoint: Path) -> tuple[dict[str, float], pd.DataFrame]:
     """The checkpoint on the ``val`` rows of ``table``: the module's own ``val/*`` metrics, and per-image predictions.
 
-    A plain Trainer (no callbacks, no loggers) evaluates, so the fold's test-split figures and its tracker are left
-    as the fold run wrote them.
+    A plain single-device Trainer (no callbacks, no loggers) evaluates, so the fold's test-split figures and its
+    tracker are left as the fold run wrote them.
     """
     module = ClassifierModule.load_from_checkpoint(checkpoint, map_location="cpu")
+    for metric in module.modules():  # one process evaluates: a DDP run's other processes must not be waited for
+        if isinstance(metric, Metric):
+            metric.distributed_available_fn = _single_process
     rows = table[table["split"] == "val"]
     dataset = ImageDataset(scan.root, rows["path"].tolist(), rows["label"].tolist(),
                            eval_transform(module.preprocessing))
