@@ -15,7 +15,6 @@ from litcls.config import TrainConfig
 from litcls.crossval import aggregate
 from litcls.errors import UserError
 from litcls.run import train
-from litcls.rundir import RUN_DIR_ENV
 from wandb_records import read_offline_run
 
 METRICS = ["test/acc", "test/f1_macro", "test/f1_micro", "test/loss", "val/acc", "val/f1_macro", "val/f1_micro",
@@ -219,13 +218,15 @@ def test_groups_file_missing_images_stops_before_training(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_each_fold_is_a_wandb_run_in_one_group(tiny, tmp_path, monkeypatch):
-    for key in ("WANDB_MODE", "WANDB_API_KEY", RUN_DIR_ENV):
-        monkeypatch.delenv(key, raising=False)
-    for key, value in {"NETRC": tmp_path / "no-netrc", "WANDB_SILENT": "true", "WANDB_CACHE_DIR": tmp_path / "cache",
-                       "WANDB_CONFIG_DIR": tmp_path / "config"}.items():
-        monkeypatch.setenv(key, str(value))
-    run = train(dataclasses.replace(tiny, name="tracked", logger=["wandb"], wandb_mode="offline", log_model=False))
+def test_each_fold_is_a_wandb_run_in_one_group(tiny, tmp_path):
+    # a subprocess, so that the wandb service this starts cannot serve a later test's process
+    env = {"NETRC": str(tmp_path / "no-netrc"), "WANDB_SILENT": "true", "WANDB_CACHE_DIR": str(tmp_path / "cache"),
+           "WANDB_CONFIG_DIR": str(tmp_path / "config")}
+    result = run_cli("train.py", "--data", tiny.data, "--folds", "2", "--test-size", "0.25", "--model", "linear",
+                     "--img-size", "8", "--batch-size", "8", "--epochs", "1", "--num-workers", "0", "--logger",
+                     "wandb", "--wandb-mode", "offline", "--no-log-model", "--name", "tracked", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = tmp_path / "runs" / "tracked"
     for fold in (0, 1):
         [offline] = (run / f"fold_{fold}" / "wandb").glob("offline-run-*")
         record = read_offline_run(offline)
