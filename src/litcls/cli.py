@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "hardware flags may change)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("--list-models", action="store_true", help="list the registered models and exit")
+    parser.add_argument("--aggregate", metavar="RUN_DIR", help="combine the finished fold_<i> folders of a "
+                        "cross-validation run into its cv_results.json/.csv and out-of-fold files, and exit")
     groups: dict[str, argparse._ArgumentGroup] = {}
     defaults = TrainConfig()
     for f in config_fields():
@@ -102,6 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = resolve(load_yaml(args.config) if args.config else {}, flag_values(args))
         if args.print_config:
             print_config(config)
+            return 0
+        if args.aggregate:
+            from litcls.crossval import aggregate
+
+            aggregate(args.aggregate)
             return 0
         from litcls.run import train
 

@@ -109,6 +109,15 @@ class TrainConfig:
     accumulate_grad_batches: int = _opt(1, "batches whose gradients are summed before each optimizer step",
                                         group="hardware")
     fast_dev_run: bool = _opt(False, "run one batch of train, val and test to check the set-up", group="hardware")
+    # cross-validation and leakage
+    folds: int = _opt(0, "cross-validation with FOLDS stratified folds (at least 2) over the images outside "
+                      "the test split; 0 = one train/val split", group="cross-validation")
+    fold: int | None = _opt(None, "run only this fold (0 to FOLDS-1) into <out-dir>/<name>/fold_<FOLD>, as one job "
+                            "of a cluster array; needs --folds and --name", group="cross-validation")
+    groups: str | None = _opt(None, "CSV file with columns path, group (e.g. a patient id): all images of a group "
+                              "go to the same split and fold", group="cross-validation")
+    dedupe: bool = _opt(False, "keep one copy of byte-identical images (the first by path) before splitting",
+                        group="cross-validation")
 
     def validate(self) -> TrainConfig:
         """Check values that need no heavy import; raise UserError naming the flag at fault."""
@@ -137,6 +146,18 @@ class TrainConfig:
                 if choices and value not in choices:
                     raise UserError(f"--{_flag(f.name)}: unknown value {value!r}; valid values: "
                                     f"{', '.join(choices)}")
+        if self.folds < 0 or self.folds == 1:
+            raise UserError(f"--folds must be 0 (no cross-validation) or at least 2, got {self.folds}")
+        if self.fold is not None:
+            if not self.folds:
+                raise UserError(f"--fold {self.fold} needs --folds K: the number of folds the pool is split into")
+            if not 0 <= self.fold < self.folds:
+                raise UserError(f"--fold must be in 0..{self.folds - 1} for --folds {self.folds}, got {self.fold}")
+            if not self.name:
+                raise UserError("--fold needs --name: the fold jobs of one experiment share the run folder "
+                                "<out-dir>/<name>")
+        if self.groups is not None and not Path(self.groups).is_file():
+            raise UserError(f"--groups: no such file: {self.groups}")
         if self.augment not in AUGMENT_PRESETS and not Path(self.augment).is_file():
             raise UserError(f"--augment: {self.augment!r} is neither a preset ({', '.join(AUGMENT_PRESETS)}) "
                             "nor an existing YAML file")

@@ -60,6 +60,11 @@ def locate(target: str) -> tuple[Path, Path]:
     if not (run_dir / "config.yaml").is_file():
         raise UserError(f"--resume: {run_dir} is not a run folder (it has no config.yaml); pass the folder a run "
                         "wrote, e.g. runs/<name>, or a checkpoint inside its checkpoints/ folder")
+    if not checkpoint.is_file() and not path.is_file():
+        folds = int(load_yaml(run_dir / "config.yaml").get("folds") or 0)
+        if folds and not (run_dir / "checkpoints").exists():
+            raise UserError(f"--resume: {run_dir} is a {folds}-fold cross-validation run; resume its interrupted "
+                            f"fold by fold: python train.py --resume {run_dir / 'fold_<i>'}")
     if not checkpoint.is_file():
         raise UserError(f"--resume: {run_dir} has no checkpoints/last.ckpt: the run stopped before its first "
                         f"checkpoint. Start it again with: python train.py --config {run_dir / 'config.yaml'}")
@@ -130,8 +135,8 @@ def load_split(run_dir: Path, config: TrainConfig) -> tuple[FolderScan, pd.DataF
         raise UserError(f"--resume: the run's data folder {config.data} is not found from {Path.cwd()}; run "
                         "train.py from the folder you started the run in (the path is relative to it)")
     classes = json.loads((run_dir / "classes.json").read_text(encoding="utf-8"))
-    samples = pd.read_csv(run_dir / "splits.csv", encoding="utf-8", dtype={"path": str, "split": str},
-                          keep_default_na=False)[["path", "label", "split"]]
+    samples = pd.read_csv(run_dir / "splits.csv", encoding="utf-8", keep_default_na=False,
+                          dtype={"path": str, "split": str, "group": str, "fold": "Int64"}).drop(columns="class")
     missing = [path for path in samples["path"] if not (root / path).is_file()]
     if missing:
         listed = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
@@ -158,7 +163,13 @@ def resume(target: str, flag_values: dict[str, Any]) -> Path:
     check_hardware(config)
     scan, samples = load_split(run_dir, config)
     print(f"resuming {run_dir} from {point.path.name}: {point.epochs_done} of {config.epochs} epochs done")
-    fit_and_evaluate(config, scan, samples, run_dir, ckpt_path=point.path, resume_step=point.global_step)
+    job_type = None if config.fold is None else f"fold_{config.fold}"
+    results = fit_and_evaluate(config, scan, samples, run_dir, ckpt_path=point.path, resume_step=point.global_step,
+                               job_type=job_type)
+    if config.fold is not None:  # one fold of a cross-validation run: its predictions, then maybe the aggregate
+        from litcls.crossval import finish_resumed_fold
+
+        finish_resumed_fold(config, scan, samples, run_dir, results)
     return run_dir
 
 

@@ -19,6 +19,8 @@ from litcls.config import TrainConfig
 from litcls.data.balance import class_weights, imbalance_hint
 from litcls.data.builtin import resolve_data
 from litcls.data.datamodule import FolderDataModule
+from litcls.data.duplicates import drop_duplicates, find_duplicates, warn_cross_split_duplicates
+from litcls.data.groups import attach_groups, check_groups_disjoint
 from litcls.data.scan import FolderScan, scan_folder
 from litcls.data.splits import split_samples, write_splits
 from litcls.data.transforms import Preprocessing
@@ -42,12 +44,14 @@ def train(config: TrainConfig) -> Path:
     get_model_spec(config.model)
     check_hardware(config)
     starting_weights(config.model, config.pretrained, config.weights)  # a missing download stops here
-    scan = scan_folder(resolve_data(config.data))
+    if config.folds:
+        from litcls.crossval import cross_validate
+
+        return cross_validate(config)
+    scan, duplicates = load_scan(config)
     samples = split_samples(scan, config.val_size, config.test_size, config.seed)
-    if config.balance == "none" and is_main_process():
-        hint = imbalance_hint(samples.loc[samples["split"] == "train", "label"].tolist(), scan.classes)
-        if hint:
-            warnings.warn(hint, stacklevel=2)
+    check_leakage(samples, duplicates)
+    warn_imbalance(config, samples, scan.classes)
     run_dir = claim_run_dir(config)
     try:
         fit_and_evaluate(config, scan, samples, run_dir)
@@ -75,6 +79,35 @@ def check_input_size(module: ClassifierModule, config: TrainConfig, img_size: in
                         "for) or a model for small images (--list-models)") from None
     finally:
         module.train(was_training)
+
+
+def load_scan(config: TrainConfig) -> tuple[FolderScan, list[list[str]]]:
+    """Scan ``--data``, attach ``--groups``, and find byte-identical images (keeping one with ``--dedupe``).
+
+    Returns:
+        The scan and the sets of identical images still in it.
+    """
+    scan = scan_folder(resolve_data(config.data))
+    if config.groups:
+        scan = attach_groups(scan, config.groups)
+    duplicates = find_duplicates(scan.root, scan.samples["path"])
+    if config.dedupe and duplicates:
+        return drop_duplicates(scan, duplicates), []
+    return scan, duplicates
+
+
+def check_leakage(samples: pd.DataFrame, duplicates: list[list[str]]) -> None:
+    """Before training: no group in two splits (raises), no identical images in two splits (warns)."""
+    check_groups_disjoint(samples)
+    warn_cross_split_duplicates(samples, duplicates)
+
+
+def warn_imbalance(config: TrainConfig, samples: pd.DataFrame, classes: list[str]) -> None:
+    """Suggest --balance when the training split is heavily imbalanced and nothing counters it."""
+    if config.balance == "none" and is_main_process():
+        hint = imbalance_hint(samples.loc[samples["split"] == "train", "label"].tolist(), classes)
+        if hint:
+            warnings.warn(hint, stacklevel=3)
 
 
 def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFrame, run_dir: Path,

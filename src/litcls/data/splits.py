@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from litcls.data.groups import stratified_group_holdout
 from litcls.data.scan import FolderScan, sort_by_path
 from litcls.errors import UserError
 
@@ -19,7 +20,9 @@ SPLITS = ("train", "val", "test")
 
 def _stratified_holdout(frame: pd.DataFrame, size: float, seed: int, classes: list[str],
                         what: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split ``frame`` into (rest, held-out) with ``size`` of every class held out."""
+    """Split ``frame`` into (rest, held-out) with ``size`` of every class held out (whole groups with --groups)."""
+    if "group" in frame:
+        return stratified_group_holdout(frame, size, seed, classes, what)
     counts = frame["label"].value_counts()
     too_small = [classes[label] for label, count in counts.items() if count < 2]
     if too_small:
@@ -71,6 +74,7 @@ def split_samples(scan: FolderScan, val_size: float, test_size: float, seed: int
 
 
 def write_splits(samples: pd.DataFrame, classes: list[str], path: Path) -> None:
-    """Write ``splits.csv``: path, label, class, split (UTF-8, one row per image)."""
+    """Write ``splits.csv``: path, label, class, split[, fold][, group] (UTF-8, one row per image)."""
     table = samples.assign(**{"class": [classes[label] for label in samples["label"]]})
-    table[["path", "label", "class", "split"]].to_csv(path, index=False, encoding="utf-8")
+    columns = ["path", "label", "class", "split"] + [name for name in ("fold", "group") if name in samples]
+    table[columns].to_csv(path, index=False, encoding="utf-8")

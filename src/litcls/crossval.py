@@ -1,0 +1,381 @@
+"""k-fold cross-validation: every fold a complete run in ``<run>/fold_<i>/``, then one aggregate over the folds.
+
+The run folder::
+
+    config.yaml, classes.json, splits.csv      splits.csv: split = test or pool, fold = validation fold
+    fold_0/ ... fold_<K-1>/                    complete run folders, plus the best checkpoint on the fold's
+                                               validation images: val_results.json, val_predictions.csv
+    cv_results.json, cv_results.csv            every metric per fold, its mean and sample std (ddof=1)
+    oof_predictions.csv                        each pool image predicted once, by the fold model that did
+    oof_confusion_matrix.csv/.png              not train on it; their confusion matrix and per-class report
+    oof_classification_report.csv
+
+``--fold i --name NAME`` runs one fold into the same layout, for cluster array jobs; the job that finishes the
+last fold writes the aggregate, and ``train.py --aggregate RUN_DIR`` writes it over whatever folds are finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import lightning as L
+import pandas as pd
+import torch
+import yaml
+from sklearn.metrics import confusion_matrix
+from torch.utils.data import DataLoader
+from torchmetrics import Metric
+
+from litcls.config import TrainConfig, load_yaml
+from litcls.data.dataset import ImageDataset
+from litcls.data.folds import POOL, assign_folds, fold_split
+from litcls.data.groups import check_groups_disjoint
+from litcls.data.scan import FolderScan, sort_by_path
+from litcls.data.splits import _stratified_holdout, write_splits
+from litcls.data.transforms import eval_transform
+from litcls.errors import UserError
+from litcls.models.module import ClassifierModule
+from litcls.report.classification import classification_report
+from litcls.report.figures import plot_confusion_matrix
+from litcls.run import check_leakage, fit_and_evaluate, load_scan
+from litcls.rundir import claim_run_dir, is_main_process
+
+STD = "sample standard deviation over folds (ddof=1)"
+# settings that say where a fold job runs or logs, not what it computes: jobs of one run may differ in them.
+# (--num-workers is not one: each loader worker draws its own augmentations.)
+_JOB_SETTINGS = frozenset({"fold", "name", "out_dir", "accelerator", "logger", "wandb_project", "wandb_entity",
+                           "wandb_mode", "tags", "group", "log_model"})
+
+
+def fold_dir(run_dir: Path, fold: int) -> Path:
+    return run_dir / f"fold_{fold}"
+
+
+def kfold_samples(scan: FolderScan, folds: int, test_size: float, seed: int) -> pd.DataFrame:
+    """The k-fold sample table (see :mod:`litcls.data.folds`).
+
+    The test split is held out exactly as a single run with the same seed holds it out (a pre-split folder keeps
+    its ``test/``), so k-fold and single-run test metrics are comparable; every other image joins the pool.
+    """
+    samples = sort_by_path(scan.samples)
+    if scan.presplit:
+        test_index = samples.index[samples["split"] == "test"]
+    elif test_size > 0:
+        test_index = _stratified_holdout(samples, test_size, seed, scan.classes, "test")[1].index
+    else:
+        test_index = samples.index[:0]
+    samples["split"] = POOL
+    samples.loc[test_index, "split"] = "test"
+    pool = samples[samples["split"] == POOL]
+    samples["fold"] = assign_folds(pool, folds, seed, scan.classes).reindex(samples.index)
+    return samples
+
+
+def cross_validate(config: TrainConfig) -> Path:
+    """Run every fold of ``--folds`` (or only ``--fold``), then aggregate once all are finished.
+
+    Returns:
+        The run folder that holds the fold folders.
+    """
+    scan, duplicates = load_scan(config)
+    samples = kfold_samples(scan, config.folds, config.test_size, config.seed)
+    check_leakage(samples, duplicates)
+    if config.fold is None:
+        run_dir = claim_run_dir(config)
+        if is_main_process():
+            _write_run_files(config, scan, samples, run_dir)
+        folds = list(range(config.folds))
+    else:
+        run_dir = _shared_run_dir(config, scan, samples)
+        folds = [config.fold]
+    for fold in folds:
+        run_fold(config, scan, samples, fold, run_dir)
+    if is_main_process():
+        left = [fold for fold in range(config.folds) if fold not in finished_folds(run_dir, config.folds)]
+        if left:
+            print(f"\nfold {config.fold} finished; still to run: {', '.join(map(str, left))}. The job that finishes "
+                  f"the last fold writes cv_results.*; or run: python train.py --aggregate {run_dir}")
+        else:
+            aggregate(run_dir)
+    return run_dir
+
+
+def run_fold(config: TrainConfig, scan: FolderScan, samples: pd.DataFrame, fold: int, run_dir: Path) -> dict:
+    """Train fold ``fold`` as a complete run in ``fold_<fold>/`` and write its validation predictions."""
+    target = fold_dir(run_dir, fold)
+    if is_main_process():  # the other processes of a DDP run write nothing and must not claim the folder
+        try:
+            target.mkdir()
+        except FileExistsError:
+            raise UserError(f"--fold {fold}: {target} exists already; delete it to run this fold again") from None
+    table = fold_split(samples, fold)
+    check_groups_disjoint(table)
+    sizes = table["split"].value_counts()
+    print(f"\nfold {fold} of {config.folds}: training on {sizes.get('train', 0)} images, selecting on "
+          f"{sizes.get('val', 0)}, testing on {sizes.get('test', 0)}")
+    fold_config = dataclasses.replace(config, fold=fold, name=run_dir.name, out_dir=str(run_dir.parent),
+                                      group=config.group or run_dir.name)
+    results = fit_and_evaluate(fold_config, scan, table, target, job_type=f"fold_{fold}")
+    write_fold_predictions(fold_config, scan, table, target, results)
+    return results
+
+
+def write_fold_predictions(config: TrainConfig, scan: FolderScan, table: pd.DataFrame, target: Path,
+                           results: dict) -> None:
+    """The fold's best checkpoint on its validation images: ``val_results.json``, then ``val_predictions.csv``,
+    whose presence marks the fold as finished."""
+    if results["best_checkpoint"] and is_main_process():
+        metrics, predictions = evaluate_val(config, scan, table, target / results["best_checkpoint"])
+        (target / "val_results.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        predictions.to_csv(target / "val_predictions.csv", index=False, encoding="utf-8")
+
+
+def finish_resumed_fold(config: TrainConfig, scan: FolderScan, table: pd.DataFrame, target: Path,
+                        results: dict) -> None:
+    """After ``--resume RUN/fold_<i>``: write the fold's predictions, and the aggregate once every fold is done."""
+    write_fold_predictions(config, scan, table, target, results)
+    run_dir = target.parent
+    if is_main_process() and len(finished_folds(run_dir, config.folds)) == config.folds:
+        aggregate(run_dir)
+
+
+def _single_process() -> bool:
+    return False
+
+
+class _KeepLogits(L.Callback):
+    """Collects the logits that ``ClassifierModule.validation_step`` hands to callbacks, in loader order."""
+
+    def __init__(self):
+        self.logits: list[torch.Tensor] = []
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        self.logits.append(outputs["logits"].float().cpu())
+
+
+def evaluate_val(config: TrainConfig, scan: FolderScan, table: pd.DataFrame,
+                 checkpoint: Path) -> tuple[dict[str, float], pd.DataFrame]:
+    """The checkpoint on the ``val`` rows of ``table``: the module's own ``val/*`` metrics, and per-image predictions.
+
+    A plain single-device Trainer (no callbacks, no loggers) evaluates, so the fold's test-split figures and its
+    tracker are left as the fold run wrote them.
+    """
+    module = ClassifierModule.load_from_checkpoint(checkpoint, map_location="cpu")
+    for metric in module.modules():  # one process evaluates: a DDP run's other processes must not be waited for
+        if isinstance(metric, Metric):
+            metric.distributed_available_fn = _single_process
+    rows = table[table["split"] == "val"]
+    dataset = ImageDataset(scan.root, rows["path"].tolist(), rows["label"].tolist(),
+                           eval_transform(module.preprocessing))
+    loader = DataLoader(dataset, batch_size=config.batch_size, num_workers=config.num_workers)
+    keep = _KeepLogits()
+    trainer = L.Trainer(accelerator=config.accelerator, devices=1, precision=config.precision, logger=False,
+                        callbacks=[keep], enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False)
+    metrics = {key: float(value) for key, value in trainer.validate(module, loader, verbose=False)[0].items()}
+    probabilities = torch.softmax(torch.cat(keep.logits), dim=1).numpy()
+    classes = module.class_names
+    predicted = probabilities.argmax(axis=1)
+    predictions = pd.DataFrame({
+        "path": rows["path"].to_numpy(), "label": rows["label"].to_numpy(),
+        "class": [classes[label] for label in rows["label"]], "fold": rows["fold"].to_numpy(),
+        "pred": predicted, "pred_class": [classes[label] for label in predicted],
+        **{f"prob_{name}": probabilities[:, index] for index, name in enumerate(classes)},
+    })
+    return dict(sorted(metrics.items())), predictions
+
+
+def finished_folds(run_dir: Path, folds: int) -> list[int]:
+    """Folds whose run wrote ``results.json`` and, last, ``val_predictions.csv`` (none in a fast dev run)."""
+    finished = []
+    for fold in range(folds):
+        results = fold_dir(run_dir, fold) / "results.json"
+        if results.is_file() and ((results.parent / "val_predictions.csv").is_file()
+                                  or not json.loads(results.read_text(encoding="utf-8")).get("best_checkpoint")):
+            finished.append(fold)
+    return finished
+
+
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """``write(tmp)`` then rename, so a fold job never reads a half-written file of another job."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _write_run_files(config: TrainConfig, scan: FolderScan, samples: pd.DataFrame, run_dir: Path) -> None:
+    """classes.json, splits.csv, then config.yaml: the last one marks the run folder as complete."""
+    classes = json.dumps(scan.classes, ensure_ascii=False, indent=1)
+    _write_atomically(run_dir / "classes.json", lambda tmp: tmp.write_text(classes, encoding="utf-8"))
+    _write_atomically(run_dir / "splits.csv", lambda tmp: write_splits(samples, scan.classes, tmp))
+    _write_atomically(run_dir / "config.yaml", dataclasses.replace(config, fold=None).save)
+
+
+def _shared_run_dir(config: TrainConfig, scan: FolderScan, samples: pd.DataFrame) -> Path:
+    """``<out-dir>/<name>`` for a ``--fold`` job: created by the first job, reused by the others if they agree."""
+    run_dir = Path(config.out_dir) / config.name
+    if not is_main_process():
+        return run_dir
+    if fold_dir(run_dir, config.fold).exists():
+        raise UserError(f"--fold {config.fold}: {fold_dir(run_dir, config.fold)} exists already; delete it to run "
+                        "this fold again")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / "config.yaml").is_file():
+        _write_run_files(config, scan, samples, run_dir)
+        return run_dir
+    saved = load_yaml(run_dir / "config.yaml")
+    ours = config.to_dict()
+    differ = [f"{key}: {saved.get(key)!r} there, {ours[key]!r} here" for key in ours
+              if key not in _JOB_SETTINGS and saved.get(key) != ours[key]]
+    if differ:
+        raise UserError(f"--fold {config.fold}: {run_dir} holds a run with other settings ({'; '.join(differ)}); "
+                        "use the same settings for every fold, or another --name")
+    columns = ["path", "label", "split", "fold"]
+    there = pd.read_csv(run_dir / "splits.csv", dtype=str, keep_default_na=False)
+    here = samples[columns].astype("string").fillna("")
+    if list(there[columns].itertuples(index=False)) != list(here.itertuples(index=False)):
+        raise UserError(f"--fold {config.fold}: the images in {scan.root} no longer match {run_dir / 'splits.csv'}; "
+                        "every fold of a run must see the same images")
+    return run_dir
+
+
+def aggregate(run_dir: str | Path) -> dict:
+    """Combine the finished folds of ``run_dir`` into ``cv_results.json``/``.csv`` and the out-of-fold files.
+
+    Returns:
+        The content of ``cv_results.json``.
+    """
+    run_dir = Path(run_dir)
+    config_file = run_dir / "config.yaml"
+    if not config_file.is_file():
+        raise UserError(f"--aggregate: {config_file} not found; pass the run folder that holds fold_0, fold_1, ...")
+    folds = int(yaml.safe_load(config_file.read_text(encoding="utf-8")).get("folds") or 0)
+    if folds < 2:
+        raise UserError(f"--aggregate: {run_dir} is not a cross-validation run (its config.yaml has folds: {folds})")
+    finished = finished_folds(run_dir, folds)
+    if not finished:
+        raise UserError(f"--aggregate: no fold of {run_dir} has finished (no fold_<i>/results.json)")
+    missing = [fold for fold in range(folds) if fold not in finished]
+    if missing:
+        warnings.warn(f"{run_dir}: fold(s) {', '.join(map(str, missing))} of {folds} have not finished; the "
+                      f"aggregate covers fold(s) {', '.join(map(str, finished))} only", stacklevel=2)
+    per_fold = fold_metrics(run_dir, finished)
+    summary = summarize(per_fold)
+    table = pd.concat([per_fold.set_axis(per_fold.index.astype(str)), summary])
+    table.to_csv(run_dir / "cv_results.csv", index_label="fold", encoding="utf-8")
+    classes = json.loads((run_dir / "classes.json").read_text(encoding="utf-8"))
+    oof = out_of_fold(run_dir, classes, finished, complete=not missing)
+    results = {
+        "folds": folds,
+        "finished_folds": finished,
+        "missing_folds": missing,
+        "std": STD,
+        "metrics": {name: {"mean": _number(summary.at["mean", name]), "std": _number(summary.at["std", name]),
+                           "per_fold": [_number(value) for value in per_fold[name]]} for name in per_fold.columns},
+        "out_of_fold": oof,
+    }
+    (run_dir / "cv_results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print_cv_summary(run_dir, results)
+    return results
+
+
+def fold_metrics(run_dir: Path, folds: list[int]) -> pd.DataFrame:
+    """One row per fold (index: fold number): every metric of its results.json and val_results.json, epochs
+    trained and seconds."""
+    rows = {}
+    for fold in folds:
+        row = {}
+        for name in ("results.json", "val_results.json"):
+            file = fold_dir(run_dir, fold) / name
+            if file.is_file():
+                row |= json.loads(file.read_text(encoding="utf-8"))
+        rows[fold] = {key: value for key, value in row.items()
+                      if ("/" in key or key in ("epochs_trained", "seconds")) and isinstance(value, int | float)}
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("fold")
+    metrics = sorted(column for column in table.columns if "/" in column)
+    return table[metrics + [column for column in ("epochs_trained", "seconds") if column in table]]
+
+
+def summarize(per_fold: pd.DataFrame) -> pd.DataFrame:
+    """Rows ``mean`` and ``std`` (sample standard deviation, ddof=1; undefined for a single fold) per column."""
+    return pd.DataFrame({"mean": per_fold.mean(), "std": per_fold.std(ddof=1)}).T
+
+
+def out_of_fold(run_dir: Path, classes: list[str], folds: list[int], complete: bool) -> dict | None:
+    """Pool the folds' validation predictions into ``oof_predictions.csv``, ``oof_confusion_matrix.csv``/``.png``
+    and ``oof_classification_report.csv``.
+
+    Each pool image must be predicted exactly once; with every fold finished, every pool image must be.
+
+    Returns:
+        Accuracy and F1 over the pooled predictions, or None when no fold wrote predictions (fast dev runs).
+    """
+    files = [fold_dir(run_dir, fold) / "val_predictions.csv" for fold in folds]
+    frames = [pd.read_csv(file, keep_default_na=False, encoding="utf-8") for file in files if file.is_file()]
+    if not frames:
+        return None
+    oof = pd.concat(frames, ignore_index=True).sort_values("path", ignore_index=True)
+    twice = oof.loc[oof["path"].duplicated(), "path"].tolist()
+    if twice:
+        raise UserError(f"{run_dir}: images predicted by more than one fold: {', '.join(twice[:5])}; the fold "
+                        "folders do not come from one split")
+    if complete and len(frames) == len(folds):
+        splits = pd.read_csv(run_dir / "splits.csv", keep_default_na=False, encoding="utf-8")
+        pool = set(splits.loc[splits["split"] == POOL, "path"])
+        if pool != set(oof["path"]):
+            raise UserError(f"{run_dir}: the folds' validation predictions cover {len(oof)} images, the pool in "
+                            f"splits.csv holds {len(pool)}; the fold folders do not come from one split")
+    oof.to_csv(run_dir / "oof_predictions.csv", index=False, encoding="utf-8")
+    counts = confusion_matrix(oof["label"], oof["pred"], labels=list(range(len(classes))))
+    pd.DataFrame(counts, index=pd.Index(classes, name="true / predicted"), columns=classes).to_csv(
+        run_dir / "oof_confusion_matrix.csv", encoding="utf-8")
+    plot_confusion_matrix(counts, classes, f"out-of-fold predictions of {len(folds)} fold(s)",
+                          run_dir / "oof_confusion_matrix.png")
+    report = classification_report(counts, classes)
+    report.to_csv(run_dir / "oof_classification_report.csv", index=False, encoding="utf-8")
+    averages = report.set_index("class")["f1"]
+    return {"images": len(oof), "oof/acc": float(counts.trace() / counts.sum()),
+            "oof/f1_macro": float(averages["macro avg"]), "oof/f1_micro": float(averages["micro avg"])}
+
+
+def _number(value: float) -> float | None:
+    """JSON has no NaN: an undefined value (the std of one fold) is written as null."""
+    return None if math.isnan(value) else float(value)
+
+
+def print_cv_summary(run_dir: Path, results: dict) -> None:
+    """Print mean ± std of every metric, the out-of-fold scores and where the run folder is."""
+    metrics = results["metrics"]
+    finished = len(results["finished_folds"])
+
+    def spread(name: str, digits: int) -> str:
+        mean, std = metrics[name]["mean"], metrics[name]["std"]
+        return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
+
+    rows = [(name, spread(name, 4)) for name in metrics if "/" in name]
+    oof = results["out_of_fold"]
+    if oof:
+        rows += [(name, f"{oof[name]:.4f} over {oof['images']} images, each predicted once")
+                 for name in ("oof/acc", "oof/f1_macro")]
+    else:
+        rows.append(("out-of-fold", "none: no fold saved a checkpoint to predict with (fast dev run)"))
+    if "epochs_trained" in metrics:
+        rows.append(("epochs trained", spread("epochs_trained", 1)))
+    if "seconds" in metrics:
+        total = sum(metrics["seconds"]["per_fold"])
+        rows.append(("time", f"{total:.0f} s over {finished} folds"))
+    rows.append(("run folder", str(run_dir)))
+    width = max(len(key) for key, _ in rows)
+    line = "-" * (width + 50)
+    title = f"{results['folds']}-fold cross-validation: mean ± std over {finished} fold(s), {STD}"
+    print(f"\n{line}\n{title}")
+    for key, value in rows:
+        print(f"{key.ljust(width)}  {value}")
+    print(line)
+
