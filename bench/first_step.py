@@ -1,0 +1,24 @@
+"""Run `train.py` (default flags) until its first training batch starts, print the wall-clock time, and exit."""
+
+import os
+import sys
+import time
+
+import lightning as L
+
+import litcls.trainer
+
+
+class _StopAtFirstStep(L.Callback):
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        print(f"\nfirst training step at {time.time()}", flush=True)
+        os._exit(0)  # leave at once: the measurement is taken
+
+
+_build_callbacks = litcls.trainer.build_callbacks
+litcls.trainer.build_callbacks = lambda config, run_dir: [*_build_callbacks(config, run_dir), _StopAtFirstStep()]
+
+if __name__ == "__main__":
+    from litcls.cli import main
+
+    sys.exit(main(["--out-dir", "runs"]))
