@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -18,6 +19,10 @@ from litcls.callbacks.resume_state import ResumeState
 from litcls.config import MONITORS, TrainConfig
 from litcls.errors import UserError
 from litcls.tracking import build_loggers
+
+# Lightning 2.6 builds torch's deprecated LeafSpec when it moves a batch; torch 2.14 then warns in every run,
+# about code the user cannot change.
+warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
 def parse_devices(value: str) -> str | int | list[int]:

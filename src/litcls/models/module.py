@@ -81,7 +81,8 @@ class ClassifierModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss, _ = self._shared_step(batch, "train")
-        self.log("train/batch_loss", loss, on_step=True, on_epoch=False, prog_bar=True, logger=True)
+        self.log("train/batch_loss", loss, on_step=True, on_epoch=False, prog_bar=True,
+                 logger=bool(self._trainer and self._trainer.loggers))  # --logger none: no warning per run
         return loss
 
     # evaluation steps hand their logits to callbacks (confusion matrix) through ``outputs``
