@@ -23,6 +23,9 @@ from litcls.tracking import build_loggers
 # Lightning 2.6 builds torch's deprecated LeafSpec when it moves a batch; torch 2.14 then warns in every run,
 # about code the user cannot change.
 warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+# Every Trainer Lightning builds advertises a logging service (once per run, once per fold plus its evaluation).
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
+    lambda record: not str(record.msg).startswith("💡 Tip"))
 
 
 def parse_devices(value: str) -> str | int | list[int]:
