@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import albumentations as A
 import numpy as np
 import pytest
@@ -61,3 +65,12 @@ def test_augmentation_is_reproducible_from_the_seed_with_workers(tmp_path):
     for workers in (0, 2):
         assert torch.equal(first_batches(1, workers), first_batches(1, workers))
         assert not torch.equal(first_batches(1, workers), first_batches(2, workers))
+
+
+def test_importing_the_package_turns_off_albumentations_network_check():
+    """An offline training node must not wait on, or warn about, albumentations' PyPI version check."""
+    code = "import os, litcls, albumentations; print(os.environ['NO_ALBUMENTATIONS_UPDATE'])"
+    env = {key: value for key, value in os.environ.items() if key != "NO_ALBUMENTATIONS_UPDATE"}
+    result = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], env=env, capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.strip() == "1"
