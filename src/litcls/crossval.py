@@ -37,7 +37,7 @@ from litcls.data.dataset import ImageDataset
 from litcls.data.folds import POOL, assign_folds, fold_split
 from litcls.data.groups import check_groups_disjoint
 from litcls.data.scan import FolderScan, sort_by_path
-from litcls.data.splits import _stratified_holdout, write_splits
+from litcls.data.splits import test_rows, write_splits
 from litcls.data.transforms import eval_transform
 from litcls.errors import UserError
 from litcls.models.module import ClassifierModule
@@ -64,14 +64,9 @@ def kfold_samples(scan: FolderScan, folds: int, test_size: float, seed: int) -> 
     its ``test/``), so k-fold and single-run test metrics are comparable; every other image joins the pool.
     """
     samples = sort_by_path(scan.samples)
-    if scan.presplit:
-        test_index = samples.index[samples["split"] == "test"]
-    elif test_size > 0:
-        test_index = _stratified_holdout(samples, test_size, seed, scan.classes, "test")[1].index
-    else:
-        test_index = samples.index[:0]
+    test = test_rows(samples, scan, test_size, seed)
     samples["split"] = POOL
-    samples.loc[test_index, "split"] = "test"
+    samples.loc[test, "split"] = "test"
     pool = samples[samples["split"] == POOL]
     samples["fold"] = assign_folds(pool, folds, seed, scan.classes).reindex(samples.index)
     return samples

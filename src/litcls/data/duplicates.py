@@ -21,23 +21,15 @@ from litcls.data.folds import placement
 from litcls.data.scan import FolderScan
 
 HEAD_BYTES = 64 * 1024
-_CHUNK = 1024 * 1024
 _SHOWN = 10  # duplicate sets named in a warning; the rest are counted
 
 
 def _digest(path: Path, limit: int | None = None) -> bytes:
     """BLAKE2b of the file's first ``limit`` bytes (all of it for None)."""
-    hasher = hashlib.blake2b(digest_size=16)
-    remaining = limit
     with path.open("rb") as f:
-        while remaining is None or remaining > 0:
-            chunk = f.read(_CHUNK if remaining is None else min(_CHUNK, remaining))
-            if not chunk:
-                break
-            hasher.update(chunk)
-            if remaining is not None:
-                remaining -= len(chunk)
-    return hasher.digest()
+        if limit is not None:
+            return hashlib.blake2b(f.read(limit), digest_size=16).digest()
+        return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).digest()
 
 
 def _same(paths: Iterable[str], key: Callable[[str], object]) -> list[list[str]]:

@@ -73,6 +73,16 @@ def split_samples(scan: FolderScan, val_size: float, test_size: float, seed: int
     return samples
 
 
+def test_rows(samples: pd.DataFrame, scan: FolderScan, test_size: float, seed: int) -> pd.Index:
+    """The rows of ``samples`` (sorted by path) held out for test: a pre-split folder's ``test/``, otherwise
+    ``test_size`` of every class. A single run and every fold of a k-fold run hold out the same images."""
+    if scan.presplit:
+        return samples.index[samples["split"] == "test"]
+    if test_size > 0:
+        return _stratified_holdout(samples, test_size, seed, scan.classes, "test")[1].index
+    return samples.index[:0]
+
+
 def write_splits(samples: pd.DataFrame, classes: list[str], path: Path) -> None:
     """Write ``splits.csv``: path, label, class, split[, fold][, group] (UTF-8, one row per image)."""
     table = samples.assign(**{"class": [classes[label] for label in samples["label"]]})
