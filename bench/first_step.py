@@ -16,7 +16,8 @@ class _StopAtFirstStep(L.Callback):
 
 
 _build_callbacks = litcls.trainer.build_callbacks
-litcls.trainer.build_callbacks = lambda config, run_dir: [*_build_callbacks(config, run_dir), _StopAtFirstStep()]
+litcls.trainer.build_callbacks = lambda config, run_dir, steps: [*_build_callbacks(config, run_dir, steps),
+                                                                     _StopAtFirstStep()]
 
 if __name__ == "__main__":
     from litcls.cli import main

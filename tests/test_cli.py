@@ -60,12 +60,16 @@ def test_default_digits_learn_quickly(tmp_path):
     (lambda root: ["--model", "vgg99"], "unknown model 'vgg99'; valid models:"),
     (lambda root: ["--val-size", "1.5"], "--val-size must be in"),
     (lambda root: ["--augment", "wild"], "'wild' is neither a preset"),
-    (lambda root: ["--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
+    (lambda root: ["--optimizer", "rmsprop"], "unknown value 'rmsprop'; valid values: sgd, adam, adamw"),
+    (lambda root: ["--optimizer", "AdamW"], r"--optimizer: unknown value 'AdamW' \(did you mean adamw\?\)"),
+    (lambda root: ["--scheduler", "cosin"], r"--scheduler: unknown value 'cosin' \(did you mean cosine\?\)"),
+    (lambda root: ["--model", "resnet81"], r"unknown model 'resnet81' \(did you mean resnet18\?\)"),
+    (lambda root: ["--optimiser", "adamw"], r"unrecognized arguments: --optimiser adamw \(python train.py --help"),
 ])
 def test_user_mistakes_end_in_one_clear_line(tmp_path, make_args, message):
     result = run_cli("train.py", *make_args(tmp_path), cwd=tmp_path)
     assert result.returncode == 2
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert re.search(message, result.stderr), result.stderr
     assert not (tmp_path / "runs").exists()
 

@@ -4,12 +4,14 @@ import dataclasses
 import json
 import re
 import shutil
+import signal
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import confusion_matrix
 
+import litcls.trainer
 from conftest import make_class_folder, run_cli
 from litcls.cli import main
 from litcls.config import TrainConfig
@@ -17,6 +19,7 @@ from litcls.crossval import aggregate
 from litcls.errors import UserError
 from litcls.resume import resume
 from litcls.run import train
+from test_resume import SendSignal
 from wandb_records import read_offline_run
 
 METRICS = ["test/acc", "test/f1_macro", "test/f1_micro", "test/loss", "val/acc", "val/f1_macro", "val/f1_micro",
@@ -118,23 +121,26 @@ def test_fold_jobs_alone_then_aggregated_equal_the_all_folds_run(tiny, all_folds
     pd.testing.assert_frame_equal(pd.read_csv(run / "splits.csv"), pd.read_csv(all_folds / "splits.csv"))
 
 
-def test_an_interrupted_fold_resumes_into_the_aggregate(all_folds, tmp_path, capsys):
-    """A fold stopped before its results (here: during the final test) is resumed from its own folder; the
-    resumed fold writes its validation predictions, and being the last one, the aggregate."""
+@pytest.mark.parametrize("target", ["fold_1", "."])
+def test_an_interrupted_fold_resumes_into_the_aggregate(all_folds, tmp_path, capsys, target):
+    """A fold stopped before its results (here: during the final test) is resumed from its own folder, or with
+    the whole k-fold run; the resumed fold writes its validation predictions, and being the last one, the
+    aggregate."""
     run = tmp_path / "copied"
     shutil.copytree(all_folds, run)
     for name in ("fold_1/results.json", "fold_1/val_results.json", "fold_1/val_predictions.csv", "cv_results.json",
-                 "cv_results.csv", "oof_predictions.csv"):
+                 "cv_results.csv", "oof_predictions.csv", "report.html"):
         (run / name).unlink()
-    with pytest.raises(UserError, match=r"cross-validation run; resume its interrupted fold by fold"):
-        resume(str(run), {})
-    resume(str(run / "fold_1"), {})
+    resume(str(run / target), {})
     assert "2-fold cross-validation" in capsys.readouterr().out
     resumed, original = (json.loads((folder / "cv_results.json").read_text()) for folder in (run, all_folds))
     for name in METRICS:
         assert resumed["metrics"][name] == original["metrics"][name]
     pd.testing.assert_frame_equal(pd.read_csv(run / "oof_predictions.csv"),
                                   pd.read_csv(all_folds / "oof_predictions.csv"))
+    assert (run / "report.html").is_file()
+    with pytest.raises(UserError, match=r"is finished \(every fold and cv_results.json written\)"):
+        resume(str(run), {})
 
 
 def write_fold(run, fold, **metrics):
@@ -253,3 +259,38 @@ def test_each_fold_is_a_wandb_run_in_one_group(tiny, tmp_path):
         record = read_offline_run(offline)
         assert (record.group, record.job_type, record.exit_code) == ("tracked", f"fold_{fold}", 0)
         assert record.summary["test/acc"] == pytest.approx(metrics_of(run / f"fold_{fold}")["test/acc"])
+
+
+@pytest.mark.slow
+def test_a_cross_validation_run_stopped_in_its_second_fold_resumes_as_one_run(tmp_path, monkeypatch, capsys):
+    """SIGTERM in fold 1 of 3: --resume on the run folder finishes fold 1 from its checkpoint, runs fold 2, which
+    never started, and aggregates; every fold ends as it does in an uninterrupted run."""
+    data = make_class_folder(tmp_path / "shapes", {"circle": 12, "square": 12, "triangle": 12}, size=8)
+    args = ["--data", str(data), "--folds", "3", "--test-size", "0.25", "--model", "linear", "--img-size", "8",
+            "--epochs", "2", "--num-workers", "0", "--augment", "none", "--logger", "none", "--gradcam-per-class",
+            "0", "--gradcam-mistakes", "0", "--out-dir", str(tmp_path / "runs")]
+    assert main([*args, "--name", "whole"]) == 0
+    original = litcls.trainer.build_callbacks
+    monkeypatch.setattr(litcls.trainer, "build_callbacks", lambda config, run_dir, steps: [
+        *original(config, run_dir, steps), *([SendSignal(signal.SIGTERM, epoch=1, batch=1)] if config.fold == 1
+                                             else [])])
+    assert main([*args, "--name", "cut"]) == 128 + signal.SIGTERM
+    whole, cut = tmp_path / "runs" / "whole", tmp_path / "runs" / "cut"
+    assert f"Continue with: python train.py --resume {cut} (every fold left" in capsys.readouterr().err
+    assert (cut / "fold_1" / "checkpoints" / "last.ckpt").is_file() and not (cut / "fold_1" / "results.json").exists()
+    assert not (cut / "fold_2").exists() and not (cut / "cv_results.json").exists()
+
+    monkeypatch.undo()
+    assert main(["--resume", str(cut)]) == 0
+    assert "fold(s) 1, 2 to finish" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(pd.read_csv(cut / "splits.csv"), pd.read_csv(whole / "splits.csv"))
+    for fold in range(3):
+        for name in ("splits.csv", "val_predictions.csv"):
+            pd.testing.assert_frame_equal(pd.read_csv(cut / f"fold_{fold}" / name),
+                                          pd.read_csv(whole / f"fold_{fold}" / name))
+    resumed, original_cv = (json.loads((run / "cv_results.json").read_text()) for run in (cut, whole))
+    assert resumed["finished_folds"] == [0, 1, 2]
+    for name in METRICS:
+        assert resumed["metrics"][name]["per_fold"] == original_cv["metrics"][name]["per_fold"], name
+    page = (cut / "report.html").read_text()
+    assert "Mean ± std over 3 fold(s)" in page and "fold_2/report.html" in page

@@ -1,13 +1,19 @@
 """Figures: readable PNGs whatever the class names, without per-glyph warning spam."""
 
+import os
+import subprocess
+import sys
 import warnings
 
+import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib import font_manager
 from PIL import Image
 
+from conftest import REPO
 from litcls.report.figures import plot_confusion_matrix, plot_curves, plot_gradcam
-from litcls.report.fonts import _font_covering, drawable_labels, missing_characters
+from litcls.report.fonts import PREFERRED_FAMILIES, _codepoints, _font_covering, drawable_labels, missing_characters
 
 
 def test_confusion_matrix_png_with_korean_names_never_spams_warnings(tmp_path):
@@ -23,6 +29,7 @@ def test_confusion_matrix_png_with_korean_names_never_spams_warnings(tmp_path):
     labels, _ = drawable_labels(names)
     if messages:
         assert "fonts-nanum" in messages[0] and labels == ["class 0", "class 1", "bird"]
+        assert f"rm {matplotlib.get_cachedir()}/fontlist-*.json" in messages[0]  # where the cache is, and how
     else:
         assert labels == names
     with Image.open(tmp_path / "cm.png") as image:
@@ -31,11 +38,16 @@ def test_confusion_matrix_png_with_korean_names_never_spams_warnings(tmp_path):
 
 
 def test_a_font_that_covers_the_names_is_found_when_installed():
-    # DejaVu Sans lacks U+24B6 (circled A); matplotlib's bundled STIX fonts have it.
+    # DejaVu Sans lacks U+24B6 (circled A); matplotlib's bundled STIX fonts have it, and so do CJK fonts
+    # (Noto Sans CJK, Nanum), which are preferred when installed.
     assert missing_characters(["Ⓐ"]) == {"Ⓐ"}
-    assert _font_covering(frozenset("Ⓐ")).startswith("STIX")
+    family = _font_covering(frozenset("Ⓐ"))
+    covering = [font for font in font_manager.fontManager.ttflist
+                if font.name == family and ord("Ⓐ") in _codepoints(font.fname)]
+    assert covering, f"{family} was chosen but none of its files has the character"
+    assert family.startswith("STIX") or family in PREFERRED_FAMILIES
     labels, settings = drawable_labels(["Ⓐ", "plain"])
-    assert labels == ["Ⓐ", "plain"] and settings["font.sans-serif"][0].startswith("STIX")
+    assert labels == ["Ⓐ", "plain"] and settings["font.sans-serif"][0] == family
     assert missing_characters(["cat", "Ünïcödé"]) == set()
 
 
@@ -48,3 +60,11 @@ def test_curves_and_gradcam_panels_are_written(tmp_path):
     pixels = plot_gradcam(image, (image * 255).astype(np.uint8), "cat", "dog", 0.87, tmp_path / "g" / "x.png")
     assert (tmp_path / "curves.png").stat().st_size > 0 and (tmp_path / "g" / "x.png").is_file()
     assert pixels.ndim == 3 and pixels.shape[2] == 3
+
+
+def test_rebuilding_the_report_of_a_wrong_path_is_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "litcls.report.page", str(tmp_path / "nowhere")], cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(REPO / "src")}, capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (f"error: {tmp_path / 'nowhere'} is not a run folder (it has no config.yaml); "
+                                     "pass a folder train.py wrote, e.g. runs/<name>")

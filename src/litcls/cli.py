@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import typing
 from collections.abc import Sequence
 
 import yaml
@@ -12,9 +13,16 @@ from litcls.config import TrainConfig, config_fields, field_type, load_yaml, res
 from litcls.errors import TrainingInterrupted, UserError
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """An argument parser whose mistakes print one line (not the whole usage) and exit with code 2."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"error: {message} (python {self.prog} --help lists the flags)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """One flag per config field; defaults are suppressed so that only flags given on the line override."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="train.py",
         description="Train an image classifier on a folder of images (default: the embedded digits).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -39,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         default = getattr(defaults, f.name)
         help_text = f.metadata["help"] + ("" if default is None else f" (default: {default})")
         kwargs: dict = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_text}
-        if f.metadata["choices"]:
-            kwargs["choices"] = f.metadata["choices"]
+        if f.metadata["choices"]:  # checked by TrainConfig.validate, which names the closest valid value
+            kwargs["metavar"] = "{" + ",".join(f.metadata["choices"]) + "}"
         kind = field_type(f)
         if kind is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
@@ -66,12 +74,14 @@ def flag_values(args: argparse.Namespace) -> dict:
 
 
 def resume_from_flags(args: argparse.Namespace) -> int:
-    from litcls.resume import prepare_resume, resume
+    from litcls.resume import cross_validation_config, cross_validation_run, prepare_resume, resume
 
     if args.config:
         raise UserError("--resume and --config: a resumed run keeps its own config.yaml; drop --config")
     if args.print_config:
-        print_config(prepare_resume(args.resume, flag_values(args))[2])
+        folds_dir = cross_validation_run(args.resume)
+        print_config(cross_validation_config(folds_dir, flag_values(args)) if folds_dir
+                     else prepare_resume(args.resume, flag_values(args))[2])
         return 0
     resume(args.resume, flag_values(args))
     return 0

@@ -8,6 +8,7 @@ one YAML key (``img_size`` or ``img-size``).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import typing
 import warnings
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ AUGMENT_PRESETS = ("none", "light", "medium", "heavy")
 LOGGERS = ("csv", "tensorboard", "wandb", "none")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 BALANCE = ("none", "sampler", "loss")
+PRECISE_BN = ("auto", "on", "off")
 # metric -> the direction that is better; early stopping and checkpointing use it.
 MONITORS = {"val/loss": "min", "val/acc": "max", "val/f1_macro": "max", "val/f1_micro": "max"}
 
@@ -51,7 +53,9 @@ class TrainConfig:
                             group="data")
     augment: str = _opt("light", "training augmentation: a preset (none, light, medium, heavy) or an "
                         "albumentations YAML file", group="data")
-    batch_size: int = _opt(64, "images per batch (per device)", group="data")
+    batch_size: int | None = _opt(None, "images per batch (per device); default: chosen from the size of the "
+                                  "training split, the largest of 64, 32, 16, 8 that gives at least 10 optimizer "
+                                  "steps per epoch, and recorded in config.yaml", group="data")
     num_workers: int = _opt(2, "data-loading worker processes (0 = load in the main process)", group="data")
     seed: int = _opt(42, "seed for the split, weight initialisation and augmentation", group="data")
     balance: str = _opt("none", "counter class imbalance: sampler (draw every class equally often) or loss "
@@ -76,7 +80,10 @@ class TrainConfig:
     label_smoothing: float = _opt(0.0, "label smoothing of the cross-entropy loss, in [0, 1)")
     monitor: str = _opt("val/loss", "validation metric for early stopping and the best checkpoint",
                         tuple(MONITORS))
-    patience: int = _opt(5, "epochs without improvement of --monitor before stopping; 0 disables early stopping")
+    patience: int = _opt(5, "epochs without improvement of --monitor before stopping, raised so that at least "
+                         "50 optimizer steps are waited for; 0 disables early stopping")
+    precise_bn: str = _opt("auto", "recompute batch-norm statistics over the training split before every "
+                           "validation: auto = when an epoch has fewer than 16 optimizer steps", PRECISE_BN)
     # output and tracking
     out_dir: str = _opt("runs", "folder that holds run folders", group="output")
     name: str | None = _opt(None, "run folder name (default: <data>-<model>-<date>-<time>)", group="output")
@@ -144,8 +151,8 @@ class TrainConfig:
             values = getattr(self, f.name)
             for value in values if isinstance(values, list) else [values]:
                 if choices and value not in choices:
-                    raise UserError(f"--{_flag(f.name)}: unknown value {value!r}; valid values: "
-                                    f"{', '.join(choices)}")
+                    raise UserError(f"--{_flag(f.name)}: unknown value {value!r}{did_you_mean(value, choices)}; "
+                                    f"valid values: {', '.join(choices)}")
         if self.folds < 0 or self.folds == 1:
             raise UserError(f"--folds must be 0 (no cross-validation) or at least 2, got {self.folds}")
         if self.fold is not None:
@@ -187,6 +194,13 @@ class TrainConfig:
     def save(self, path: Path) -> None:
         """Write the resolved config as YAML that ``--config`` accepts back."""
         path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def did_you_mean(value: str, choices: typing.Iterable[str]) -> str:
+    """``" (did you mean adamw?)"`` for the closest valid value (case ignored), or ``""`` when none is close."""
+    lowered = {choice.lower(): choice for choice in choices}
+    close = difflib.get_close_matches(str(value).lower(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean {lowered[close[0]]}?)" if close else ""
 
 
 def _flag(field_name: str) -> str:

@@ -9,6 +9,7 @@ The run folder::
     oof_predictions.csv                        each pool image predicted once, by the fold model that did
     oof_confusion_matrix.csv/.png              not train on it; their confusion matrix and per-class report
     oof_classification_report.csv
+    report.html                                mean ± std, per-fold table, out-of-fold evaluation
 
 ``--fold i --name NAME`` runs one fold into the same layout, for cluster array jobs; the job that finishes the
 last fold writes the aggregate, and ``train.py --aggregate RUN_DIR`` writes it over whatever folds are finished.
@@ -20,6 +21,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +44,7 @@ from litcls.data.transforms import eval_transform
 from litcls.errors import UserError
 from litcls.models.module import ClassifierModule
 from litcls.report.classification import classification_report
+from litcls.report.cv_page import write_cv_report
 from litcls.report.figures import plot_confusion_matrix
 from litcls.run import check_leakage, fit_and_evaluate, load_scan
 from litcls.rundir import claim_run_dir, is_main_process
@@ -101,10 +104,17 @@ def cross_validate(config: TrainConfig) -> Path:
     return run_dir
 
 
-def run_fold(config: TrainConfig, scan: FolderScan, samples: pd.DataFrame, fold: int, run_dir: Path) -> dict:
-    """Train fold ``fold`` as a complete run in ``fold_<fold>/`` and write its validation predictions."""
+def run_fold(config: TrainConfig, scan: FolderScan, samples: pd.DataFrame, fold: int, run_dir: Path,
+             restart: bool = False) -> dict:
+    """Train fold ``fold`` as a complete run in ``fold_<fold>/`` and write its validation predictions.
+
+    ``restart`` first deletes what a fold that stopped before its first checkpoint left in its folder
+    (``--resume`` of the k-fold run); otherwise an existing fold folder is refused, never overwritten.
+    """
     target = fold_dir(run_dir, fold)
     if is_main_process():  # the other processes of a DDP run write nothing and must not claim the folder
+        if restart and target.exists():
+            shutil.rmtree(target)
         try:
             target.mkdir()
         except FileExistsError:
@@ -129,15 +139,6 @@ def write_fold_predictions(config: TrainConfig, scan: FolderScan, table: pd.Data
         metrics, predictions = evaluate_val(config, scan, table, target / results["best_checkpoint"])
         (target / "val_results.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         predictions.to_csv(target / "val_predictions.csv", index=False, encoding="utf-8")
-
-
-def finish_resumed_fold(config: TrainConfig, scan: FolderScan, table: pd.DataFrame, target: Path,
-                        results: dict) -> None:
-    """After ``--resume RUN/fold_<i>``: write the fold's predictions, and the aggregate once every fold is done."""
-    write_fold_predictions(config, scan, table, target, results)
-    run_dir = target.parent
-    if is_main_process() and len(finished_folds(run_dir, config.folds)) == config.folds:
-        aggregate(run_dir)
 
 
 def _single_process() -> bool:
@@ -168,7 +169,7 @@ def evaluate_val(config: TrainConfig, scan: FolderScan, table: pd.DataFrame,
     rows = table[table["split"] == "val"]
     dataset = ImageDataset(scan.root, rows["path"].tolist(), rows["label"].tolist(),
                            eval_transform(module.preprocessing))
-    loader = DataLoader(dataset, batch_size=config.batch_size, num_workers=config.num_workers)
+    loader = DataLoader(dataset, batch_size=config.batch_size or 64, num_workers=config.num_workers)
     keep = _KeepLogits()
     trainer = L.Trainer(accelerator=config.accelerator, devices=1, precision=config.precision, logger=False,
                         callbacks=[keep], enable_checkpointing=False, enable_progress_bar=False,
@@ -276,6 +277,7 @@ def aggregate(run_dir: str | Path) -> dict:
         "out_of_fold": oof,
     }
     (run_dir / "cv_results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    write_cv_report(run_dir)
     print_cv_summary(run_dir, results)
     return results
 

@@ -20,5 +20,8 @@ class TrainingInterrupted(Exception):
         self.quiet = quiet  # the other DDP processes stop too, without repeating the message
         last = run_dir / "checkpoints" / "last.ckpt"
         saved = f"saved {checkpoint}" if checkpoint else f"the last checkpoint is {last}"
-        super().__init__(f"stopped by {signal.Signals(signum).name} {where}; {saved}.\n"
-                         f"Continue with: python train.py --resume {run_dir}")
+        how = f"python train.py --resume {run_dir}"
+        if run_dir.name.startswith("fold_") and (run_dir.parent / "config.yaml").is_file():  # a k-fold run's fold
+            how = (f"python train.py --resume {run_dir.parent} (every fold left, then the aggregate), or {how} "
+                   "(this fold only)")
+        super().__init__(f"stopped by {signal.Signals(signum).name} {where}; {saved}.\nContinue with: {how}")

@@ -25,6 +25,7 @@ from litcls.config import TrainConfig, load_yaml, resolve
 from litcls.data.builtin import resolve_data
 from litcls.data.scan import FolderScan
 from litcls.errors import UserError
+from litcls.rundir import is_main_process
 
 RESUMABLE_FLAGS = ("epochs", "num_workers", "accelerator", "devices", "strategy", "num_nodes")
 EPOCH_PLANNED_SCHEDULERS = ("cosine", "step")
@@ -60,11 +61,6 @@ def locate(target: str) -> tuple[Path, Path]:
     if not (run_dir / "config.yaml").is_file():
         raise UserError(f"--resume: {run_dir} is not a run folder (it has no config.yaml); pass the folder a run "
                         "wrote, e.g. runs/<name>, or a checkpoint inside its checkpoints/ folder")
-    if not checkpoint.is_file() and not path.is_file():
-        folds = int(load_yaml(run_dir / "config.yaml").get("folds") or 0)
-        if folds and not (run_dir / "checkpoints").exists():
-            raise UserError(f"--resume: {run_dir} is a {folds}-fold cross-validation run; resume its interrupted "
-                            f"fold by fold: python train.py --resume {run_dir / 'fold_<i>'}")
     if not checkpoint.is_file():
         raise UserError(f"--resume: {run_dir} has no checkpoints/last.ckpt: the run stopped before its first "
                         f"checkpoint. Start it again with: python train.py --config {run_dir / 'config.yaml'}")
@@ -154,8 +150,41 @@ def prepare_resume(target: str, flag_values: dict[str, Any]) -> tuple[Path, Resu
     return run_dir, point, config
 
 
+def cross_validation_run(target: str) -> Path | None:
+    """The folder of a k-fold run (the parent of ``fold_<i>/``) when ``target`` is one, else None."""
+    path = Path(target)
+    if not (path / "config.yaml").is_file() or (path / "checkpoints").exists():
+        return None
+    return path if int(load_yaml(path / "config.yaml").get("folds") or 0) else None
+
+
+def cross_validation_config(run_dir: Path, flag_values: dict[str, Any]) -> TrainConfig:
+    """A k-fold run's saved config; only the flags that say where it runs may change (every fold must be the
+    same experiment, so not even ``--epochs``)."""
+    no_epochs = ResumePoint(path=run_dir, epochs_done=0, global_step=0, early_stopped=False)
+    if "epochs" in flag_values and flag_values["epochs"] != load_yaml(run_dir / "config.yaml").get("epochs"):
+        raise UserError(f"--resume {run_dir}: the folds of a cross-validation run train for the same number of "
+                        "epochs; resume without --epochs")
+    return resume_config(run_dir, flag_values, no_epochs)
+
+
 def resume(target: str, flag_values: dict[str, Any]) -> Path:
-    """Continue the run at ``target`` (a run folder or a checkpoint in it); return the run folder."""
+    """Continue the run at ``target`` (a run folder, a checkpoint in it, or a k-fold run folder); return the
+    run folder."""
+    if cross_validation_run(target):
+        return resume_cross_validation(Path(target), flag_values)
+    run_dir, config = _resume_one(target, flag_values)
+    if config.fold is not None and is_main_process():  # the last fold of a k-fold run to finish aggregates
+        from litcls.crossval import aggregate, finished_folds
+
+        if len(finished_folds(run_dir.parent, config.folds)) == config.folds:
+            aggregate(run_dir.parent)
+    return run_dir
+
+
+def _resume_one(target: str, flag_values: dict[str, Any]) -> tuple[Path, TrainConfig]:
+    """Continue one run (a fold too, which then writes its validation predictions); return its folder and config."""
+    from litcls.crossval import write_fold_predictions
     from litcls.run import fit_and_evaluate
     from litcls.trainer import check_hardware
 
@@ -166,10 +195,38 @@ def resume(target: str, flag_values: dict[str, Any]) -> Path:
     job_type = None if config.fold is None else f"fold_{config.fold}"
     results = fit_and_evaluate(config, scan, samples, run_dir, ckpt_path=point.path, resume_step=point.global_step,
                                job_type=job_type)
-    if config.fold is not None:  # one fold of a cross-validation run: its predictions, then maybe the aggregate
-        from litcls.crossval import finish_resumed_fold
+    if config.fold is not None:
+        write_fold_predictions(config, scan, samples, run_dir, results)
+    return run_dir, config
 
-        finish_resumed_fold(config, scan, samples, run_dir, results)
+
+def resume_cross_validation(run_dir: Path, flag_values: dict[str, Any]) -> Path:
+    """Finish a k-fold run as one run: each unfinished fold continues from its checkpoint (or, when it stopped
+    before its first one, starts over), folds that never started run, then the aggregate is written."""
+    from litcls.crossval import aggregate, finished_folds, fold_dir, run_fold, write_fold_predictions
+    from litcls.trainer import check_hardware
+
+    config = cross_validation_config(run_dir, flag_values)
+    check_hardware(config)
+    finished = finished_folds(run_dir, config.folds)
+    if len(finished) == config.folds and (run_dir / "cv_results.json").is_file():
+        raise UserError(f"--resume: {run_dir} is finished (every fold and cv_results.json written); nothing to "
+                        "resume")
+    scan, samples = load_split(run_dir, config)
+    left = [fold for fold in range(config.folds) if fold not in finished]
+    print(f"resuming the {config.folds}-fold run {run_dir}: fold(s) {', '.join(map(str, left)) or 'none'} to finish")
+    for fold in left:
+        target = fold_dir(run_dir, fold)
+        if (target / "results.json").is_file():  # stopped between its results and its validation predictions
+            fold_config = resolve(load_yaml(target / "config.yaml"), {})
+            results = json.loads((target / "results.json").read_text(encoding="utf-8"))
+            write_fold_predictions(fold_config, scan, load_split(target, fold_config)[1], target, results)
+        elif (target / "checkpoints" / "last.ckpt").is_file():
+            _resume_one(str(target), flag_values)
+        else:  # never started, or stopped before its first checkpoint: nothing in it is worth keeping
+            run_fold(config, scan, samples, fold, run_dir, restart=True)
+    if is_main_process():
+        aggregate(run_dir)
     return run_dir
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -13,10 +14,12 @@ import pandas as pd
 import torch
 from lightning.pytorch.utilities import rank_zero_info
 
+from litcls.advice import settle_batch_size, warn_small_images
 from litcls.callbacks.confusion_matrix import ConfusionMatrixWriter
 from litcls.callbacks.graceful_stop import GracefulStop
 from litcls.config import TrainConfig
 from litcls.data.balance import class_weights, imbalance_hint
+from litcls.data.batching import steps_per_epoch
 from litcls.data.builtin import resolve_data
 from litcls.data.datamodule import FolderDataModule
 from litcls.data.duplicates import drop_duplicates, find_duplicates, warn_cross_split_duplicates
@@ -134,6 +137,15 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
         start = None
         hparams = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)["hyper_parameters"]
         preprocessing = Preprocessing.from_dict(hparams["preprocessing"])
+    train_images = int((samples["split"] == "train").sum())
+    processes = check_hardware(config)
+    if ckpt_path is None:
+        batch_size = settle_batch_size(config.batch_size, train_images, processes)
+        warn_small_images(config.model, preprocessing.img_size, spec.input_size)
+    else:  # the saved config has the batch size the run started with (runs before it was recorded: 64)
+        batch_size = config.batch_size or 64
+    # config.yaml records the sizes used, so that --config repeats the run even where the defaults change
+    config = dataclasses.replace(config, batch_size=batch_size, img_size=preprocessing.img_size)
     datamodule = FolderDataModule(scan.root, samples, scan.classes, preprocessing, augment=config.augment,
                                   batch_size=config.batch_size, num_workers=config.num_workers,
                                   balance=config.balance, seed=config.seed)
@@ -157,8 +169,8 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
                 pd.DataFrame(list(scan.skipped), columns=["path", "reason"]).to_csv(
                     run_dir / "skipped.csv", index=False, encoding="utf-8")
 
-    steps_per_epoch = max(1, len(train_labels) // config.batch_size)
-    trainer = build_trainer(config, run_dir, steps_per_epoch, resume_step, job_type)
+    trainer = build_trainer(config, run_dir, steps_per_epoch(train_images, batch_size, processes), resume_step,
+                            job_type)
     failed = True
     try:
         with warnings.catch_warnings():

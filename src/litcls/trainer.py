@@ -9,14 +9,18 @@ from pathlib import Path
 import lightning as L
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_info
 
 from litcls.callbacks.confusion_matrix import ConfusionMatrixWriter
 from litcls.callbacks.freeze_backbone import BackboneFreeze
 from litcls.callbacks.graceful_stop import GracefulStop
 from litcls.callbacks.gradcam import GradCAMGallery
 from litcls.callbacks.metrics_table import EpochMetricsTable
+from litcls.callbacks.precise_bn import PreciseBatchNorm
+from litcls.callbacks.prediction_collapse import PredictionCollapseWarning
 from litcls.callbacks.resume_state import ResumeState
 from litcls.config import MONITORS, TrainConfig
+from litcls.data.batching import MIN_PATIENCE_STEPS, PRECISE_BN_BELOW_STEPS, patience_epochs
 from litcls.errors import UserError
 from litcls.tracking import build_loggers
 
@@ -40,7 +44,7 @@ def parse_devices(value: str) -> str | int | list[int]:
     return value
 
 
-def build_callbacks(config: TrainConfig, run_dir: Path) -> list[L.Callback]:
+def build_callbacks(config: TrainConfig, run_dir: Path, steps_per_epoch: int) -> list[L.Callback]:
     mode = MONITORS[config.monitor]
     callbacks: list[L.Callback] = [
         ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=config.monitor, mode=mode,
@@ -54,9 +58,19 @@ def build_callbacks(config: TrainConfig, run_dir: Path) -> list[L.Callback]:
                        layer=config.gradcam_layer, every_epoch=config.plots_every_epoch),
         GracefulStop(run_dir),
         ResumeState(),
+        PredictionCollapseWarning(),
     ]
-    if config.patience > 0:
-        callbacks.append(EarlyStopping(monitor=config.monitor, mode=mode, patience=config.patience))
+    patience = patience_epochs(config.patience, steps_per_epoch)
+    if patience > 0:
+        if patience > config.patience:
+            rank_zero_info(f"early stopping waits {patience} epochs without improvement, not --patience "
+                           f"{config.patience}: at {steps_per_epoch} steps per epoch it waits at least "
+                           f"{MIN_PATIENCE_STEPS} optimizer steps")
+        callbacks.append(EarlyStopping(monitor=config.monitor, mode=mode, patience=patience))
+    if config.precise_bn == "on" or (config.precise_bn == "auto" and steps_per_epoch < PRECISE_BN_BELOW_STEPS):
+        callbacks.append(PreciseBatchNorm(announce=f"{steps_per_epoch} steps per epoch are too few for their running "
+                                          "averages to keep up (--precise-bn off turns this off)"
+                                          if config.precise_bn == "auto" else None))
     if config.freeze_backbone:
         callbacks.append(BackboneFreeze(config.unfreeze_at_epoch, config.backbone_lr_ratio))
     return callbacks
@@ -70,11 +84,14 @@ def hardware_options(config: TrainConfig) -> dict:
             for name in HARDWARE_FLAGS}
 
 
-def check_hardware(config: TrainConfig) -> None:
+def check_hardware(config: TrainConfig) -> int:
     """Let Lightning check the hardware flags before a run folder is created.
 
     Lightning validates accelerator, devices, strategy and precision only when a Trainer is built; a bare
     Trainer costs a few milliseconds.
+
+    Returns:
+        The number of processes the run will train in (``devices x num_nodes`` for DDP).
 
     Raises:
         UserError: the flags Lightning rejects, with its message (which lists valid values).
@@ -83,8 +100,8 @@ def check_hardware(config: TrainConfig) -> None:
     level = quiet.level
     quiet.setLevel(logging.WARNING)  # its "GPU available" lines would be printed twice
     try:
-        L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                  **hardware_options(config))
+        return L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, **hardware_options(config)).world_size
     except (MisconfigurationException, ValueError, TypeError, ImportError, RuntimeError) as err:
         defaults = TrainConfig()
         names = [name for name in HARDWARE_FLAGS if getattr(config, name) != getattr(defaults, name)]
@@ -104,7 +121,7 @@ def build_trainer(config: TrainConfig, run_dir: Path, steps_per_epoch: int,
     return L.Trainer(
         default_root_dir=run_dir,
         max_epochs=config.epochs,
-        callbacks=build_callbacks(config, run_dir),
+        callbacks=build_callbacks(config, run_dir, steps_per_epoch),
         logger=build_loggers(config, run_dir, resume_step, job_type) or False,
         log_every_n_steps=max(1, min(50, steps_per_epoch)),
         fast_dev_run=config.fast_dev_run,

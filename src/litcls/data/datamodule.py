@@ -11,6 +11,7 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Sampler
 
 from litcls.data.balance import sample_weights
+from litcls.data.batching import drop_last
 from litcls.data.dataset import ImageDataset
 from litcls.data.loader import EpochSampler, ResumableLoader, worker_init
 from litcls.data.transforms import Preprocessing, eval_transform, seed_augmentation, train_transform
@@ -79,9 +80,21 @@ class FolderDataModule(L.LightningDataModule):
         sampler = EpochSampler(dataset, seed=self.seed, weights=weights,
                                num_replicas=trainer.world_size if trainer else 1,
                                rank=trainer.global_rank if trainer else 0)
-        # a last batch of one image breaks batch norm in training; evaluation keeps every image
-        return ResumableLoader(dataset, sampler, seed=self.seed, drop_last=len(dataset) > self.batch_size,
-                               **self._loader_options())
+        return ResumableLoader(dataset, sampler, seed=self.seed,
+                               drop_last=drop_last(sampler.num_samples, self.batch_size), **self._loader_options())
+
+    def statistics_dataloader(self) -> DataLoader:
+        """The training images with the evaluation transform, each once (this process's share under DDP), for
+        recomputing batch-norm statistics (:mod:`litcls.callbacks.precise_bn`)."""
+        rows = self.split("train")
+        dataset = ImageDataset(self.root, rows["path"].tolist(), rows["label"].tolist(),
+                               eval_transform(self.preprocessing), min_size=self.preprocessing.img_size)
+        sampler = _exact_eval_sampler(dataset)
+        share = len(sampler) if sampler is not None else len(dataset)
+        # workers that end with each pass: persistent ones of a loader used once per epoch kept the process
+        # from exiting after training
+        return DataLoader(dataset, sampler=sampler, drop_last=drop_last(share, self.batch_size),
+                          **{**self._loader_options(), "persistent_workers": False})
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)

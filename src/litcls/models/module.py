@@ -81,6 +81,8 @@ class ClassifierModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss, _ = self._shared_step(batch, "train")
+        # logged at every step (its epoch mean is the epoch's rate): a run resumed inside an epoch has no epoch start
+        self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=False, on_epoch=True)
         self.log("train/batch_loss", loss, on_step=True, on_epoch=False, prog_bar=True,
                  logger=bool(self._trainer and self._trainer.loggers))  # --logger none: no warning per run
         return loss
@@ -95,9 +97,6 @@ class ClassifierModule(L.LightningModule):
     def predict_step(self, batch, batch_idx):
         images = batch[0] if isinstance(batch, (tuple, list)) else batch
         return torch.softmax(self(images), dim=1)
-
-    def on_train_epoch_start(self) -> None:
-        self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=False, on_epoch=True)
 
     def configure_optimizers(self):
         hp = self.hparams

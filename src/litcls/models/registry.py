@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from litcls.config import did_you_mean
 from litcls.errors import UserError
 
 if TYPE_CHECKING:
@@ -87,7 +88,8 @@ def register_model(name: str | None = None, *, input_size: int, weights: Weights
 
 def get_model_spec(name: str) -> ModelSpec:
     if name not in _REGISTRY:
-        raise UserError(f"--model: unknown model {name!r}; valid models: {', '.join(sorted(_REGISTRY))}")
+        raise UserError(f"--model: unknown model {name!r}{did_you_mean(name, _REGISTRY)}; valid models: "
+                        f"{', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]
 
 

@@ -74,11 +74,13 @@ def font_settings(texts: Iterable[str]) -> tuple[dict, set[str]]:
     key = frozenset(missing)
     if key not in _warned:
         _warned.add(key)
+        from matplotlib import get_cachedir
+
         sample = "".join(sorted(missing)[:10]) + ("..." if len(missing) > 10 else "")
         warnings.warn(f"no installed font can draw some class names ({sample}); figures label those classes "
                       "by index instead (names are in classes.json). Install a font with these characters, "
-                      "for Korean e.g. fonts-nanum or fonts-noto-cjk, then clear matplotlib's font cache.",
-                      stacklevel=2)
+                      "for Korean e.g. fonts-nanum or fonts-noto-cjk, then delete matplotlib's font cache so "
+                      f"that it is rebuilt at the next run: rm {get_cachedir()}/fontlist-*.json", stacklevel=2)
     return {}, missing
 
 

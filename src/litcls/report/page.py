@@ -1,7 +1,8 @@
 """report.html: one page that shows a finished run, readable offline and when mailed alone.
 
 Built from the files in the run folder only (config.yaml, results.json, metrics.csv, the CSV reports and the
-PNG figures), so it can be rebuilt for any run folder: ``python -m litcls.report.page runs/<name>``.
+PNG figures), so it can be rebuilt for any run folder: ``python -m litcls.report.page runs/<name>`` (a k-fold
+run folder gets the page of :mod:`litcls.report.cv_page`).
 Images are embedded as base64 data URIs; links point to files beside the page.
 """
 
@@ -121,7 +122,24 @@ def write_run_report(run_dir: Path) -> Path:
     return page
 
 
+def main(argv: list[str]) -> int:
+    """``python -m litcls.report.page RUN_FOLDER``: rebuild a run's report; one line and exit code 2 on a bad path."""
+    if len(argv) != 1:
+        print("usage: python -m litcls.report.page RUN_FOLDER", file=sys.stderr)
+        return 2
+    run_dir = Path(argv[0])
+    if not (run_dir / "config.yaml").is_file():
+        print(f"error: {run_dir} is not a run folder (it has no config.yaml); pass a folder train.py wrote, "
+              "e.g. runs/<name>", file=sys.stderr)
+        return 2
+    if (run_dir / "cv_results.json").is_file():
+        from litcls.report.cv_page import write_cv_report
+
+        print(write_cv_report(run_dir))
+    else:
+        print(write_run_report(run_dir))
+    return 0
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m litcls.report.page RUN_FOLDER")
-    print(write_run_report(Path(sys.argv[1])))
+    sys.exit(main(sys.argv[1:]))
