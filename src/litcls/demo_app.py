@@ -107,7 +107,8 @@ def build_app(module: ClassifierModule, target: nn.Module | None, examples: list
         result = explain_image(module, target, uploaded_file(payload), explain_class, top_k)
         return result.confidences, result.summary, gr.Image(value=result.overlay, label=result.overlay_label)
 
-    with gr.Blocks(title="litcls demo") as app:
+    # uploads are copied into Gradio's cache (/tmp/gradio): deleted after an hour, the rest when Ctrl+C stops the demo
+    with gr.Blocks(title="litcls demo", delete_cache=(3600, 3600)) as app:
         gr.Markdown(f"## litcls demo: {_markdown_text(module.hparams.model)}, {len(module.class_names)} classes\n"
                     f"Checkpoint {_markdown_text(str(checkpoint))}. Upload an image or take one with the webcam.")
         with gr.Row():
