@@ -1,13 +1,18 @@
-"""Checkpoint -> model, and images on disk -> class probabilities, with nothing repeated from training."""
+"""Checkpoint -> model, and images on disk -> class probabilities and Grad-CAM overlays, with nothing repeated from
+training. ``predict.py`` and the demo page both predict through here."""
 
 from __future__ import annotations
 
 import pickle
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+import albumentations as A
+import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from litcls.data.dataset import load_rgb
@@ -15,30 +20,36 @@ from litcls.data.scan import is_image
 from litcls.data.transforms import Preprocessing, eval_transform
 from litcls.errors import UserError
 from litcls.models.module import ClassifierModule
+from litcls.runfolder import resolve_checkpoint
 
 
 def load_checkpoint(path: str | Path, trust: bool = False) -> ClassifierModule:
-    """Rebuild the trained module from a checkpoint written by ``train.py``, in eval mode on the CPU.
+    """Rebuild the trained module from a checkpoint written by ``train.py`` (or its run folder), in eval mode
+    on the CPU.
 
     The checkpoint is read with ``torch.load(weights_only=True)``, which refuses anything but tensors and
     plain containers, so a checkpoint from a stranger cannot run code. ``trust=True`` lifts that restriction
     for checkpoints you made yourself with other tools.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"--ckpt: no such file: {path}")
+    path = resolve_checkpoint(path)
+    if not zipfile.is_zipfile(path):  # torch.save has written zip archives since torch 1.6
+        raise UserError(f"--ckpt: {path} is not a PyTorch checkpoint (not a zip archive)")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=not trust)
     except pickle.UnpicklingError as err:
         raise UserError(f"--ckpt: {path} holds objects other than tensors ({' '.join(str(err).split())[:200]}); "
                         "load it with --trust-checkpoint only if you trust where it came from") from None
     except (RuntimeError, EOFError, OSError) as err:
-        raise UserError(f"--ckpt: {path} is not a readable checkpoint: {err}") from None
+        raise UserError(f"--ckpt: {path} is not a readable checkpoint: {' '.join(str(err).split())[:200]}") from None
     hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
-    if not hparams or "class_names" not in hparams:
+    if not hparams or "class_names" not in hparams or "state_dict" not in checkpoint:
         raise UserError(f"--ckpt: {path} is not a checkpoint written by train.py (no class names inside)")
-    module = ClassifierModule(**hparams)
-    module.load_state_dict(checkpoint["state_dict"])
+    try:
+        module = ClassifierModule(**hparams)
+        module.load_state_dict(checkpoint["state_dict"])
+    except (TypeError, KeyError, ValueError, RuntimeError) as err:  # another project's Lightning checkpoint
+        raise UserError(f"--ckpt: {path} does not fit this version of litcls "
+                        f"({type(err).__name__}: {' '.join(str(err).split())[:200]})") from None
     return module.eval()
 
 
@@ -57,6 +68,11 @@ def find_images(inputs: Sequence[str | Path]) -> list[Path]:
     return paths
 
 
+def model_input(path: Path, transform: A.BaseCompose, min_size: int) -> torch.Tensor:
+    """An image file as the model sees it, (3, S, S): decoded as in training, then the evaluation transform."""
+    return transform(image=load_rgb(path, min_size))["image"]
+
+
 class _PredictionImages(Dataset):
     """Decoded, preprocessed images; an unreadable file yields a blank tensor and its error message."""
 
@@ -71,7 +87,7 @@ class _PredictionImages(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
         try:
-            return self.transform(image=load_rgb(self.paths[index], self.min_size))["image"], ""
+            return model_input(self.paths[index], self.transform, self.min_size), ""
         except Exception as err:  # any decoder failure becomes an error row, not a crash
             return self.blank, f"{type(err).__name__}: {' '.join(str(err).split())}"
 
@@ -116,6 +132,37 @@ def predict_images(module: ClassifierModule, paths: Sequence[Path], batch_size: 
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
+def gradcam_target(module: ClassifierModule, layer: str | None = None) -> nn.Module | None:
+    """The layer Grad-CAM explains: ``layer`` (a path such as ``model.features.7``) or the automatic choice,
+    None for a model without convolutions.
+
+    Raises:
+        UserError: ``layer`` is not one Grad-CAM can use.
+    """
+    from litcls.gradcam import resolve_target_layer
+
+    target = resolve_target_layer(module, layer, module.preprocessing.img_size)
+    return None if target is None else target[1]
+
+
+def gradcam_overlays(module: ClassifierModule, target: nn.Module, paths: Sequence[str | Path],
+                     classes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Grad-CAM of class ``classes[i]`` for the image file ``paths[i]``, preprocessed as :func:`predict_images` does.
+
+    Returns:
+        The images as the model sees them, (N, S, S, 3) float in [0, 1], and their overlays, (N, S, S, 3) uint8.
+    """
+    from litcls.gradcam import gradcam_heatmaps, overlay, to_display
+
+    pre = module.preprocessing
+    transform = eval_transform(pre)
+    param = next(module.parameters())
+    images = torch.stack([model_input(Path(p), transform, pre.img_size) for p in paths]).to(param.device)
+    heatmaps = gradcam_heatmaps(module, target, images, classes)
+    shown = to_display(images, pre.mean, pre.std)
+    return shown, overlay(shown, heatmaps)
+
+
 def write_gradcam(module: ClassifierModule, table: pd.DataFrame, out_dir: Path, layer: str | None = None,
                   batch_size: int = 16) -> pd.Series:
     """Grad-CAM overlay of the predicted class for every readable image of ``table``, under ``out_dir``.
@@ -125,25 +172,18 @@ def write_gradcam(module: ClassifierModule, table: pd.DataFrame, out_dir: Path, 
     Raises:
         UserError: the model has no convolutional layer, or ``layer`` is not one Grad-CAM can use.
     """
-    from litcls.gradcam import gradcam_heatmaps, overlay, resolve_target_layer, to_display
     from litcls.report.figures import plot_gradcam
 
-    pre = module.preprocessing
-    target = resolve_target_layer(module, layer, pre.img_size)
+    target = gradcam_target(module, layer)
     if target is None:
         raise UserError(f"--gradcam: model {module.hparams.model!r} has no convolutional layer to explain")
-    transform = eval_transform(pre)
     index = {name: i for i, name in enumerate(module.class_names)}
-    param = next(module.parameters())
     written = pd.Series("", index=table.index, dtype=object)
     readable = table.index[table["error"] == ""]
     for start in range(0, len(readable), batch_size):
         rows = table.loc[readable[start:start + batch_size]]
-        images = torch.stack([transform(image=load_rgb(p, pre.img_size))["image"]
-                              for p in rows["path"]]).to(param.device)
-        heatmaps = gradcam_heatmaps(module, target[1], images, [index[name] for name in rows["prediction"]])
-        shown = to_display(images, pre.mean, pre.std)
-        for (row_id, row), image, cam in zip(rows.iterrows(), shown, overlay(shown, heatmaps), strict=True):
+        shown, cams = gradcam_overlays(module, target, list(rows["path"]), [index[n] for n in rows["prediction"]])
+        for (row_id, row), image, cam in zip(rows.iterrows(), shown, cams, strict=True):
             path = out_dir / f"{row_id:05d}_{Path(row['path']).stem}.png"
             plot_gradcam(image, cam, None, row["prediction"], row["probability"], path)
             written[row_id] = str(path)

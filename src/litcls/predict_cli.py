@@ -17,9 +17,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="predict.py",
         description="Predict classes of new images with a checkpoint written by train.py. Class names and "
                     "preprocessing come from the checkpoint.",
-        epilog="Example: python predict.py --ckpt runs/pets-cnn/checkpoints/best.ckpt --images photos/ --out preds",
+        epilog="Example: python predict.py --ckpt runs/pets-cnn --images photos/ --out preds",
     )
-    parser.add_argument("--ckpt", required=True, help="checkpoint (.ckpt) written by train.py")
+    parser.add_argument("--ckpt", required=True, metavar="RUN_OR_CKPT",
+                        help="a checkpoint (.ckpt) written by train.py, or a run folder (its checkpoints/best.ckpt)")
     parser.add_argument("--images", nargs="+", metavar="DIR_OR_FILE", help="image files and/or folders (recursive)")
     parser.add_argument("--out", default="predictions", help="output folder (default: predictions)")
     parser.add_argument("--top-k", type=int, default=3, help="classes listed per image (default: 3)")

@@ -1,0 +1,8 @@
+"""Try a trained model in the browser: ``python demo.py --ckpt runs/<name>``; ``--help`` lists the flags."""
+
+import sys
+
+from litcls.demo_cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

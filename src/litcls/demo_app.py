@@ -1,0 +1,133 @@
+"""The demo page (``demo.py``): one image in, its top classes and a Grad-CAM overlay out, in Gradio.
+
+The page predicts with :func:`litcls.inference.predict_images`, the function ``predict.py`` uses, on the very
+file that was uploaded (the image events skip Gradio's preprocessing, which would re-encode or convert it), so
+the page shows what ``predict.py --images FILE`` writes for that file. A file that is not an image becomes a
+message on the page, as it becomes an error row in ``predictions.csv``; the app keeps serving.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+from litcls.inference import gradcam_overlays, predict_images
+from litcls.models.module import ClassifierModule
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home: the demo must work offline
+
+PREDICTED = ""  # the class picker's value for "the predicted class"
+CAM_MIN_SIZE = 256  # overlays are enlarged (nearest neighbour) to at least this many pixels to be legible
+# small images (8x8 digits) fill their box with visible pixels instead of sitting blurred in a corner
+CSS = "#image-input img, #gradcam img {width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated}"
+
+
+@dataclass(frozen=True)
+class PageResult:
+    """What the page shows for one image: bars, one line of text, and the Grad-CAM overlay (None on error)."""
+
+    confidences: dict[str, float] | None
+    summary: str
+    overlay: np.ndarray | None
+    overlay_label: str = "Grad-CAM"
+
+
+def _markdown_text(text: str) -> str:
+    """Class names and file names shown literally, whatever characters they hold."""
+    escaped = html.escape(text, quote=False)
+    for char in "\\`*_{}[]()#+-.!|~":
+        escaped = escaped.replace(char, "\\" + char)
+    return escaped
+
+
+def _enlarge(image: np.ndarray, min_size: int = CAM_MIN_SIZE) -> np.ndarray:
+    factor = max(1, -(-min_size // max(image.shape[:2])))
+    return image.repeat(factor, axis=0).repeat(factor, axis=1)
+
+
+def explain_image(module: ClassifierModule, target: nn.Module | None, path: str | Path | None,
+                  explain_class: str = PREDICTED, top_k: int = 5) -> PageResult:
+    """Predict one image file and explain ``explain_class`` (the predicted class when empty).
+
+    Args:
+        module: the checkpoint's module, in eval mode.
+        target: the layer Grad-CAM explains, or None for a model without convolutions (no overlay then).
+        path: the uploaded file; None when the input was cleared.
+        explain_class: a class name, or :data:`PREDICTED`.
+        top_k: how many classes get a bar.
+    """
+    if path is None:
+        return PageResult(None, "", None)
+    row = predict_images(module, [Path(path)], top_k=top_k).iloc[0]
+    if row["error"]:
+        error = row["error"].replace(str(path), Path(path).name)  # Gradio's cache path means nothing to a user
+        return PageResult(None, f"**Cannot read this file as an image** ({_markdown_text(error)}). "
+                                "Upload a PNG, JPEG, BMP, TIFF or WebP image.", None)
+    confidences = {row[f"top{rank}_class"]: float(row[f"top{rank}_probability"])
+                   for rank in range(1, top_k + 1) if f"top{rank}_class" in row}
+    summary = (f"**Predicted class:** <span id='predicted-class'>{_markdown_text(row['prediction'])}</span>, "
+               f"probability <span id='predicted-probability'>{row['probability']:.6f}</span>")
+    if target is None:
+        return PageResult(confidences, summary + " (this model has no convolution for Grad-CAM)", None)
+    explained = explain_class or row["prediction"]
+    _, overlays = gradcam_overlays(module, target, [path], [module.class_names.index(explained)])
+    return PageResult(confidences, summary, _enlarge(overlays[0]), f"Grad-CAM: {explained}")
+
+
+def build_app(module: ClassifierModule, target: nn.Module | None, examples: list[tuple[Path, str]],
+              checkpoint: Path, top_k: int = 5):
+    """The Gradio page: image input (upload or webcam), class picker, examples; bars, text and Grad-CAM out.
+
+    Launch it with ``css=CSS``.
+
+    Args:
+        target: the layer Grad-CAM explains; None hides the overlay and the class picker.
+        examples: (image file, its true class) pairs shown below the input.
+        checkpoint: named under the heading.
+    """
+    import gradio as gr
+
+    top_k = max(1, min(top_k, len(module.class_names)))
+
+    def uploaded_file(payload: dict | None) -> str | None:
+        """The uploaded file itself: Gradio's own preprocessing would open it with PIL first, failing with an
+        opaque error on a non-image, so the image events skip it (Gradio has checked the path is an upload)."""
+        if not payload:
+            return None
+        if payload.get("path") and not str(payload.get("url") or "").startswith("data:"):
+            return payload["path"]
+        return image.preprocess(image.data_model.model_validate(payload))  # a data URL (API client) -> PNG file
+
+    def predict(payload: dict | None, explain_class: str):
+        result = explain_image(module, target, uploaded_file(payload), explain_class, top_k)
+        return result.confidences, result.summary, gr.Image(value=result.overlay, label=result.overlay_label)
+
+    # uploads are copied into Gradio's cache (/tmp/gradio): deleted after an hour, the rest when Ctrl+C stops the demo
+    with gr.Blocks(title="litcls demo", delete_cache=(3600, 3600)) as app:
+        gr.Markdown(f"## litcls demo: {_markdown_text(module.hparams.model)}, {len(module.class_names)} classes\n"
+                    f"Checkpoint {_markdown_text(str(checkpoint))}. Upload an image or take one with the webcam.")
+        with gr.Row():
+            with gr.Column():
+                image = gr.Image(sources=["upload", "webcam"], type="filepath", image_mode=None, format="png",
+                                 label="Image", elem_id="image-input", height=320)
+                explain = gr.Dropdown([("predicted class", PREDICTED)] + [(n, n) for n in module.class_names],
+                                      value=PREDICTED, label="Grad-CAM of", elem_id="explain-class",
+                                      visible=target is not None)
+                if examples:
+                    gr.Examples([[str(path)] for path, _ in examples], inputs=[image],
+                                label="Test images of the run (click one)")
+            with gr.Column():
+                summary = gr.Markdown(elem_id="summary")
+                bars = gr.Label(num_top_classes=top_k, label="Top classes", elem_id="top-classes")
+                cam = gr.Image(label="Grad-CAM", type="numpy", interactive=False, elem_id="gradcam",
+                               visible=target is not None, height=320)
+        # one prediction at a time: Grad-CAM hooks on the one shared model must not interleave
+        for event in (image.change, explain.change):
+            event(predict, inputs=[image, explain], outputs=[bars, summary, cam], preprocess=False,
+                  concurrency_limit=1, show_progress="minimal")
+    return app

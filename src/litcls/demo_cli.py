@@ -1,0 +1,94 @@
+"""``demo.py``: a run folder or checkpoint -> a local Gradio page to try the model on single images.
+
+Everything that can be wrong with the command line (no checkpoint, someone else's checkpoint, a port in use)
+is found before the page starts and ends the program with one line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import socket
+import sys
+from collections.abc import Sequence
+
+from litcls.errors import UserError
+from litcls.runfolder import held_out_images, resolve_checkpoint, run_folder_of
+
+EXAMPLES = 8
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="demo.py",
+        description="A local web page to try a trained model: upload an image or take one with the webcam, see "
+                    "the top classes and the Grad-CAM overlay. Predicts exactly as predict.py does.",
+        epilog="Example: python demo.py --ckpt runs/pets-cnn   (then open http://127.0.0.1:7860)",
+    )
+    parser.add_argument("--ckpt", required=True, metavar="RUN_OR_CKPT",
+                        help="a run folder (its checkpoints/best.ckpt is used; its test images become examples) "
+                             "or a checkpoint (.ckpt) written by train.py")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for all)")
+    parser.add_argument("--port", type=int, default=7860, help="port to listen on (default: 7860)")
+    parser.add_argument("--share", action="store_true", help="also publish a temporary public link via Gradio")
+    parser.add_argument("--top-k", type=int, default=5, help="classes shown as bars (default: 5)")
+    parser.add_argument("--gradcam-layer", help="layer to explain, e.g. model.features.7 (default: automatic)")
+    parser.add_argument("--trust-checkpoint", action="store_true",
+                        help="allow a checkpoint holding arbitrary Python objects (can run code: only yours)")
+    return parser
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail before the slow start-up, with the port named, rather than with Gradio's error after it."""
+    if not 0 < port < 65536:
+        raise UserError(f"--port {port}: give a port between 1 and 65535")
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            raise UserError(f"--port {port}: already in use on {host}; pick another with --port") from None
+        reason = os.strerror(err.errno) if err.errno else str(err)
+        raise UserError(f"--host {host} --port {port}: cannot listen there ({reason})") from None
+
+
+def run(args: argparse.Namespace) -> None:
+    if args.top_k < 1:
+        raise UserError("--top-k must be at least 1")
+    check_port_free(args.host, args.port)  # before the imports: a taken port is known in a fraction of a second
+
+    checkpoint = resolve_checkpoint(args.ckpt)  # also before the imports
+
+    from litcls.inference import gradcam_target, load_checkpoint
+
+    module = load_checkpoint(checkpoint, trust=args.trust_checkpoint)
+    target = gradcam_target(module, args.gradcam_layer)  # None for linear and mlp: bars only
+    run_dir = run_folder_of(args.ckpt, checkpoint)
+    examples, missing = held_out_images(run_dir, EXAMPLES) if run_dir else ([], "")
+    if missing:
+        print(f"no example images: {missing}", file=sys.stderr)
+
+    from litcls.demo_app import CSS, build_app
+
+    app = build_app(module, target, examples, checkpoint, top_k=args.top_k)
+    print(f"demo of {checkpoint} ({module.hparams.model}, {len(module.class_names)} classes"
+          f"{'' if target is not None else ', no Grad-CAM: the model has no convolution'}); Ctrl+C stops it")
+    try:
+        app.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS,
+                   allowed_paths=sorted({str(path.parent) for path, _ in examples}))
+    except OSError as err:  # the port was taken between the check and the start
+        raise UserError(f"--port {args.port}: {' '.join(str(err).split())}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        run(args)
+        return 0
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,68 @@
+"""Reading a finished run folder: its best checkpoint and its held-out images (``predict.py``, ``demo.py``).
+
+Only the standard library and PyYAML at import, so a wrong ``--ckpt`` is reported before torch loads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from litcls.errors import UserError
+
+BEST = Path("checkpoints") / "best.ckpt"
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """``--ckpt`` as given: a checkpoint file as is, a run folder as its ``checkpoints/best.ckpt``.
+
+    Raises:
+        UserError: nothing at ``path``, or a folder that holds no best checkpoint (for a k-fold run's top
+            folder, the message points to its ``fold_<i>/`` folders).
+    """
+    path = Path(path)
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        raise UserError(f"--ckpt: no such file or run folder: {path}")
+    if (path / BEST).is_file():
+        return path / BEST
+    if (path / "fold_0").is_dir():
+        raise UserError(f"--ckpt: {path} is a cross-validation run; pass one fold's folder, e.g. {path / 'fold_0'}")
+    raise UserError(f"--ckpt: {path} has no {BEST.as_posix()}; pass a run folder written by train.py or a .ckpt file")
+
+
+def run_folder_of(ckpt_arg: str | Path, checkpoint: Path) -> Path | None:
+    """The run folder that ``--ckpt`` names or whose ``checkpoints/`` holds the checkpoint, None if neither."""
+    folder = Path(ckpt_arg) if Path(ckpt_arg).is_dir() else checkpoint.parent.parent
+    return folder if (folder / "splits.csv").is_file() and (folder / "config.yaml").is_file() else None
+
+
+def held_out_images(run_dir: Path, limit: int) -> tuple[list[tuple[Path, str]], str]:
+    """Up to ``limit`` test images of the run (validation images without a test split), the classes in turn.
+
+    ``splits.csv`` paths are relative to the run's data folder (``data`` in ``config.yaml``, relative to where
+    training started; a built-in dataset's name means ``$LITCLS_DATA_HOME/<name>``).
+
+    Returns:
+        (image file, true class) pairs, and why there are none ('' when there are some).
+    """
+    import pandas as pd
+
+    from litcls.data.builtin import BUILTIN_DATASETS, data_home
+
+    data = str((yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}).get("data", ""))
+    root = Path(data)
+    if not root.is_dir() and data in BUILTIN_DATASETS:
+        root = data_home() / data
+    if not data or not root.is_dir():
+        return [], f"the run's data folder {data!r} is not found from {Path.cwd()}"
+    splits = pd.read_csv(run_dir / "splits.csv", encoding="utf-8", keep_default_na=False,
+                         dtype={"path": str, "class": str, "split": str})
+    split = "test" if (splits["split"] == "test").any() else "val"
+    rows = splits[(splits["split"] == split) & splits["path"].map(lambda path: (root / path).is_file())]
+    # the k-th image of every class before the (k+1)-th of any: a few examples still cover the classes
+    rows = rows.assign(rank=rows.groupby("label").cumcount()).sort_values(["rank", "label"], kind="stable")
+    chosen = [(root / path, name) for path, name in zip(rows["path"][:limit], rows["class"][:limit], strict=True)]
+    return chosen, "" if chosen else f"none of the run's {split} images is in {root}"
