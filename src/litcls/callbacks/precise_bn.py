@@ -28,7 +28,7 @@ class PreciseBatchNorm(L.Callback):
 
     def __init__(self, announce: str | None = None):
         self.announce = announce
-        self._loader = None
+        self._batches = None
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.announce and trainable_batch_norms(pl_module):
@@ -41,9 +41,22 @@ class PreciseBatchNorm(L.Callback):
         layers = trainable_batch_norms(pl_module)
         if not layers:
             return
-        if self._loader is None:
-            self._loader = trainer.datamodule.statistics_dataloader()
-        recompute_statistics(pl_module, layers, self._loader, trainer)
+        if self._batches is None:
+            self._batches = _batches_to_reuse(trainer.datamodule.statistics_dataloader())
+        recompute_statistics(pl_module, layers, self._batches, trainer)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._batches = None  # the decoded images are not needed after training
+
+
+def _batches_to_reuse(loader, max_bytes: int = 256 * 2**20):
+    """The loader's batches decoded once and kept, when they fit in ``max_bytes``: the evaluation transform is
+    deterministic, so every pass would decode the same tensors. A larger split is decoded at every pass."""
+    images = len(loader.sampler) if loader.sampler is not None else len(loader.dataset)
+    size = loader.dataset.min_size or 224
+    if images * 3 * size * size * 4 > max_bytes:
+        return loader
+    return [(batch_images, labels) for batch_images, labels in loader]
 
 
 def trainable_batch_norms(module: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:

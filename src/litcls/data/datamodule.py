@@ -83,18 +83,23 @@ class FolderDataModule(L.LightningDataModule):
         return ResumableLoader(dataset, sampler, seed=self.seed,
                                drop_last=drop_last(sampler.num_samples, self.batch_size), **self._loader_options())
 
-    def statistics_dataloader(self) -> DataLoader:
-        """The training images with the evaluation transform, each once (this process's share under DDP), for
-        recomputing batch-norm statistics (:mod:`litcls.callbacks.precise_bn`)."""
+    def statistics_dataloader(self, max_images: int = 1024) -> DataLoader:
+        """Training images with the evaluation transform, each once (this process's share under DDP), for
+        recomputing batch-norm statistics (:mod:`litcls.callbacks.precise_bn`).
+
+        A larger training split gives a seeded random ``max_images`` of them (statistics need a few hundred
+        images, not all). Decoded in this process: loader workers started anew for each pass cost more than
+        decoding a few hundred images here.
+        """
         rows = self.split("train")
+        if len(rows) > max_images:
+            rows = rows.sample(max_images, random_state=self.seed)
         dataset = ImageDataset(self.root, rows["path"].tolist(), rows["label"].tolist(),
                                eval_transform(self.preprocessing), min_size=self.preprocessing.img_size)
         sampler = _exact_eval_sampler(dataset)
         share = len(sampler) if sampler is not None else len(dataset)
-        # workers that end with each pass: persistent ones of a loader used once per epoch kept the process
-        # from exiting after training
-        return DataLoader(dataset, sampler=sampler, drop_last=drop_last(share, self.batch_size),
-                          **{**self._loader_options(), "persistent_workers": False})
+        return DataLoader(dataset, sampler=sampler, batch_size=self.batch_size,
+                          drop_last=drop_last(share, self.batch_size), pin_memory=torch.cuda.is_available())
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)
