@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from litcls.errors import UserError
+from litcls.evaluation.metrics import monitors
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("none", "cosine", "step", "plateau")
@@ -24,8 +25,8 @@ AUGMENT_PRESETS = ("none", "light", "medium", "heavy")
 LOGGERS = ("csv", "tensorboard", "wandb", "none")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 BALANCE = ("none", "sampler", "loss")
-# metric -> the direction that is better; early stopping and checkpointing use it.
-MONITORS = {"val/loss": "min", "val/acc": "max", "val/f1_macro": "max", "val/f1_micro": "max"}
+# metric -> the direction that is better; early stopping and checkpointing use it (from the metric table).
+MONITORS = monitors()
 
 
 def _opt(default: Any, help: str, choices: tuple[str, ...] | None = None, group: str = "training") -> Any:

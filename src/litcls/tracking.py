@@ -17,11 +17,9 @@ import pandas as pd
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 
 from litcls.config import TrainConfig
+from litcls.evaluation.metrics import monitors
 from litcls.resumable_csv import RunCSVLogger
 from litcls.rundir import is_main_process
-
-# val metric -> the summary W&B keeps for it, so that sweeps and tables compare the best epoch, not the last
-WANDB_SUMMARIES = {"val/loss": "min", "val/acc": "max", "val/f1_macro": "max", "val/f1_micro": "max"}
 
 
 def build_loggers(config: TrainConfig, run_dir: Path, resume_step: int | None = None,
@@ -88,7 +86,8 @@ def _wandb_logger(config: TrainConfig, run_dir: Path, job_type: str | None, mode
         **({"id": run_id, "resume": "allow"} if run_id else {}),
     )
     experiment = logger.experiment  # start now, so a failure is handled here and not mid-training
-    for metric, summary in WANDB_SUMMARIES.items():
+    # the best epoch of every val metric (min or max, from the metric table), so sweeps compare best, not last
+    for metric, summary in monitors().items():
         if hasattr(experiment, "define_metric"):
             experiment.define_metric(metric, summary=summary)
     return logger
@@ -121,10 +120,11 @@ def start_wandb(config: TrainConfig, run_dir: Path, job_type: str | None = None,
 
 
 def log_results(loggers: list[Logger], results: dict) -> None:
-    """Put the final metrics in each tracker's run summary."""
+    """Put the final metrics in each tracker's run summary; the val metrics keep their best-epoch summary."""
+    kept = monitors()
     for logger in loggers:
         if isinstance(logger, WandbLogger):
-            logger.experiment.summary.update(results)
+            logger.experiment.summary.update({key: value for key, value in results.items() if key not in kept})
 
 
 def _finish_wandb(exit_code: int) -> None:

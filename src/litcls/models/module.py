@@ -7,14 +7,12 @@ from typing import Any
 import lightning as L
 import torch
 from torch import nn
-from torchmetrics import MeanMetric, MetricCollection
-from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+from torchmetrics import MeanMetric
 
 from litcls.config import MONITORS
 from litcls.data.transforms import Preprocessing
+from litcls.evaluation.metrics import STAGES, build_metrics
 from litcls.models.registry import build_model
-
-STAGES = ("train", "val", "test")
 
 
 class ClassifierModule(L.LightningModule):
@@ -51,15 +49,9 @@ class ClassifierModule(L.LightningModule):
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         self.train_criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
-        num_classes = len(self.class_names)
-        metrics = MetricCollection({
-            "acc": MulticlassAccuracy(num_classes, average="micro"),
-            "f1_macro": MulticlassF1Score(num_classes, average="macro"),
-            "f1_micro": MulticlassF1Score(num_classes, average="micro"),
-        })
-        self.train_metrics = metrics.clone(prefix="train/")
-        self.val_metrics = metrics.clone(prefix="val/")
-        self.test_metrics = metrics.clone(prefix="test/")
+        # every stage's metrics come from the metric table (litcls.evaluation.metrics)
+        for stage in STAGES:
+            setattr(self, f"{stage}_metrics", build_metrics(len(self.class_names), stage, prefix=f"{stage}/"))
         # The epoch loss is a torchmetrics mean weighted by batch size: its sums are synced exactly across
         # processes. Lightning's own `self.log(sync_dist=True)` mean truncates the synced image count to an
         # integer on gloo, which is wrong when processes hold different numbers of evaluation images.
@@ -73,7 +65,7 @@ class ClassifierModule(L.LightningModule):
         logits = self(images)
         loss = (self.train_criterion if stage == "train" else self.criterion)(logits, labels)
         metrics, mean_loss = getattr(self, f"{stage}_metrics"), getattr(self, f"{stage}_loss")
-        metrics.update(logits, labels)
+        metrics.update(logits.detach().float().softmax(dim=1), labels)  # probabilities, whatever the logits' range
         mean_loss.update(loss.detach(), weight=len(labels))
         self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=stage != "test")
         self.log_dict(metrics, on_step=False, on_epoch=True)
