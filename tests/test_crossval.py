@@ -62,8 +62,10 @@ def test_all_folds_write_the_run_folder(all_folds):
         assert (fold_splits.loc[fold_splits["split"] == "test", "path"] == splits.loc[splits["split"] == "test",
                                                                                       "path"]).all()
         # the saved predictions are those the validation metrics were computed from
-        predictions = pd.read_csv(fold_dir / "val_predictions.csv")
-        accuracy = (predictions["pred"] == predictions["label"]).mean()
+        predictions = pd.read_csv(fold_dir / "val_predictions.csv", dtype={"class": str, "predicted": str})
+        assert len(predictions) == len(val) and (predictions["predicted"] == predictions["class"]).eq(
+            predictions["correct"]).all()
+        accuracy = predictions["correct"].mean()
         assert accuracy == pytest.approx(metrics_of(fold_dir)["val/acc"], abs=1e-6)
 
     cv = json.loads((run / "cv_results.json").read_text())
@@ -82,9 +84,10 @@ def test_all_folds_write_the_run_folder(all_folds):
     assert (oof.set_index("path")["fold"] == pool.set_index("path")["fold"].loc[oof["path"]]).all()
     matrix = pd.read_csv(run / "oof_confusion_matrix.csv", index_col=0)
     assert list(matrix.columns) == list(matrix.index) == ["circle", "square", "triangle"]
-    np.testing.assert_array_equal(matrix.to_numpy(), confusion_matrix(oof["label"], oof["pred"], labels=[0, 1, 2]))
+    np.testing.assert_array_equal(matrix.to_numpy(), confusion_matrix(oof["class"], oof["predicted"],
+                                                                       labels=["circle", "square", "triangle"]))
     assert cv["out_of_fold"]["images"] == 27
-    assert cv["out_of_fold"]["oof/acc"] == pytest.approx((oof["label"] == oof["pred"]).mean())
+    assert cv["out_of_fold"]["oof/acc"] == pytest.approx(oof["correct"].mean())
     report = pd.read_csv(run / "oof_classification_report.csv", index_col="class")
     assert report.loc["macro avg", "f1"] == pytest.approx(cv["out_of_fold"]["oof/f1_macro"])
     assert report.loc[["circle", "square", "triangle"], "support"].tolist() == matrix.sum(axis=1).tolist()

@@ -13,7 +13,6 @@ import pandas as pd
 import torch
 from lightning.pytorch.utilities import rank_zero_info
 
-from litcls.callbacks.confusion_matrix import ConfusionMatrixWriter
 from litcls.callbacks.graceful_stop import GracefulStop
 from litcls.config import TrainConfig
 from litcls.data.balance import class_weights, imbalance_hint
@@ -25,6 +24,7 @@ from litcls.data.scan import FolderScan, scan_folder
 from litcls.data.splits import split_samples, write_splits
 from litcls.data.transforms import Preprocessing
 from litcls.errors import UserError
+from litcls.evaluation.final import evaluate_run, evaluated_split
 from litcls.models import get_model_spec
 from litcls.models.module import ClassifierModule
 from litcls.models.pretrained import load_starting_weights, run_preprocessing, starting_weights
@@ -116,8 +116,8 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
     """Train on the rows of ``samples`` marked train, select on val, evaluate the best checkpoint on test.
 
     Writes ``config.yaml``, ``classes.json``, ``splits.csv`` (and ``skipped.csv`` when the scan left files
-    out) before training; ``results.json`` (with the per-class report), ``curves.png`` and ``report.html``
-    after; returns the results. With ``ckpt_path`` (and its global step, ``resume_step``) training continues
+    out) before training; the evaluation files (:func:`litcls.evaluation.final.evaluate_run`), ``results.json``,
+    ``curves.png`` and ``report.html`` after; returns the results. With ``ckpt_path`` (and its global step, ``resume_step``) training continues
     from that checkpoint in the same run folder, whose ``classes.json`` and ``splits.csv`` are left as they
     are. ``job_type`` labels the W&B run (``fold_2`` in a k-fold run).
 
@@ -169,10 +169,13 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
             if isinstance(callback, GracefulStop):
                 callback.raise_if_stopped(trainer)
 
+        # the best checkpoint on val (where calibration and thresholds are fitted), then on test
         best_or_current = None if config.fast_dev_run else "best"
-        evaluate = trainer.test if len(datamodule.split("test")) else trainer.validate
-        metrics = evaluate(module, datamodule=datamodule, ckpt_path=best_or_current, verbose=False)[0]
-        results = _results(config, trainer, metrics, run_dir, time.perf_counter() - started)
+        metrics = trainer.validate(module, datamodule=datamodule, ckpt_path=best_or_current, verbose=False)[0]
+        if evaluated_split(datamodule) == "test":
+            metrics |= trainer.test(module, datamodule=datamodule, ckpt_path=best_or_current, verbose=False)[0]
+        evaluation = evaluate_run(trainer, module, datamodule, run_dir)
+        results = _results(config, trainer, metrics, run_dir, time.perf_counter() - started) | evaluation
         if trainer.is_global_zero:
             (run_dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False),
                                                   encoding="utf-8")
@@ -199,7 +202,4 @@ def _results(config: TrainConfig, trainer: L.Trainer, metrics: dict, run_dir: Pa
         "effective_batch_size": config.batch_size * trainer.world_size * config.accumulate_grad_batches,
         "seconds": round(seconds, 1),
     }
-    confusion = next((c for c in trainer.callbacks if isinstance(c, ConfusionMatrixWriter)), None)
-    if confusion and confusion.report:
-        results["classification_report"] = confusion.report
     return results

@@ -6,6 +6,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.trainer.states import TrainerFn
 from torch import nn
 from torchmetrics import MeanMetric
 
@@ -67,8 +68,11 @@ class ClassifierModule(L.LightningModule):
         metrics, mean_loss = getattr(self, f"{stage}_metrics"), getattr(self, f"{stage}_loss")
         metrics.update(logits.detach().float().softmax(dim=1), labels)  # probabilities, whatever the logits' range
         mean_loss.update(loss.detach(), weight=len(labels))
-        self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=stage != "test")
-        self.log_dict(metrics, on_step=False, on_epoch=True)
+        # ``trainer.validate`` after fitting (the best checkpoint, for results.json) returns its val metrics without
+        # adding a point to the logged per-epoch val curves
+        logged = stage != "val" or self.trainer.state.fn == TrainerFn.FITTING
+        self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=stage != "test", logger=logged)
+        self.log_dict(metrics, on_step=False, on_epoch=True, logger=logged)
         return loss, logits
 
     def training_step(self, batch, batch_idx):
