@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import confusion_matrix
+from sklearn.metrics import confusion_matrix, roc_auc_score
 
 from conftest import make_class_folder, run_cli
 from litcls.cli import main
@@ -90,6 +90,15 @@ def test_all_folds_write_the_run_folder(all_folds):
     assert cv["out_of_fold"]["oof/acc"] == pytest.approx(oof["correct"].mean())
     report = pd.read_csv(run / "oof_classification_report.csv", index_col="class")
     assert report.loc["macro avg", "f1"] == pytest.approx(cv["out_of_fold"]["oof/f1_macro"])
+    # threshold-free metrics: in every fold's results and the aggregate, and over the out-of-fold predictions
+    assert {"test/auroc", "test/ap", "test/ece", "val/auroc", "val/ece_calibrated"} <= set(cv["metrics"])
+    names = ["circle", "square", "triangle"]
+    auroc = np.mean([roc_auc_score(oof["class"] == name, oof[f"prob_{name}"]) for name in names])
+    assert cv["out_of_fold"]["oof/auroc"] == pytest.approx(auroc, abs=1e-4)
+    assert report.loc["macro avg", "auroc"] == pytest.approx(auroc, abs=1e-4)
+    assert {"oof/ap", "oof/ece"} <= set(cv["out_of_fold"])
+    fold_columns = pd.read_csv(run / "fold_0" / "predictions.csv").columns
+    assert list(oof.columns) == [column for column in fold_columns if column != "gradcam"]  # the same table
     assert report.loc[["circle", "square", "triangle"], "support"].tolist() == matrix.sum(axis=1).tolist()
     assert (run / "oof_confusion_matrix.png").stat().st_size > 1000
 

@@ -8,7 +8,8 @@ The run folder::
     cv_results.json, cv_results.csv            every metric per fold, its mean and sample std (ddof=1)
     oof_predictions.csv                        each pool image predicted once, by the fold model that did
     oof_confusion_matrix.csv/.png              not train on it (the columns of predictions.csv); their
-    oof_classification_report.csv              confusion matrix and per-class report, by the runs' writer
+    oof_classification_report.csv              confusion matrix, per-class report and curves, by the runs'
+    oof_roc.png, oof_pr.png                    writer; cv_results.json scores them with the metric table
 
 ``--fold i --name NAME`` runs one fold into the same layout, for cluster array jobs; the job that finishes the
 last fold writes the aggregate, and ``train.py --aggregate RUN_DIR`` writes it over whatever folds are finished.
@@ -33,7 +34,7 @@ from litcls.data.groups import check_groups_disjoint
 from litcls.data.scan import FolderScan, sort_by_path
 from litcls.data.splits import test_rows, write_splits
 from litcls.errors import UserError
-from litcls.evaluation.predictions import predicted_labels, read_predictions, score_predictions
+from litcls.evaluation.predictions import predicted_labels, probabilities_of, read_predictions, score_predictions
 from litcls.evaluation.writer import write_split_report
 from litcls.run import check_leakage, fit_and_evaluate, load_scan
 from litcls.rundir import claim_run_dir, is_main_process
@@ -278,7 +279,8 @@ def out_of_fold(run_dir: Path, classes: list[str], folds: list[int], complete: b
                             f"splits.csv holds {len(pool)}; the fold folders do not come from one split")
     oof.to_csv(run_dir / "oof_predictions.csv", index=False, encoding="utf-8")
     write_split_report(run_dir, oof["label"].to_numpy(), predicted_labels(oof, classes), classes,
-                       f"out-of-fold predictions of {len(folds)} fold(s)", prefix="oof_")
+                       f"out-of-fold predictions of {len(folds)} fold(s)", prefix="oof_",
+                       probabilities=probabilities_of(oof, classes), split="out-of-fold", curves=True)
     return {"images": len(oof), **score_predictions(oof, classes, prefix="oof/")}
 
 

@@ -166,3 +166,26 @@ def log_evaluation_tables(loggers: list[Logger], split: str, counts: np.ndarray,
                                                 class_names=list(class_names), title=f"{split} confusion matrix")
             logger.experiment.log({f"{split}/confusion_matrix_chart": chart,
                                    f"{split}/classification_report": wandb.Table(dataframe=report)})
+
+
+WANDB_TABLE_ROWS = 2000  # predictions shown in W&B: mistakes first, then the rest in file order
+
+
+def log_predictions(loggers: list[Logger], split: str, table: pd.DataFrame, labels: np.ndarray,
+                    probabilities: np.ndarray, class_names: list[str]) -> None:
+    """W&B only: the evaluated split's ROC and precision-recall charts (one curve per class, one-vs-rest) and its
+    predictions table, at most ``WANDB_TABLE_ROWS`` rows (the full table is ``predictions.csv``)."""
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            import wandb
+
+            correct = table["correct"].astype(bool)
+            shown = pd.concat([table[~correct], table[correct]]).head(WANDB_TABLE_ROWS)
+            names = list(class_names)
+            logger.experiment.log({
+                f"{split}/roc_curve": wandb.plot.roc_curve(labels.tolist(), probabilities.tolist(), labels=names,
+                                                           title=f"{split} ROC (one-vs-rest)"),
+                f"{split}/pr_curve": wandb.plot.pr_curve(labels.tolist(), probabilities.tolist(), labels=names,
+                                                         title=f"{split} precision-recall (one-vs-rest)"),
+                f"{split}/predictions": wandb.Table(dataframe=shown.reset_index(drop=True)),
+            })

@@ -99,7 +99,7 @@ class GradCAMGallery(L.Callback):
                      "gradcam", trainer.loggers, trainer.global_step, "val")
 
     def explain(self, pl_module: L.LightningModule, dataset: Dataset, probabilities: np.ndarray, labels: np.ndarray,
-                folder: Path, loggers: list = (), step: int = 0, split: str = "test") -> dict[int, Path]:
+                folder: Path, loggers: list = (), step: int = 0, split: str = "test") -> list[tuple[int, Path]]:
         """Write the gallery of ``dataset`` into ``folder`` (replacing an earlier one), on the module's device.
 
         Args:
@@ -113,15 +113,15 @@ class GradCAMGallery(L.Callback):
             split: the split's name, for the loggers.
 
         Returns:
-            Dataset index -> the PNG file explaining it.
+            (dataset index, PNG file) of every image explained; an image can be both a class sample and a mistake.
         """
         from litcls.report.figures import plot_gradcam
 
         if self._target is None or self._target_of is not pl_module:
-            return {}
+            return []
         chosen = select_examples(labels, probabilities, self.per_class, self.mistakes)
         if not chosen:
-            return {}
+            return []
         param = next(pl_module.parameters())
         images = torch.stack([dataset[index][0] for _, index in chosen]).to(param.device, param.dtype)
         predicted = probabilities.argmax(axis=1)
@@ -133,11 +133,11 @@ class GradCAMGallery(L.Callback):
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("*.png"):  # a re-run of the evaluation replaces the gallery, never mixes two
             old.unlink()
-        written = {}
+        written = []
         for (stem, index), image, cam in zip(chosen, shown, overlays, strict=True):
             path = folder / f"{stem}.png"
             pixels = plot_gradcam(image, cam, names[labels[index]], names[predicted[index]],
                                   float(probabilities[index, predicted[index]]), path)
             log_image(loggers, f"{split}/gradcam/{stem}", pixels, step)
-            written[index] = path
+            written.append((index, path))
         return written

@@ -106,5 +106,5 @@ class PredictionCollector(L.Callback):
         folder = self.run_dir / "epochs" / f"epoch_{trainer.current_epoch:03d}"
         written = write_split_report(folder, np.asarray(dataset.labels), self.logits["val"].argmax(axis=1), names,
                                      f"val split, epoch {trainer.current_epoch}")
-        log_image(trainer.loggers, "val/confusion_matrix", written.figure, trainer.global_step)
+        log_image(trainer.loggers, "val/confusion_matrix", written.figures["confusion_matrix"], trainer.global_step)
         log_evaluation_tables(trainer.loggers, "val", written.counts, names, written.report)

@@ -20,8 +20,18 @@ from typing import Any
 STAGES = ("train", "val", "test")
 
 
+# Exact AUROC and AP keep every probability of the evaluated split (images x classes values, gathered onto every
+# process under DDP); above this many values they use fixed thresholds, whose memory does not grow with the data.
+EXACT_CURVE_LIMIT = 50_000_000  # 200 MB of float32
+FIXED_THRESHOLDS = 1001  # 0, 0.001, ..., 1
+
+
 def _tm() -> Any:
     return importlib.import_module("torchmetrics.classification")
+
+
+def _present() -> Any:
+    return importlib.import_module("litcls.evaluation.present_classes")
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,43 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("acc", "max", lambda n, t, **o: _tm().MulticlassAccuracy(n, average="micro", **o)),
     MetricSpec("f1_macro", "max", lambda n, t, **o: _tm().MulticlassF1Score(n, average="macro", **o)),
     MetricSpec("f1_micro", "max", lambda n, t, **o: _tm().MulticlassF1Score(n, average="micro", **o)),
+    MetricSpec("acc_top5", "max", lambda n, t, **o: _tm().MulticlassAccuracy(n, top_k=5, average="micro", **o),
+               probabilities=True, min_classes=6),
+    MetricSpec("auroc", "max", lambda n, t, **o: _present().PresentClassAUROC(n, thresholds=t, **o),
+               probabilities=True),
+    MetricSpec("ap", "max", lambda n, t, **o: _present().PresentClassAveragePrecision(n, thresholds=t, **o),
+               probabilities=True),
+    MetricSpec("ece", "min", lambda n, t, **o: _tm().MulticlassCalibrationError(n, n_bins=15, norm="l1", **o),
+               probabilities=True),
 )
+
+
+# Metrics that keep the same state by construction update it once. torchmetrics' automatic compute groups would
+# instead merge any metrics whose states happen to be equal after the first batch (top-5 accuracy and macro F1
+# when the first batch is all correct), and then report one's value for the other: the groups are stated here.
+SHARED_STATE = (("acc", "f1_micro"), ("auroc", "ap"))
+
+
+def spec(name: str) -> MetricSpec:
+    """The row called ``name``."""
+    return next(row for row in METRICS if row.name == name)
+
+
+def curve_thresholds(images: int, classes: int) -> int | None:
+    """None (exact AUROC and AP) for an evaluation split of up to ``EXACT_CURVE_LIMIT`` probabilities, else the
+    number of fixed thresholds."""
+    return None if images * classes <= EXACT_CURVE_LIMIT else FIXED_THRESHOLDS
+
+
+def check_monitor(monitor: str, num_classes: int) -> None:
+    """Refuse a ``--monitor`` metric that is not computed for this number of classes (top-5 accuracy needs six)."""
+    from litcls.errors import UserError
+
+    name = monitor.split("/", 1)[1]
+    row = next((row for row in METRICS if row.name == name), None)
+    if row is not None and num_classes < row.min_classes:
+        raise UserError(f"--monitor {monitor} needs at least {row.min_classes} classes, the data has {num_classes}; "
+                        "monitor val/loss, val/f1_macro or val/auroc instead")
 
 
 def metric_specs(num_classes: int | None = None, stage: str = "val") -> tuple[MetricSpec, ...]:
@@ -78,4 +124,5 @@ def build_metrics(num_classes: int, stage: str, thresholds: int | None = None, p
     from torchmetrics import MetricCollection
 
     metrics = {spec.name: spec.factory(num_classes, thresholds, **options) for spec in metric_specs(num_classes, stage)}
-    return MetricCollection(metrics, prefix=prefix)
+    groups = [list(group) for group in SHARED_STATE if set(group) <= set(metrics)]
+    return MetricCollection(metrics, prefix=prefix, compute_groups=groups)
