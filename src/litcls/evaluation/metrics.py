@@ -17,9 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-STAGES = ("train", "val", "test")
-
-
 # Exact AUROC and AP keep every probability of the evaluated split (images x classes values, gathered onto every
 # process under DDP); above this many values they use fixed thresholds, whose memory does not grow with the data.
 EXACT_CURVE_LIMIT = 50_000_000  # 200 MB of float32

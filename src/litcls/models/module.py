@@ -12,7 +12,7 @@ from torchmetrics import MeanMetric
 
 from litcls.config import MONITORS
 from litcls.data.transforms import Preprocessing
-from litcls.evaluation.metrics import STAGES, build_metrics
+from litcls.evaluation.metrics import build_metrics
 from litcls.models.registry import build_model
 
 
@@ -53,9 +53,10 @@ class ClassifierModule(L.LightningModule):
         weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         self.train_criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
         # every stage's metrics come from the metric table (litcls.evaluation.metrics)
-        for stage in STAGES:
-            setattr(self, f"{stage}_metrics", build_metrics(len(self.class_names), stage, thresholds=curve_thresholds,
-                                                            prefix=f"{stage}/"))
+        classes = len(self.class_names)
+        self.train_metrics = build_metrics(classes, "train", curve_thresholds, prefix="train/")
+        self.val_metrics = build_metrics(classes, "val", curve_thresholds, prefix="val/")
+        self.test_metrics = build_metrics(classes, "test", curve_thresholds, prefix="test/")
         # what the evaluation decided on the validation split (temperature, operating threshold); stored in the
         # best checkpoint after training, read back by predict.py
         self.decision: dict[str, Any] = {}
