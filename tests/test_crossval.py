@@ -9,7 +9,7 @@ import signal
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import confusion_matrix
+from sklearn.metrics import confusion_matrix, roc_auc_score
 
 import litcls.trainer
 from conftest import make_class_folder, run_cli
@@ -65,8 +65,10 @@ def test_all_folds_write_the_run_folder(all_folds):
         assert (fold_splits.loc[fold_splits["split"] == "test", "path"] == splits.loc[splits["split"] == "test",
                                                                                       "path"]).all()
         # the saved predictions are those the validation metrics were computed from
-        predictions = pd.read_csv(fold_dir / "val_predictions.csv")
-        accuracy = (predictions["pred"] == predictions["label"]).mean()
+        predictions = pd.read_csv(fold_dir / "val_predictions.csv", dtype={"class": str, "predicted": str})
+        assert len(predictions) == len(val) and (predictions["predicted"] == predictions["class"]).eq(
+            predictions["correct"]).all()
+        accuracy = predictions["correct"].mean()
         assert accuracy == pytest.approx(metrics_of(fold_dir)["val/acc"], abs=1e-6)
 
     cv = json.loads((run / "cv_results.json").read_text())
@@ -85,11 +87,21 @@ def test_all_folds_write_the_run_folder(all_folds):
     assert (oof.set_index("path")["fold"] == pool.set_index("path")["fold"].loc[oof["path"]]).all()
     matrix = pd.read_csv(run / "oof_confusion_matrix.csv", index_col=0)
     assert list(matrix.columns) == list(matrix.index) == ["circle", "square", "triangle"]
-    np.testing.assert_array_equal(matrix.to_numpy(), confusion_matrix(oof["label"], oof["pred"], labels=[0, 1, 2]))
+    np.testing.assert_array_equal(matrix.to_numpy(), confusion_matrix(oof["class"], oof["predicted"],
+                                                                       labels=["circle", "square", "triangle"]))
     assert cv["out_of_fold"]["images"] == 27
-    assert cv["out_of_fold"]["oof/acc"] == pytest.approx((oof["label"] == oof["pred"]).mean())
+    assert cv["out_of_fold"]["oof/acc"] == pytest.approx(oof["correct"].mean())
     report = pd.read_csv(run / "oof_classification_report.csv", index_col="class")
     assert report.loc["macro avg", "f1"] == pytest.approx(cv["out_of_fold"]["oof/f1_macro"])
+    # threshold-free metrics: in every fold's results and the aggregate, and over the out-of-fold predictions
+    assert {"test/auroc", "test/ap", "test/ece", "val/auroc", "val/ece_calibrated"} <= set(cv["metrics"])
+    names = ["circle", "square", "triangle"]
+    auroc = np.mean([roc_auc_score(oof["class"] == name, oof[f"prob_{name}"]) for name in names])
+    assert cv["out_of_fold"]["oof/auroc"] == pytest.approx(auroc, abs=1e-4)
+    assert report.loc["macro avg", "auroc"] == pytest.approx(auroc, abs=1e-4)
+    assert {"oof/ap", "oof/ece"} <= set(cv["out_of_fold"])
+    fold_columns = pd.read_csv(run / "fold_0" / "predictions.csv").columns
+    assert list(oof.columns) == [column for column in fold_columns if column != "gradcam"]  # the same table
     assert report.loc[["circle", "square", "triangle"], "support"].tolist() == matrix.sum(axis=1).tolist()
     assert (run / "oof_confusion_matrix.png").stat().st_size > 1000
 

@@ -3,8 +3,10 @@
 import json
 
 import lightning as L
+import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from conftest import run_cli
 from litcls.data.datamodule import FolderDataModule
@@ -35,7 +37,7 @@ def test_ddp_on_two_cpu_processes_counts_every_test_image_once(image_folder, tmp
                                   Preprocessing.from_dict(module.hparams.preprocessing), batch_size=4)
     trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False)
     single = trainer.test(module, datamodule=datamodule, verbose=False)[0]
-    for key in ("test/loss", "test/acc", "test/f1_macro", "test/f1_micro"):
+    for key in ("test/loss", "test/acc", "test/f1_macro", "test/f1_micro", "test/auroc", "test/ap", "test/ece"):
         assert results[key] == pytest.approx(single[key], abs=1e-6), (key, results, single)
 
     counts = pd.read_csv(run / "confusion_matrix.csv", index_col=0)  # summed over both processes
@@ -43,3 +45,12 @@ def test_ddp_on_two_cpu_processes_counts_every_test_image_once(image_folder, tmp
     assert counts.sum(axis=1).tolist() == test_rows.groupby("label").size().tolist()
     macro = [row for row in results["classification_report"]["rows"] if row["class"] == "macro avg"][0]
     assert macro["f1"] == pytest.approx(single["test/f1_macro"], abs=1e-6)
+
+    # predictions.csv: gathered from both processes, each test image exactly once, in splits.csv order
+    predictions = pd.read_csv(run / "predictions.csv", dtype={"class": str, "predicted": str}, keep_default_na=False)
+    assert list(predictions["path"]) == list(test_rows["path"])
+    assert predictions["correct"].mean() == pytest.approx(results["test/acc"], abs=1e-4)
+    probabilities = predictions[[f"prob_{name}" for name in module.class_names]].to_numpy()
+    auroc = np.mean([roc_auc_score(predictions["label"] == k, probabilities[:, k]) for k in range(3)])
+    assert auroc == pytest.approx(results["test/auroc"], abs=1e-4)
+    assert len(pd.read_csv(run / "val_predictions.csv")) == (splits["split"] == "val").sum()

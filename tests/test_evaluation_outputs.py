@@ -46,7 +46,8 @@ def test_run_writes_evaluation_files_that_agree(tmp_path):
     assert counts.to_numpy().sum() == len(test_rows)  # every test image exactly once
     assert counts.sum(axis=1).tolist() == [int((test_rows["class"] == name).sum()) for name in names]
 
-    report = pd.read_csv(run / "classification_report.csv", dtype={"class": str}, keep_default_na=False)
+    report = pd.read_csv(run / "classification_report.csv", dtype={"class": str}, keep_default_na=False,
+                         na_values={"auroc": [""], "ap": [""]})  # empty: not defined for an average
     results = json.loads((run / "results.json").read_text(encoding="utf-8"))
     assert results["classification_report"]["split"] == "test"
     pd.testing.assert_frame_equal(pd.DataFrame(results["classification_report"]["rows"]), report)
@@ -55,18 +56,29 @@ def test_run_writes_evaluation_files_that_agree(tmp_path):
     assert rows.loc["micro avg", "recall"] == pytest.approx(np.trace(counts.to_numpy()) / len(test_rows))
     assert rows.loc["macro avg", "f1"] == pytest.approx(results["test/f1_macro"], abs=1e-6)
     assert rows.loc["micro avg", "f1"] == pytest.approx(results["test/acc"], abs=1e-6)
+    assert rows.loc["macro avg", "auroc"] == pytest.approx(results["test/auroc"], abs=1e-6)
+    assert rows.loc["macro avg", "ap"] == pytest.approx(results["test/ap"], abs=1e-6)
+
+    predictions = pd.read_csv(run / "predictions.csv", dtype={"class": str, "predicted": str}, keep_default_na=False)
+    assert list(predictions["path"]) == list(test_rows["path"])  # one row per test image, in splits.csv order
+    assert predictions["correct"].mean() == pytest.approx(results["test/acc"], abs=1e-6)
+    assert len(pd.read_csv(run / "val_predictions.csv")) == (splits["split"] == "val").sum()
+    explained = [file for files in predictions["gradcam"] for file in files.split(";") if file]
+    assert sorted(explained) == sorted(f"gradcam/{path.name}" for path in (run / "gradcam").glob("*.png"))
 
     gradcam = sorted(path.name for path in (run / "gradcam").glob("*.png"))
     for label in range(len(names)):
         assert f"class-{label:02d}-0.png" in gradcam and f"class-{label:02d}-1.png" in gradcam
-    for name in ("confusion_matrix.png", "curves.png"):
+    for name in ("confusion_matrix.png", "curves.png", "roc.png", "pr.png", "reliability.png"):
         assert (run / name).stat().st_size > 0
     page, images = _check_report_page(run)
-    assert images == 2 + len(gradcam) and "고양이" in page
+    assert images == 5 + len(gradcam) and "고양이" in page
+    assert "predictions.csv row" in page  # gallery captions point to the rows they explain
     assert ("Most confident mistakes" in page) == any(name.startswith("mistake-") for name in gradcam)
 
     logged = EventAccumulator(str(run / "tensorboard")).Reload().Tags()["images"]
-    assert "test/confusion_matrix" in logged and "test/gradcam/class-00-0" in logged
+    assert {"test/confusion_matrix", "test/gradcam/class-00-0", "test/roc", "test/pr",
+            "test/reliability"} <= set(logged)
 
 
 def test_run_without_test_split_or_convolutions_reports_on_val_and_skips_gradcam(tmp_path, caplog):

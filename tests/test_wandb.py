@@ -34,15 +34,18 @@ def test_offline_run_records_metrics_config_summary_and_model(image_folder, tmp_
     run = read_offline_run(offline)
     logged = {key for row in run.history for key in row}
     assert {"train/loss", "val/loss", "val/acc", "val/f1_macro", "val/f1_micro", "test/acc"} <= logged
-    for image in ("test/confusion_matrix", "test/gradcam/class-00-0"):  # the figures, as W&B images
+    for image in ("test/confusion_matrix", "test/gradcam/class-00-0", "test/roc", "test/pr", "test/reliability"):
         assert f"{image}/_type" in logged, sorted(logged)
     tables = {key.rsplit("/", 1)[0] for row in run.history for key, value in row.items()
               if key.endswith("/_type") and value == "table-file"}
-    assert {"test/classification_report", "test/confusion_matrix_chart_table"} <= tables  # + W&B's chart
+    assert {"test/classification_report", "test/confusion_matrix_chart_table", "test/roc_curve_table",
+            "test/pr_curve_table", "test/predictions"} <= tables  # + W&B's charts
     assert run.config["data"] == str(image_folder) and run.config["epochs"] == 2 and run.config["tags"] == ["smoke"]
     results = json.loads((tmp_path / "runs" / "wb" / "results.json").read_text())
     assert run.summary["test/f1_macro"] == pytest.approx(results["test/f1_macro"])
     assert run.summary["val/f1_macro"].keys() == {"max"}  # the best epoch, for sweeps and tables
+    assert run.summary["val/ece"].keys() == {"min"}
+    assert run.summary["test/auroc"] == pytest.approx(results["test/auroc"])
     assert sum(name.startswith("model-") for name in run.artifacts) == 2  # best and last checkpoints
     assert run.exit_code == 0
 

@@ -18,6 +18,8 @@ from typing import Any
 import yaml
 
 from litcls.errors import UserError
+from litcls.evaluation.metrics import monitors
+from litcls.evaluation.threshold import parse_rule
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("none", "cosine", "step", "plateau")
@@ -26,8 +28,8 @@ LOGGERS = ("csv", "tensorboard", "wandb", "none")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 BALANCE = ("none", "sampler", "loss")
 PRECISE_BN = ("auto", "on", "off")
-# metric -> the direction that is better; early stopping and checkpointing use it.
-MONITORS = {"val/loss": "min", "val/acc": "max", "val/f1_macro": "max", "val/f1_micro": "max"}
+# metric -> the direction that is better; early stopping and checkpointing use it (from the metric table).
+MONITORS = monitors()
 
 
 def _opt(default: Any, help: str, choices: tuple[str, ...] | None = None, group: str = "training") -> Any:
@@ -106,6 +108,13 @@ class TrainConfig:
                                      group="evaluation")
     plots_every_epoch: bool = _opt(False, "also write the validation confusion matrix and Grad-CAM gallery after "
                                    "every epoch, under epochs/ (slower)", group="evaluation")
+    positive_class: str | None = _opt(None, "two-class tasks: the class whose sensitivity, specificity, PPV and NPV "
+                                      "are reported (default: the second class in label order)", group="evaluation")
+    threshold_rule: str | None = _opt(None, "two-class tasks: how the operating threshold is chosen on the "
+                                      "validation split: youden, f1, sensitivity=X or specificity=X, X in (0, 1) "
+                                      "(default: youden)", group="evaluation")
+    bootstrap: int = _opt(1000, "bootstrap replicates for 95%% intervals of the evaluated split's metrics (whole "
+                          "groups with --groups); 0 = none", group="evaluation")
     # hardware
     accelerator: str = _opt("auto", "Lightning accelerator: auto, cpu, gpu, mps, ...", group="hardware")
     devices: str = _opt("auto", "devices per node: auto, a count (2) or a list of ids (0,1)", group="hardware")
@@ -141,7 +150,7 @@ class TrainConfig:
         for name in ("img_size", "batch_size", "epochs", "num_nodes", "accumulate_grad_batches"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise UserError(f"--{_flag(name)} must be at least 1, got {getattr(self, name)}")
-        for name in ("num_workers", "patience", "gradcam_per_class", "gradcam_mistakes"):
+        for name in ("num_workers", "patience", "gradcam_per_class", "gradcam_mistakes", "bootstrap"):
             if getattr(self, name) < 0:
                 raise UserError(f"--{_flag(name)} must be 0 or more, got {getattr(self, name)}")
         if self.lr <= 0:
@@ -168,6 +177,8 @@ class TrainConfig:
         if self.augment not in AUGMENT_PRESETS and not Path(self.augment).is_file():
             raise UserError(f"--augment: {self.augment!r} is neither a preset ({', '.join(AUGMENT_PRESETS)}) "
                             "nor an existing YAML file")
+        if self.threshold_rule is not None:
+            parse_rule(self.threshold_rule)
         self._validate_starting_weights()
         return self
 

@@ -3,12 +3,13 @@
 The run folder::
 
     config.yaml, classes.json, splits.csv      splits.csv: split = test or pool, fold = validation fold
-    fold_0/ ... fold_<K-1>/                    complete run folders, plus the best checkpoint on the fold's
+    fold_0/ ... fold_<K-1>/                    complete run folders; their best checkpoint on the fold's
                                                validation images: val_results.json, val_predictions.csv
     cv_results.json, cv_results.csv            every metric per fold, its mean and sample std (ddof=1)
     oof_predictions.csv                        each pool image predicted once, by the fold model that did
-    oof_confusion_matrix.csv/.png              not train on it; their confusion matrix and per-class report
-    oof_classification_report.csv
+    oof_confusion_matrix.csv/.png              not train on it (the columns of predictions.csv); their
+    oof_classification_report.csv              confusion matrix, per-class report and curves, by the runs'
+    oof_roc.png, oof_pr.png                    writer; cv_results.json scores them with the metric table
     report.html                                mean ± std, per-fold table, out-of-fold evaluation
 
 ``--fold i --name NAME`` runs one fold into the same layout, for cluster array jobs; the job that finishes the
@@ -26,26 +27,18 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import lightning as L
 import pandas as pd
-import torch
 import yaml
-from sklearn.metrics import confusion_matrix
-from torch.utils.data import DataLoader
-from torchmetrics import Metric
 
 from litcls.config import TrainConfig, load_yaml
-from litcls.data.dataset import ImageDataset
 from litcls.data.folds import POOL, assign_folds, fold_split
 from litcls.data.groups import check_groups_disjoint
 from litcls.data.scan import FolderScan, sort_by_path
 from litcls.data.splits import test_rows, write_splits
-from litcls.data.transforms import eval_transform
 from litcls.errors import UserError
-from litcls.models.module import ClassifierModule
-from litcls.report.classification import classification_report
+from litcls.evaluation.predictions import predicted_labels, probabilities_of, read_predictions, score_predictions
+from litcls.evaluation.writer import write_split_report
 from litcls.report.cv_page import write_cv_report
-from litcls.report.figures import plot_confusion_matrix
 from litcls.run import check_leakage, fit_and_evaluate, load_scan
 from litcls.rundir import claim_run_dir, is_main_process
 
@@ -106,7 +99,7 @@ def cross_validate(config: TrainConfig) -> Path:
 
 def run_fold(config: TrainConfig, scan: FolderScan, samples: pd.DataFrame, fold: int, run_dir: Path,
              restart: bool = False) -> dict:
-    """Train fold ``fold`` as a complete run in ``fold_<fold>/`` and write its validation predictions.
+    """Train fold ``fold`` as a complete run in ``fold_<fold>/``; its validation predictions come with it.
 
     ``restart`` first deletes what a fold that stopped before its first checkpoint left in its folder
     (``--resume`` of the k-fold run); otherwise an existing fold folder is refused, never overwritten.
@@ -127,68 +120,26 @@ def run_fold(config: TrainConfig, scan: FolderScan, samples: pd.DataFrame, fold:
     fold_config = dataclasses.replace(config, fold=fold, name=run_dir.name, out_dir=str(run_dir.parent),
                                       group=config.group or run_dir.name)
     results = fit_and_evaluate(fold_config, scan, table, target, job_type=f"fold_{fold}")
-    write_fold_predictions(fold_config, scan, table, target, results)
+    write_fold_results(target, results)
     return results
 
 
-def write_fold_predictions(config: TrainConfig, scan: FolderScan, table: pd.DataFrame, target: Path,
-                           results: dict) -> None:
-    """The fold's best checkpoint on its validation images: ``val_results.json``, then ``val_predictions.csv``,
-    whose presence marks the fold as finished."""
-    if results["best_checkpoint"] and is_main_process():
-        metrics, predictions = evaluate_val(config, scan, table, target / results["best_checkpoint"])
-        (target / "val_results.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-        predictions.to_csv(target / "val_predictions.csv", index=False, encoding="utf-8")
+def write_fold_results(target: Path, results: dict) -> None:
+    """``val_results.json``: the ``val/*`` metrics of the fold's best checkpoint on its validation images.
 
-
-def _single_process() -> bool:
-    return False
-
-
-class _KeepLogits(L.Callback):
-    """Collects the logits that ``ClassifierModule.validation_step`` hands to callbacks, in loader order."""
-
-    def __init__(self):
-        self.logits: list[torch.Tensor] = []
-
-    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
-        self.logits.append(outputs["logits"].float().cpu())
-
-
-def evaluate_val(config: TrainConfig, scan: FolderScan, table: pd.DataFrame,
-                 checkpoint: Path) -> tuple[dict[str, float], pd.DataFrame]:
-    """The checkpoint on the ``val`` rows of ``table``: the module's own ``val/*`` metrics, and per-image predictions.
-
-    A plain single-device Trainer (no callbacks, no loggers) evaluates, so the fold's test-split figures and its
-    tracker are left as the fold run wrote them.
+    The fold run evaluated them itself (``trainer.validate`` of the best checkpoint, the module's own metrics) and
+    wrote their predictions, ``val_predictions.csv``, before its ``results.json``.
     """
-    module = ClassifierModule.load_from_checkpoint(checkpoint, map_location="cpu")
-    for metric in module.modules():  # one process evaluates: a DDP run's other processes must not be waited for
-        if isinstance(metric, Metric):
-            metric.distributed_available_fn = _single_process
-    rows = table[table["split"] == "val"]
-    dataset = ImageDataset(scan.root, rows["path"].tolist(), rows["label"].tolist(),
-                           eval_transform(module.preprocessing))
-    loader = DataLoader(dataset, batch_size=config.batch_size or 64, num_workers=config.num_workers)
-    keep = _KeepLogits()
-    trainer = L.Trainer(accelerator=config.accelerator, devices=1, precision=config.precision, logger=False,
-                        callbacks=[keep], enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False)
-    metrics = {key: float(value) for key, value in trainer.validate(module, loader, verbose=False)[0].items()}
-    probabilities = torch.softmax(torch.cat(keep.logits), dim=1).numpy()
-    classes = module.class_names
-    predicted = probabilities.argmax(axis=1)
-    predictions = pd.DataFrame({
-        "path": rows["path"].to_numpy(), "label": rows["label"].to_numpy(),
-        "class": [classes[label] for label in rows["label"]], "fold": rows["fold"].to_numpy(),
-        "pred": predicted, "pred_class": [classes[label] for label in predicted],
-        **{f"prob_{name}": probabilities[:, index] for index, name in enumerate(classes)},
-    })
-    return dict(sorted(metrics.items())), predictions
+    if results.get("best_checkpoint") and is_main_process():
+        metrics = {key: value for key, value in sorted(results.items()) if key.startswith("val/")}
+        (target / "val_results.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+
+
 
 
 def finished_folds(run_dir: Path, folds: int) -> list[int]:
-    """Folds whose run wrote ``results.json`` and, last, ``val_predictions.csv`` (none in a fast dev run)."""
+    """Folds whose run wrote ``val_predictions.csv`` and, last, ``results.json`` (no predictions in a fast dev
+    run)."""
     finished = []
     for fold in range(folds):
         results = fold_dir(run_dir, fold) / "results.json"
@@ -311,10 +262,11 @@ def out_of_fold(run_dir: Path, classes: list[str], folds: list[int], complete: b
     Each pool image must be predicted exactly once; with every fold finished, every pool image must be.
 
     Returns:
-        Accuracy and F1 over the pooled predictions, or None when no fold wrote predictions (fast dev runs).
+        The number of images and every metric of the metric table over the pooled predictions (``oof/acc``, ...),
+        or None when no fold wrote predictions (fast dev runs).
     """
     files = [fold_dir(run_dir, fold) / "val_predictions.csv" for fold in folds]
-    frames = [pd.read_csv(file, keep_default_na=False, encoding="utf-8") for file in files if file.is_file()]
+    frames = [read_predictions(file) for file in files if file.is_file()]
     if not frames:
         return None
     oof = pd.concat(frames, ignore_index=True).sort_values("path", ignore_index=True)
@@ -329,16 +281,10 @@ def out_of_fold(run_dir: Path, classes: list[str], folds: list[int], complete: b
             raise UserError(f"{run_dir}: the folds' validation predictions cover {len(oof)} images, the pool in "
                             f"splits.csv holds {len(pool)}; the fold folders do not come from one split")
     oof.to_csv(run_dir / "oof_predictions.csv", index=False, encoding="utf-8")
-    counts = confusion_matrix(oof["label"], oof["pred"], labels=list(range(len(classes))))
-    pd.DataFrame(counts, index=pd.Index(classes, name="true / predicted"), columns=classes).to_csv(
-        run_dir / "oof_confusion_matrix.csv", encoding="utf-8")
-    plot_confusion_matrix(counts, classes, f"out-of-fold predictions of {len(folds)} fold(s)",
-                          run_dir / "oof_confusion_matrix.png")
-    report = classification_report(counts, classes)
-    report.to_csv(run_dir / "oof_classification_report.csv", index=False, encoding="utf-8")
-    averages = report.set_index("class")["f1"]
-    return {"images": len(oof), "oof/acc": float(counts.trace() / counts.sum()),
-            "oof/f1_macro": float(averages["macro avg"]), "oof/f1_micro": float(averages["micro avg"])}
+    write_split_report(run_dir, oof["label"].to_numpy(), predicted_labels(oof, classes), classes,
+                       f"out-of-fold predictions of {len(folds)} fold(s)", prefix="oof_",
+                       probabilities=probabilities_of(oof, classes), split="out-of-fold", curves=True)
+    return {"images": len(oof), **score_predictions(oof, classes, prefix="oof/")}
 
 
 def _number(value: float) -> float | None:

@@ -50,6 +50,7 @@ def load_checkpoint(path: str | Path, trust: bool = False) -> ClassifierModule:
     except (TypeError, KeyError, ValueError, RuntimeError) as err:  # another project's Lightning checkpoint
         raise UserError(f"--ckpt: {path} does not fit this version of litcls "
                         f"({type(err).__name__}: {' '.join(str(err).split())[:200]})") from None
+    module.on_load_checkpoint(checkpoint)  # the temperature and threshold the evaluation stored
     return module.eval()
 
 
@@ -93,34 +94,60 @@ class _PredictionImages(Dataset):
 
 
 @torch.no_grad()
-def predict_probabilities(module: ClassifierModule, images: torch.Tensor, tta: bool = False) -> torch.Tensor:
-    """Softmax probabilities (B, num_classes); with ``tta``, averaged with the horizontally flipped images."""
-    probabilities = torch.softmax(module(images), dim=1)
+def predict_probabilities(module: ClassifierModule, images: torch.Tensor, tta: bool = False,
+                          temperature: float = 1.0) -> torch.Tensor:
+    """softmax(logits / temperature) (B, num_classes); with ``tta``, averaged with the horizontally flipped images."""
+    probabilities = torch.softmax(module(images) / temperature, dim=1)
     if tta:
-        probabilities = (probabilities + torch.softmax(module(torch.flip(images, dims=[3])), dim=1)) / 2
+        flipped = torch.softmax(module(torch.flip(images, dims=[3])) / temperature, dim=1)
+        probabilities = (probabilities + flipped) / 2
     return probabilities
 
 
+def decision_rule(module: ClassifierModule, calibrated: bool = True) -> tuple[float, tuple[int, float] | None]:
+    """What the checkpoint's evaluation decided: the temperature to divide the logits by (1 without
+    ``calibrated``), and for a two-class model (positive label, threshold on the reported probability)."""
+    decision = module.decision
+    temperature = float(decision.get("temperature", 1.0)) if calibrated else 1.0
+    if "threshold" not in decision:
+        return temperature, None
+    threshold = decision["threshold_calibrated"] if calibrated else decision["threshold"]
+    return temperature, (module.class_names.index(decision["positive_class"]), float(threshold))
+
+
 def predict_images(module: ClassifierModule, paths: Sequence[Path], batch_size: int = 32, top_k: int = 3,
-                   tta: bool = False, num_workers: int = 0, device: str | torch.device = "cpu") -> pd.DataFrame:
+                   tta: bool = False, num_workers: int = 0, device: str | torch.device = "cpu",
+                   calibrated: bool = True) -> pd.DataFrame:
     """One row per path: ``path``, ``prediction``, ``probability``, ``top{i}_class``/``top{i}_probability``
     for i = 1..k, and ``error`` (empty unless the file could not be read, then the prediction is empty).
+
+    Probabilities are calibrated with the checkpoint's temperature unless ``calibrated`` is False. A two-class
+    checkpoint with an operating threshold predicts its positive class when that class's probability reaches the
+    threshold (chosen on the validation split), not by the larger probability; ``probability`` is then the
+    probability of the class predicted.
     """
     module = module.to(device).eval()
     classes = module.class_names
+    temperature, operating = decision_rule(module, calibrated)
     top_k = max(1, min(top_k, len(classes)))
     loader = DataLoader(_PredictionImages(paths, module.preprocessing), batch_size=batch_size,
                         num_workers=num_workers)
     rows, start = [], 0
     for images, errors in loader:
-        probabilities = predict_probabilities(module, images.to(device), tta=tta).cpu()
+        probabilities = predict_probabilities(module, images.to(device), tta=tta, temperature=temperature).cpu()
         values, indices = probabilities.topk(top_k, dim=1)
+        if operating is None:
+            predicted = indices[:, 0]
+        else:
+            positive, threshold = operating
+            predicted = torch.where(probabilities[:, positive] >= threshold, positive, 1 - positive)
         for offset, error in enumerate(errors):
             row: dict = {"path": str(paths[start + offset])}
             if error:
                 row.update({"prediction": "", "probability": None, "error": error})
             else:
-                row.update({"prediction": classes[indices[offset, 0]], "probability": float(values[offset, 0]),
+                label = int(predicted[offset])
+                row.update({"prediction": classes[label], "probability": float(probabilities[offset, label]),
                             "error": ""})
                 for rank in range(top_k):
                     row[f"top{rank + 1}_class"] = classes[indices[offset, rank]]

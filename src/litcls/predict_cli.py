@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=32, help="images per batch (default: 32)")
     parser.add_argument("--num-workers", type=int, default=0, help="decoding worker processes (default: 0)")
     parser.add_argument("--tta", action="store_true", help="average with the horizontally flipped image")
+    parser.add_argument("--no-calibration", action="store_true",
+                        help="report the model's own probabilities, not those calibrated by the temperature the "
+                             "training run fitted on its validation split")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps (default: auto)")
     parser.add_argument("--gradcam", action="store_true",
                         help="write a Grad-CAM overlay of the predicted class per image under OUT/gradcam/")
@@ -64,8 +67,10 @@ def run(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     if args.images:
         paths = find_images(args.images)
+        describe_decision(module, calibrated=not args.no_calibration)
         table = predict_images(module, paths, batch_size=args.batch_size, top_k=args.top_k, tta=args.tta,
-                               num_workers=args.num_workers, device=_device(args.device))
+                               num_workers=args.num_workers, device=_device(args.device),
+                               calibrated=not args.no_calibration)
         if args.gradcam:
             table["gradcam"] = write_gradcam(module, table, out / "gradcam", layer=args.gradcam_layer,
                                              batch_size=args.batch_size)
@@ -82,6 +87,26 @@ def run(args: argparse.Namespace) -> None:
         if difference > 1e-4:
             raise UserError(f"the exported model disagrees with PyTorch by {difference:.2e} (> 1e-4); "
                             "do not use it, and report the model architecture")
+
+
+def describe_decision(module, calibrated: bool) -> None:
+    """Say which probabilities are reported and, for a two-class checkpoint, how a prediction is made."""
+    from litcls.inference import decision_rule
+
+    decision = module.decision
+    temperature, operating = decision_rule(module, calibrated)
+    if "temperature" not in decision:
+        print("probabilities: the model's own (this checkpoint holds no calibration)")
+    elif calibrated:
+        print(f"probabilities: calibrated with temperature {temperature:.3f}, fitted on the training run's validation "
+              "split (--no-calibration for the model's own)")
+    else:
+        print("probabilities: the model's own (--no-calibration)")
+    if operating is not None:
+        positive, threshold = operating
+        print(f"two classes: {module.class_names[positive]!r} is predicted when its probability is at least "
+              f"{threshold:.4g}, the operating threshold chosen on the validation split by "
+              f"{decision['threshold_rule']}; top1_class is the more probable class")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

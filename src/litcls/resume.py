@@ -184,7 +184,7 @@ def resume(target: str, flag_values: dict[str, Any]) -> Path:
 
 def _resume_one(target: str, flag_values: dict[str, Any]) -> tuple[Path, TrainConfig]:
     """Continue one run (a fold too, which then writes its validation predictions); return its folder and config."""
-    from litcls.crossval import write_fold_predictions
+    from litcls.crossval import write_fold_results
     from litcls.run import fit_and_evaluate
     from litcls.trainer import check_hardware
 
@@ -196,14 +196,14 @@ def _resume_one(target: str, flag_values: dict[str, Any]) -> tuple[Path, TrainCo
     results = fit_and_evaluate(config, scan, samples, run_dir, ckpt_path=point.path, resume_step=point.global_step,
                                job_type=job_type)
     if config.fold is not None:
-        write_fold_predictions(config, scan, samples, run_dir, results)
+        write_fold_results(run_dir, results)
     return run_dir, config
 
 
 def resume_cross_validation(run_dir: Path, flag_values: dict[str, Any]) -> Path:
     """Finish a k-fold run as one run: each unfinished fold continues from its checkpoint (or, when it stopped
     before its first one, starts over), folds that never started run, then the aggregate is written."""
-    from litcls.crossval import aggregate, finished_folds, fold_dir, run_fold, write_fold_predictions
+    from litcls.crossval import aggregate, finished_folds, fold_dir, run_fold
     from litcls.trainer import check_hardware
 
     config = cross_validation_config(run_dir, flag_values)
@@ -217,11 +217,7 @@ def resume_cross_validation(run_dir: Path, flag_values: dict[str, Any]) -> Path:
     print(f"resuming the {config.folds}-fold run {run_dir}: fold(s) {', '.join(map(str, left)) or 'none'} to finish")
     for fold in left:
         target = fold_dir(run_dir, fold)
-        if (target / "results.json").is_file():  # stopped between its results and its validation predictions
-            fold_config = resolve(load_yaml(target / "config.yaml"), {})
-            results = json.loads((target / "results.json").read_text(encoding="utf-8"))
-            write_fold_predictions(fold_config, scan, load_split(target, fold_config)[1], target, results)
-        elif (target / "checkpoints" / "last.ckpt").is_file():
+        if (target / "checkpoints" / "last.ckpt").is_file():
             _resume_one(str(target), flag_values)
         else:  # never started, or stopped before its first checkpoint: nothing in it is worth keeping
             run_fold(config, scan, samples, fold, run_dir, restart=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import time
 import warnings
@@ -15,7 +16,6 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 
 from litcls.advice import settle_batch_size, warn_small_images
-from litcls.callbacks.confusion_matrix import ConfusionMatrixWriter
 from litcls.callbacks.graceful_stop import GracefulStop
 from litcls.config import TrainConfig
 from litcls.data.balance import class_weights, imbalance_hint
@@ -28,6 +28,8 @@ from litcls.data.scan import FolderScan, scan_folder
 from litcls.data.splits import split_samples, write_splits
 from litcls.data.transforms import Preprocessing
 from litcls.errors import UserError
+from litcls.evaluation.final import check_evaluation_flags, evaluate_run, evaluated_split
+from litcls.evaluation.metrics import curve_thresholds
 from litcls.models import get_model_spec
 from litcls.models.module import ClassifierModule
 from litcls.models.pretrained import load_starting_weights, run_preprocessing, starting_weights
@@ -85,12 +87,14 @@ def check_input_size(module: ClassifierModule, config: TrainConfig, img_size: in
 
 
 def load_scan(config: TrainConfig) -> tuple[FolderScan, list[list[str]]]:
-    """Scan ``--data``, attach ``--groups``, and find byte-identical images (keeping one with ``--dedupe``).
+    """Scan ``--data``, check the evaluation flags against its classes, attach ``--groups``, and find
+    byte-identical images (keeping one with ``--dedupe``).
 
     Returns:
         The scan and the sets of identical images still in it.
     """
     scan = scan_folder(resolve_data(config.data))
+    check_evaluation_flags(config, scan.classes)
     if config.groups:
         scan = attach_groups(scan, config.groups)
     duplicates = find_duplicates(scan.root, scan.samples["path"])
@@ -119,10 +123,10 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
     """Train on the rows of ``samples`` marked train, select on val, evaluate the best checkpoint on test.
 
     Writes ``config.yaml``, ``classes.json``, ``splits.csv`` (and ``skipped.csv`` when the scan left files
-    out) before training; ``results.json`` (with the per-class report), ``curves.png`` and ``report.html``
-    after; returns the results. With ``ckpt_path`` (and its global step, ``resume_step``) training continues
-    from that checkpoint in the same run folder, whose ``classes.json`` and ``splits.csv`` are left as they
-    are. ``job_type`` labels the W&B run (``fold_2`` in a k-fold run).
+    out) before training; the evaluation files (:func:`litcls.evaluation.final.evaluate_run`), ``results.json``,
+    ``curves.png`` and ``report.html`` after; returns the results. With ``ckpt_path`` (and its global step,
+    ``resume_step``) training continues from that checkpoint in the same run folder, whose ``classes.json`` and
+    ``splits.csv`` are left as they are. ``job_type`` labels the W&B run (``fold_2`` in a k-fold run).
 
     Raises:
         TrainingInterrupted: SIGTERM or Ctrl+C stopped training (after saving a checkpoint).
@@ -155,6 +159,8 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
         optimizer=config.optimizer, lr=config.lr, weight_decay=config.weight_decay, scheduler=config.scheduler,
         label_smoothing=config.label_smoothing, max_epochs=config.epochs, monitor=config.monitor,
         class_weights=class_weights(train_labels, len(scan.classes)) if config.balance == "loss" else None,
+        curve_thresholds=curve_thresholds(max(len(datamodule.split(name)) for name in ("val", "test")),
+                                          len(scan.classes)),
     )
     check_input_size(module, config, preprocessing.img_size)
     if start:
@@ -181,10 +187,17 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
             if isinstance(callback, GracefulStop):
                 callback.raise_if_stopped(trainer)
 
+        # the best checkpoint on val (where calibration and thresholds are fitted), then on test
         best_or_current = None if config.fast_dev_run else "best"
-        evaluate = trainer.test if len(datamodule.split("test")) else trainer.validate
-        metrics = evaluate(module, datamodule=datamodule, ckpt_path=best_or_current, verbose=False)[0]
+        trainer.validate(module, datamodule=datamodule, ckpt_path=best_or_current, verbose=False)
+        # the module keeps these val metrics out of the loggers' per-epoch curves: read them from the trainer
+        metrics = {key: value for key, value in trainer.callback_metrics.items() if key.startswith("val/")}
+        if evaluated_split(datamodule) == "test":
+            metrics |= trainer.test(module, datamodule=datamodule, ckpt_path=best_or_current, verbose=False)[0]
+        evaluation = evaluate_run(config, trainer, module, datamodule, run_dir)
+        metrics |= {key: value for key, value in evaluation.items() if "/" in key}
         results = _results(config, trainer, metrics, run_dir, time.perf_counter() - started)
+        results |= {key: value for key, value in evaluation.items() if "/" not in key}
         if trainer.is_global_zero:
             (run_dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False),
                                                   encoding="utf-8")
@@ -201,7 +214,7 @@ def _results(config: TrainConfig, trainer: L.Trainer, metrics: dict, run_dir: Pa
     checkpoint = trainer.checkpoint_callback
     best = checkpoint.best_model_path if checkpoint else ""
     results = {
-        **{key: float(value) for key, value in sorted(metrics.items())},
+        **{key: _number(value) for key, value in sorted(metrics.items())},
         "monitor": config.monitor,
         "best_score": float(checkpoint.best_model_score) if best else None,
         "best_checkpoint": os.path.relpath(best, run_dir) if best else None,
@@ -211,7 +224,9 @@ def _results(config: TrainConfig, trainer: L.Trainer, metrics: dict, run_dir: Pa
         "effective_batch_size": config.batch_size * trainer.world_size * config.accumulate_grad_batches,
         "seconds": round(seconds, 1),
     }
-    confusion = next((c for c in trainer.callbacks if isinstance(c, ConfusionMatrixWriter)), None)
-    if confusion and confusion.report:
-        results["classification_report"] = confusion.report
     return results
+
+
+def _number(value) -> float | None:
+    """A metric as a JSON number; undefined (NaN, e.g. a PPV with no positive call) as null."""
+    return None if value is None or math.isnan(float(value)) else float(value)

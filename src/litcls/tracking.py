@@ -17,11 +17,9 @@ import pandas as pd
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 
 from litcls.config import TrainConfig
+from litcls.evaluation.metrics import monitors
 from litcls.resumable_csv import RunCSVLogger
 from litcls.rundir import is_main_process
-
-# val metric -> the summary W&B keeps for it, so that sweeps and tables compare the best epoch, not the last
-WANDB_SUMMARIES = {"val/loss": "min", "val/acc": "max", "val/f1_macro": "max", "val/f1_micro": "max"}
 
 
 def build_loggers(config: TrainConfig, run_dir: Path, resume_step: int | None = None,
@@ -88,7 +86,8 @@ def _wandb_logger(config: TrainConfig, run_dir: Path, job_type: str | None, mode
         **({"id": run_id, "resume": "allow"} if run_id else {}),
     )
     experiment = logger.experiment  # start now, so a failure is handled here and not mid-training
-    for metric, summary in WANDB_SUMMARIES.items():
+    # the best epoch of every val metric (min or max, from the metric table), so sweeps compare best, not last
+    for metric, summary in monitors().items():
         if hasattr(experiment, "define_metric"):
             experiment.define_metric(metric, summary=summary)
     return logger
@@ -121,10 +120,11 @@ def start_wandb(config: TrainConfig, run_dir: Path, job_type: str | None = None,
 
 
 def log_results(loggers: list[Logger], results: dict) -> None:
-    """Put the final metrics in each tracker's run summary."""
+    """Put the final metrics in each tracker's run summary; the val metrics keep their best-epoch summary."""
+    kept = monitors()
     for logger in loggers:
         if isinstance(logger, WandbLogger):
-            logger.experiment.summary.update(results)
+            logger.experiment.summary.update({key: value for key, value in results.items() if key not in kept})
 
 
 def _finish_wandb(exit_code: int) -> None:
@@ -166,3 +166,26 @@ def log_evaluation_tables(loggers: list[Logger], split: str, counts: np.ndarray,
                                                 class_names=list(class_names), title=f"{split} confusion matrix")
             logger.experiment.log({f"{split}/confusion_matrix_chart": chart,
                                    f"{split}/classification_report": wandb.Table(dataframe=report)})
+
+
+WANDB_TABLE_ROWS = 2000  # predictions shown in W&B: mistakes first, then the rest in file order
+
+
+def log_predictions(loggers: list[Logger], split: str, table: pd.DataFrame, labels: np.ndarray,
+                    probabilities: np.ndarray, class_names: list[str]) -> None:
+    """W&B only: the evaluated split's ROC and precision-recall charts (one curve per class, one-vs-rest) and its
+    predictions table, at most ``WANDB_TABLE_ROWS`` rows (the full table is ``predictions.csv``)."""
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            import wandb
+
+            correct = table["correct"].astype(bool)
+            shown = pd.concat([table[~correct], table[correct]]).head(WANDB_TABLE_ROWS)
+            names = list(class_names)
+            logger.experiment.log({
+                f"{split}/roc_curve": wandb.plot.roc_curve(labels.tolist(), probabilities.tolist(), labels=names,
+                                                           title=f"{split} ROC (one-vs-rest)"),
+                f"{split}/pr_curve": wandb.plot.pr_curve(labels.tolist(), probabilities.tolist(), labels=names,
+                                                         title=f"{split} precision-recall (one-vs-rest)"),
+                f"{split}/predictions": wandb.Table(dataframe=shown.reset_index(drop=True)),
+            })

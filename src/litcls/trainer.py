@@ -11,13 +11,13 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_info
 
-from litcls.callbacks.confusion_matrix import ConfusionMatrixWriter
 from litcls.callbacks.freeze_backbone import BackboneFreeze
 from litcls.callbacks.graceful_stop import GracefulStop
 from litcls.callbacks.gradcam import GradCAMGallery
 from litcls.callbacks.metrics_table import EpochMetricsTable
 from litcls.callbacks.precise_bn import PreciseBatchNorm
 from litcls.callbacks.prediction_collapse import PredictionCollapseWarning
+from litcls.callbacks.predictions import PredictionCollector
 from litcls.callbacks.resume_state import ResumeState
 from litcls.config import MONITORS, TrainConfig
 from litcls.data.batching import MIN_PATIENCE_STEPS, PRECISE_BN_BELOW_STEPS, patience_epochs
@@ -46,6 +46,7 @@ def parse_devices(value: str) -> str | int | list[int]:
 
 def build_callbacks(config: TrainConfig, run_dir: Path, steps_per_epoch: int) -> list[L.Callback]:
     mode = MONITORS[config.monitor]
+    predictions = PredictionCollector(run_dir, every_epoch=config.plots_every_epoch)
     callbacks: list[L.Callback] = [
         ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=config.monitor, mode=mode,
                         save_top_k=1, save_last=True, auto_insert_metric_name=False, enable_version_counter=False,
@@ -53,9 +54,9 @@ def build_callbacks(config: TrainConfig, run_dir: Path, steps_per_epoch: int) ->
                         # killed in between repeats the epoch rather than missing its row
                         save_on_train_epoch_end=True),
         EpochMetricsTable(run_dir / "metrics.csv"),
-        ConfusionMatrixWriter(run_dir, every_epoch=config.plots_every_epoch),
+        predictions,
         GradCAMGallery(run_dir, per_class=config.gradcam_per_class, mistakes=config.gradcam_mistakes,
-                       layer=config.gradcam_layer, every_epoch=config.plots_every_epoch),
+                       layer=config.gradcam_layer, every_epoch=config.plots_every_epoch, predictions=predictions),
         GracefulStop(run_dir),
         ResumeState(),
         PredictionCollapseWarning(),

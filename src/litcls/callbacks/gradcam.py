@@ -9,9 +9,10 @@ import numpy as np
 import torch
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_info
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from litcls.gradcam import gradcam_heatmaps, overlay, preserved_state, resolve_target_layer, to_display
+from litcls.callbacks.predictions import PredictionCollector
+from litcls.gradcam import gradcam_heatmaps, overlay, resolve_target_layer, to_display
 from litcls.tracking import log_image
 
 
@@ -39,12 +40,13 @@ def select_examples(labels: np.ndarray, probabilities: np.ndarray, per_class: in
 class GradCAMGallery(L.Callback):
     """Explain a few evaluation images with Grad-CAM and save them under ``gradcam/``.
 
-    After ``trainer.test`` (or ``trainer.validate`` outside fitting) rank zero predicts every image of the
-    evaluated dataset once, picks ``per_class`` images of each class and the ``mistakes`` most confident wrong
-    predictions, and writes one PNG per image (the image beside its overlay, titled true class, predicted
-    class and probability) to ``run_dir/gradcam/``; each is also sent to the loggers that take images.
-    With ``every_epoch`` the validation split is explained after every training epoch, under
-    ``epochs/epoch_<n>/gradcam/``. Models without a convolution are skipped with one message.
+    :meth:`explain` picks ``per_class`` images of each class and the ``mistakes`` most confident wrong predictions
+    from predictions already made, and writes one PNG per image (the image beside its overlay, titled true class,
+    predicted class and probability); each is also sent to the loggers that take images. After training, the
+    evaluation (:mod:`litcls.evaluation.final`) calls it with the evaluated split's predictions; with
+    ``every_epoch`` the validation split is explained after every training epoch, under
+    ``epochs/epoch_<n>/gradcam/``, from the logits ``predictions`` collected. Nothing is predicted a second time.
+    Models without a convolution are skipped with one message.
 
     Args:
         run_dir: the run folder.
@@ -52,18 +54,22 @@ class GradCAMGallery(L.Callback):
         mistakes: most confident mistakes explained.
         layer: module path from the LightningModule (``model.features.3``); None finds it automatically.
         every_epoch: also explain the validation split after every training epoch.
+        predictions: the collector whose validation logits the epochs' galleries show (needed by ``every_epoch``).
     """
 
     def __init__(self, run_dir: str | Path, per_class: int = 2, mistakes: int = 8, layer: str | None = None,
-                 every_epoch: bool = False):
+                 every_epoch: bool = False, predictions: PredictionCollector | None = None):
         for name, value in (("per_class", per_class), ("mistakes", mistakes)):
             if value < 0:
                 raise ValueError(f"{name} must be 0 or more, got {value}")
+        if every_epoch and predictions is None:
+            raise ValueError("every_epoch needs the PredictionCollector whose validation logits it explains")
         self.run_dir = Path(run_dir)
         self.per_class = per_class
         self.mistakes = mistakes
         self.layer = layer
         self.every_epoch = every_epoch
+        self.predictions = predictions
         self._target: tuple[str, torch.nn.Module] | None = None
         self._target_of: L.LightningModule | None = None  # the module the target layer belongs to
 
@@ -79,33 +85,43 @@ class GradCAMGallery(L.Callback):
         else:
             rank_zero_info(f"Grad-CAM explains {self._target[0]}")
 
-    def _explaining(self, trainer: L.Trainer) -> bool:
-        return (self._target is not None and trainer.is_global_zero and not trainer.sanity_checking
-                and not trainer.fast_dev_run)
-
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not self._explaining(trainer):
+        if not (self.every_epoch and trainer.state.fn == TrainerFn.FITTING and trainer.is_global_zero
+                and not trainer.sanity_checking and not trainer.fast_dev_run):
             return
-        if trainer.state.fn == TrainerFn.VALIDATING:
-            self._write(trainer, pl_module, "val", self.run_dir / "gradcam")
-        elif self.every_epoch:
-            self._write(trainer, pl_module, "val",
-                        self.run_dir / "epochs" / f"epoch_{trainer.current_epoch:03d}" / "gradcam")
+        logits = self.predictions.logits.get("val")
+        if logits is None:
+            return
+        loaders = trainer.val_dataloaders
+        dataset = loaders[0].dataset if isinstance(loaders, (list, tuple)) else loaders.dataset
+        self.explain(pl_module, dataset, torch.softmax(torch.from_numpy(logits), dim=1).numpy(),
+                     np.asarray(dataset.labels), self.run_dir / "epochs" / f"epoch_{trainer.current_epoch:03d}" /
+                     "gradcam", trainer.loggers, trainer.global_step, "val")
 
-    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self._explaining(trainer):
-            self._write(trainer, pl_module, "test", self.run_dir / "gradcam")
+    def explain(self, pl_module: L.LightningModule, dataset: Dataset, probabilities: np.ndarray, labels: np.ndarray,
+                folder: Path, loggers: list = (), step: int = 0, split: str = "test") -> list[tuple[int, Path]]:
+        """Write the gallery of ``dataset`` into ``folder`` (replacing an earlier one), on the module's device.
 
-    def _write(self, trainer: L.Trainer, pl_module: L.LightningModule, split: str, folder: Path) -> None:
+        Args:
+            pl_module: the module whose predictions are explained (the target layer was found on it in ``setup``).
+            dataset: the evaluated images, in the order of ``probabilities``.
+            probabilities: (N, C) class probabilities the module gave them.
+            labels: (N,) true labels.
+            folder: where the PNG files go.
+            loggers: loggers that take images get each one as ``<split>/gradcam/<name>``.
+            step: the step the images are logged at.
+            split: the split's name, for the loggers.
+
+        Returns:
+            (dataset index, PNG file) of every image explained; an image can be both a class sample and a mistake.
+        """
         from litcls.report.figures import plot_gradcam
 
-        loaders = trainer.test_dataloaders if split == "test" else trainer.val_dataloaders
-        loader = loaders[0] if isinstance(loaders, (list, tuple)) else loaders
-        dataset = loader.dataset  # the whole split, not the per-process share a distributed sampler hands out
-        probabilities, labels = _predict(pl_module, dataset, loader.batch_size or 64)
+        if self._target is None or self._target_of is not pl_module:
+            return []
         chosen = select_examples(labels, probabilities, self.per_class, self.mistakes)
         if not chosen:
-            return
+            return []
         param = next(pl_module.parameters())
         images = torch.stack([dataset[index][0] for _, index in chosen]).to(param.device, param.dtype)
         predicted = probabilities.argmax(axis=1)
@@ -117,20 +133,11 @@ class GradCAMGallery(L.Callback):
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("*.png"):  # a re-run of the evaluation replaces the gallery, never mixes two
             old.unlink()
+        written = []
         for (stem, index), image, cam in zip(chosen, shown, overlays, strict=True):
+            path = folder / f"{stem}.png"
             pixels = plot_gradcam(image, cam, names[labels[index]], names[predicted[index]],
-                                  float(probabilities[index, predicted[index]]), folder / f"{stem}.png")
-            log_image(trainer.loggers, f"{split}/gradcam/{stem}", pixels, trainer.global_step)
-
-
-def _predict(module: L.LightningModule, dataset: Dataset, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Class probabilities and labels of every image of ``dataset``, each exactly once, in dataset order."""
-    param = next(module.parameters())
-    probabilities, labels = [], []
-    with preserved_state(module), torch.no_grad():
-        module.eval()
-        for images, targets in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-            logits = module(images.to(param.device, param.dtype))
-            probabilities.append(torch.softmax(logits.float(), dim=1).cpu())
-            labels.append(torch.as_tensor(targets))
-    return torch.cat(probabilities).numpy(), torch.cat(labels).numpy()
+                                  float(probabilities[index, predicted[index]]), path)
+            log_image(loggers, f"{split}/gradcam/{stem}", pixels, step)
+            written.append((index, path))
+        return written

@@ -6,15 +6,14 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.trainer.states import TrainerFn
 from torch import nn
-from torchmetrics import MeanMetric, MetricCollection
-from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+from torchmetrics import MeanMetric
 
 from litcls.config import MONITORS
 from litcls.data.transforms import Preprocessing
+from litcls.evaluation.metrics import build_metrics
 from litcls.models.registry import build_model
-
-STAGES = ("train", "val", "test")
 
 
 class ClassifierModule(L.LightningModule):
@@ -37,12 +36,14 @@ class ClassifierModule(L.LightningModule):
         monitor: validation metric the plateau schedule watches.
         class_weights: optional weight per class for the training loss (``--balance loss``); validation
             and test losses stay unweighted, so they mean the same with and without it.
+        curve_thresholds: fixed thresholds of the AUROC and AP metrics; None computes them exactly (see
+            :func:`litcls.evaluation.metrics.curve_thresholds`).
     """
 
     def __init__(self, model: str, class_names: list[str], preprocessing: dict[str, Any], optimizer: str = "adamw",
                  lr: float = 1e-3, weight_decay: float = 1e-4, scheduler: str = "cosine",
                  label_smoothing: float = 0.0, max_epochs: int = 30, monitor: str = "val/loss",
-                 class_weights: list[float] | None = None):
+                 class_weights: list[float] | None = None, curve_thresholds: int | None = None):
         super().__init__()
         self.save_hyperparameters()
         self.class_names = list(class_names)
@@ -51,15 +52,14 @@ class ClassifierModule(L.LightningModule):
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         self.train_criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
-        num_classes = len(self.class_names)
-        metrics = MetricCollection({
-            "acc": MulticlassAccuracy(num_classes, average="micro"),
-            "f1_macro": MulticlassF1Score(num_classes, average="macro"),
-            "f1_micro": MulticlassF1Score(num_classes, average="micro"),
-        })
-        self.train_metrics = metrics.clone(prefix="train/")
-        self.val_metrics = metrics.clone(prefix="val/")
-        self.test_metrics = metrics.clone(prefix="test/")
+        # every stage's metrics come from the metric table (litcls.evaluation.metrics)
+        classes = len(self.class_names)
+        self.train_metrics = build_metrics(classes, "train", curve_thresholds, prefix="train/")
+        self.val_metrics = build_metrics(classes, "val", curve_thresholds, prefix="val/")
+        self.test_metrics = build_metrics(classes, "test", curve_thresholds, prefix="test/")
+        # what the evaluation decided on the validation split (temperature, operating threshold); stored in the
+        # best checkpoint after training, read back by predict.py
+        self.decision: dict[str, Any] = {}
         # The epoch loss is a torchmetrics mean weighted by batch size: its sums are synced exactly across
         # processes. Lightning's own `self.log(sync_dist=True)` mean truncates the synced image count to an
         # integer on gloo, which is wrong when processes hold different numbers of evaluation images.
@@ -73,10 +73,13 @@ class ClassifierModule(L.LightningModule):
         logits = self(images)
         loss = (self.train_criterion if stage == "train" else self.criterion)(logits, labels)
         metrics, mean_loss = getattr(self, f"{stage}_metrics"), getattr(self, f"{stage}_loss")
-        metrics.update(logits, labels)
+        metrics.update(logits.detach().float().softmax(dim=1), labels)  # probabilities, whatever the logits' range
         mean_loss.update(loss.detach(), weight=len(labels))
-        self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=stage != "test")
-        self.log_dict(metrics, on_step=False, on_epoch=True)
+        # ``trainer.validate`` after fitting (the best checkpoint, for results.json) computes its val metrics without
+        # adding a point to the logged per-epoch val curves (None: Lightning's default, to the loggers if any)
+        logger = None if stage != "val" or self.trainer.state.fn == TrainerFn.FITTING else False
+        self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=stage != "test", logger=logger)
+        self.log_dict(metrics, on_step=False, on_epoch=True, logger=logger)
         return loss, logits
 
     def training_step(self, batch, batch_idx):
@@ -97,6 +100,13 @@ class ClassifierModule(L.LightningModule):
     def predict_step(self, batch, batch_idx):
         images = batch[0] if isinstance(batch, (tuple, list)) else batch
         return torch.softmax(self(images), dim=1)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.decision:
+            checkpoint["decision"] = dict(self.decision)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.decision = dict(checkpoint.get("decision") or {})
 
     def configure_optimizers(self):
         hp = self.hparams

@@ -1,4 +1,5 @@
-"""Matplotlib figures of a run: confusion matrix, learning curves, Grad-CAM panels.
+"""Matplotlib figures of a run: confusion matrix, learning curves, Grad-CAM panels, ROC, precision-recall and
+reliability diagrams.
 
 Each function draws one figure, writes it as PNG and returns its pixels (H, W, 3) uint8 for the loggers.
 Figures are ``matplotlib.figure.Figure`` objects rendered on the Agg canvas, never through pyplot's global
@@ -115,4 +116,126 @@ def plot_gradcam(image: np.ndarray, overlay: np.ndarray, true_name: str | None, 
             ax.set_title(name, fontsize=8)
             ax.axis("off")
         figure.suptitle(title, fontsize=9, color="firebrick" if true_name not in (None, predicted_name) else "black")
+        return _render(figure, path)
+
+
+LEGEND_LIMIT = 20  # more classes than this: curves without a legend entry each
+
+
+def _curve_axes(figure, xlabel: str, ylabel: str):
+    ax = figure.subplots()
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_aspect("equal")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def _curve_classes(labels: np.ndarray, classes: int, positive: int | None) -> list[int]:
+    """The classes drawn: the positive one of a two-class task, else every class with images of it and others."""
+    chosen = [positive] if positive is not None else range(classes)
+    return [label for label in chosen if 0 < (labels == label).sum() < len(labels)]
+
+
+def plot_roc(labels: np.ndarray, probabilities: np.ndarray, class_names: list[str], auroc: list[float], title: str,
+             path: Path, positive: int | None = None, point: tuple[float, float, float] | None = None) -> np.ndarray:
+    """One-vs-rest ROC curve per class, its AUROC in the legend; a two-class task draws the positive class only,
+    with the operating point (threshold, sensitivity, specificity) marked."""
+    from sklearn.metrics import roc_curve
+
+    names, settings = drawable_labels(class_names)
+    drawn = _curve_classes(labels, len(class_names), positive)
+    with _drawing(settings):
+        figure = _figure(5.6, 5.2)
+        ax = _curve_axes(figure, "false positive rate (1 - specificity)", "true positive rate (sensitivity)")
+        for label in drawn:
+            fpr, tpr, _ = roc_curve(labels == label, probabilities[:, label])
+            ax.plot(fpr, tpr, lw=1.3, label=f"{names[label]}: AUROC {auroc[label]:.3f}")
+        if point is not None:
+            threshold, sensitivity, specificity = point
+            ax.plot([1 - specificity], [sensitivity], "o", color="black", markersize=7,
+                    label=f"threshold {threshold:.3g}: sens. {sensitivity:.3f}, spec. {specificity:.3f}")
+        ax.plot([0, 1], [0, 1], "--", color="grey", lw=0.8)
+        if len(drawn) <= LEGEND_LIMIT:
+            ax.legend(loc="lower right", fontsize=7 if len(drawn) > 5 else 8)
+        ax.set_title(title, fontsize=10)
+        return _render(figure, path)
+
+
+def plot_precision_recall(labels: np.ndarray, probabilities: np.ndarray, class_names: list[str], ap: list[float],
+                          title: str, path: Path, positive: int | None = None,
+                          point: tuple[float, float, float] | None = None) -> np.ndarray:
+    """One-vs-rest precision-recall curve per class, its average precision in the legend; a two-class task draws
+    the positive class with its prevalence (a model without skill) and the operating point (threshold, recall,
+    precision)."""
+    from sklearn.metrics import precision_recall_curve
+
+    names, settings = drawable_labels(class_names)
+    drawn = _curve_classes(labels, len(class_names), positive)
+    with _drawing(settings):
+        figure = _figure(5.6, 5.2)
+        ax = _curve_axes(figure, "recall (sensitivity)", "precision (PPV)")
+        for label in drawn:
+            precision, recall, _ = precision_recall_curve(labels == label, probabilities[:, label])
+            ax.step(recall, precision, where="post", lw=1.3, label=f"{names[label]}: AP {ap[label]:.3f}")
+        if positive is not None and drawn:
+            prevalence = float((labels == positive).mean())
+            ax.axhline(prevalence, ls="--", color="grey", lw=0.8, label=f"prevalence {prevalence:.3f}")
+        if point is not None:
+            threshold, recall, precision = point
+            ax.plot([recall], [precision], "o", color="black", markersize=7,
+                    label=f"threshold {threshold:.3g}: recall {recall:.3f}, precision {precision:.3f}")
+        if len(drawn) <= LEGEND_LIMIT:
+            ax.legend(loc="lower left", fontsize=7 if len(drawn) > 5 else 8)
+        ax.set_title(title, fontsize=10)
+        return _render(figure, path)
+
+
+def reliability_bins(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -> pd.DataFrame:
+    """Per equal-width bin of confidence (the top probability): images, mean confidence, accuracy. The bins are
+    torchmetrics' (float32 edges, an edge in the bin above it), except that a confidence of exactly 1, which
+    torchmetrics' ECE counts in a bin of its own, is drawn in the last bin."""
+    confidence = probabilities.max(axis=1).astype(np.float32)
+    correct = probabilities.argmax(axis=1) == labels
+    import torch
+
+    edges = torch.linspace(0, 1, bins + 1, dtype=torch.float32).numpy()  # torchmetrics' edges, to the last bit
+    index = np.minimum(np.searchsorted(edges, confidence, side="right") - 1, bins - 1)
+    count = np.bincount(index, minlength=bins)
+    with np.errstate(invalid="ignore"):
+        return pd.DataFrame({"low": np.arange(bins) / bins, "images": count,
+                             "confidence": np.bincount(index, confidence, minlength=bins) / count,
+                             "accuracy": np.bincount(index, correct, minlength=bins) / count})
+
+
+def plot_reliability(labels: np.ndarray, panels: list[tuple[str, np.ndarray, float]], title: str,
+                     path: Path) -> np.ndarray:
+    """Reliability diagrams side by side, one per ``(name, probabilities, ece)``: accuracy per confidence bin (blue)
+    and its gap to the bin's mean confidence (hatched red, above the bar when over-confident, inside it when
+    under-confident); a calibrated model follows the diagonal. The numbers count the images in each bin."""
+    with _drawing({}):
+        figure = _figure(5.0 * len(panels), 5.2)
+        axes = np.atleast_1d(figure.subplots(1, len(panels)))
+        for ax, (name, probabilities, ece) in zip(axes, panels, strict=True):
+            table = reliability_bins(probabilities, labels)
+            width = 1 / len(table)
+            shown = table[table["images"] > 0]
+            ax.bar(shown["low"], shown["accuracy"], width=width, align="edge", color="tab:blue", alpha=0.75,
+                   edgecolor="white", label="accuracy")
+            ax.bar(shown["low"], shown["confidence"] - shown["accuracy"], bottom=shown["accuracy"], width=width,
+                   align="edge", fill=False, hatch="///", edgecolor="tab:red", linewidth=0.8,
+                   label="gap to mean confidence")
+            for row in shown.itertuples():
+                ax.text(row.low + width / 2, 0.02, str(row.images), ha="center", fontsize=6, rotation=90)
+            ax.plot([0, 1], [0, 1], "--", color="grey", lw=0.8)
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1.01)
+            ax.set_aspect("equal")
+            ax.set_xlabel("confidence (top probability)")
+            ax.set_ylabel("accuracy")
+            ax.set_title(f"{name}: ECE {ece:.4f}", fontsize=10)
+            ax.legend(loc="upper left", fontsize=8)
+        figure.suptitle(title, fontsize=10)
         return _render(figure, path)

@@ -1,8 +1,8 @@
 """report.html: one page that shows a finished run, readable offline and when mailed alone.
 
-Built from the files in the run folder only (config.yaml, results.json, metrics.csv, the CSV reports and the
-PNG figures), so it can be rebuilt for any run folder: ``python -m litcls.report.page runs/<name>`` (a k-fold
-run folder gets the page of :mod:`litcls.report.cv_page`).
+Built from the files in the run folder only (config.yaml, results.json, metrics.csv, predictions.csv, the CSV
+reports and the PNG figures), so it can be rebuilt for any run folder: ``python -m litcls.report.page runs/<name>``
+(a k-fold run folder gets the page of :mod:`litcls.report.cv_page`).
 Images are embedded as base64 data URIs; links point to files beside the page.
 """
 
@@ -17,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from litcls.summary import decision_rows, format_value
+
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "Malgun Gothic", sans-serif;
        margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #222; }
@@ -26,6 +28,7 @@ th, td { border: 1px solid #ddd; padding: .25rem .6rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; } tr:nth-child(even) { background: #f7f7f7; }
 img { max-width: 100%; } .gallery { display: flex; flex-wrap: wrap; gap: .5rem; }
 .gallery img { width: 280px; border: 1px solid #eee; } details { margin-top: 1rem; }
+.curves img { width: 480px; } figure { margin: 0; width: 280px; } figcaption { font-size: .75rem; color: #555; }
 """
 
 
@@ -45,17 +48,72 @@ def _link(run_dir: Path, name: str) -> str:
 def _results_section(results: dict) -> list[str]:
     if not results:
         return ["<p>No results.json: the run did not finish its evaluation.</p>"]
-    metrics = [(key, value) for key, value in results.items() if "/" in key and isinstance(value, float)]
+    intervals = (results.get("confidence_intervals") or {}).get("metrics", {})
+    metrics = [(key, format_value(value, intervals.get(key))) for key, value in results.items()
+               if "/" in key and isinstance(value, float)]
     details = [(key, results.get(key)) for key in ("monitor", "best_score", "best_checkpoint", "epochs_trained",
                                                    "seconds") if key in results]
-    parts = [_table(pd.DataFrame(metrics, columns=["metric", "value"]))] if metrics else []
+    parts = []
+    if intervals:
+        ci = results["confidence_intervals"]
+        parts.append(f"<p>value [low, high]: {ci['level']:.0%} {html.escape(ci['method'])} interval over "
+                     f"{ci['replicates']} resamples of the {html.escape(ci['split'])} "
+                     f"{html.escape(ci['resampled'])} (seed {ci['seed']}).</p>")
+    parts += [_table(pd.DataFrame(metrics, columns=["metric", "value"]))] if metrics else []
     parts.append(_table(pd.DataFrame([(key, "" if value is None else str(value)) for key, value in details],
                                      columns=["", "value"])))
     return parts
 
 
-def _gallery(paths: list[Path]) -> str:
-    return '<div class="gallery">' + "".join(_image(path, path.stem) for path in paths) + "</div>"
+def _gallery(paths: list[Path], captions: dict[str, str]) -> str:
+    items = []
+    for path in paths:
+        caption = captions.get(f"gradcam/{path.name}")
+        items.append(f"<figure>{_image(path, path.stem)}<figcaption>{html.escape(caption)}</figcaption></figure>"
+                     if caption else _image(path, path.stem))
+    return '<div class="gallery">' + "".join(items) + "</div>"
+
+
+def _gallery_captions(run_dir: Path) -> dict[str, str]:
+    """Overlay file -> the predictions.csv row it explains (row numbers count data rows from 1)."""
+    path = run_dir / "predictions.csv"
+    if not path.is_file():
+        return {}
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if "gradcam" not in table:
+        return {}
+    columns = zip(table["gradcam"], table["path"], table["class"], table["predicted"], strict=True)
+    return {file: f"predictions.csv row {number + 1}: {path} (true {true}, predicted {predicted})"
+            for number, (files, path, true, predicted) in enumerate(columns) for file in files.split(";") if file}
+
+
+def _decisions_section(run_dir: Path, results: dict) -> list[str]:
+    """Calibration and, for two classes, the operating point: what was fitted on val and how it does on test."""
+    if "calibration" not in results:
+        return []
+    splits = [split for split in ("val", "test") if f"{split}/nll" in results]
+    rows = [(split, *(results.get(f"{split}/{name}") for name in ("ece", "ece_calibrated", "nll", "nll_calibrated")))
+            for split in splits]
+    body = ["<h2>Decisions fitted on the validation split</h2>",
+            "<p>" + "<br>".join(html.escape(f"{key}: {value}") for key, value in decision_rows(results)) + "</p>",
+            "<h3>Calibration (temperature scaling)</h3>",
+            _table(pd.DataFrame(rows, columns=["split", "ECE", "ECE calibrated", "NLL", "NLL calibrated"]))]
+    point = results.get("operating_point")
+    if point:
+        names = ("sensitivity", "specificity", "ppv", "npv", "f1_at_threshold")
+        intervals = (results.get("confidence_intervals") or {}).get("metrics", {})
+        rows = [(split, *(format_value(results[f"{split}/{name}"], intervals.get(f"{split}/{name}"))
+                          if results.get(f"{split}/{name}") is not None else "" for name in names))
+                for split in splits]
+        body += [f"<h3>Operating point: {html.escape(point['positive_class'])} when its probability &ge; "
+                 f"{point['threshold']:.4g} ({html.escape(point['rule'])} on val)</h3>",
+                 _table(pd.DataFrame(rows, columns=["split", "sensitivity", "specificity", "PPV", "NPV", "F1"]))]
+        for key in ("note", "warning"):
+            if key in point:
+                body.append(f"<p>{html.escape(point[key])}</p>")
+    if (run_dir / "reliability.png").is_file():
+        body.append(_image(run_dir / "reliability.png", "reliability"))
+    return body
 
 
 def build_page(run_dir: Path) -> str:
@@ -73,12 +131,22 @@ def build_page(run_dir: Path) -> str:
             f'<p class="meta">data <b>{html.escape(str(config.get("data", "?")))}</b>, model '
             f'<b>{html.escape(str(config.get("model", "?")))}</b>. Files: '
             + " ".join(filter(None, (_link(run_dir, name) for name in (
-                "results.json", "classification_report.csv", "confusion_matrix.csv", "metrics.csv", "splits.csv",
-                "config.yaml")))) + "</p>",
+                "results.json", "predictions.csv", "val_predictions.csv", "classification_report.csv",
+                "confusion_matrix.csv", "slices.csv", "metrics.csv", "splits.csv", "config.yaml")))) + "</p>",
             f"<h2>Results on the {html.escape(split)} split</h2>", *_results_section(results)]
+    body += _decisions_section(run_dir, results)
     if report_path.is_file():
         body += ["<h2>Per class</h2>",
                  _table(pd.read_csv(report_path, dtype={"class": str}, keep_default_na=False))]
+        body += [f"<p>{html.escape(note)}</p>" for note in results.get("notes", [])]
+    if (run_dir / "roc.png").is_file():
+        body += ["<h2>ROC and precision-recall curves</h2>", '<div class="gallery curves">',
+                 *(_image(run_dir / name, name) for name in ("roc.png", "pr.png") if (run_dir / name).is_file()),
+                 "</div>"]
+    if (run_dir / "slices.csv").is_file():
+        slices = pd.read_csv(run_dir / "slices.csv", dtype={"value": str}, keep_default_na=False)
+        body += ["<h2>Failure slices</h2>", f"<p>Accuracy and macro F1 per group, worst first ({len(slices)} groups; "
+                 "all in slices.csv): does one group hold most of the mistakes?</p>", _table(slices.head(15))]
     for name, heading in (("curves.png", "Learning curves"), ("confusion_matrix.png", "Confusion matrix")):
         body.append(f"<h2>{heading}</h2>")
         body.append(_image(run_dir / name, heading) if (run_dir / name).is_file() else f"<p>No {name}.</p>")
@@ -89,10 +157,11 @@ def build_page(run_dir: Path) -> str:
     if not gradcam:
         body.append("<p>No Grad-CAM overlays in this run (a model without convolutions has none; "
                     "<code>--gradcam-per-class 0 --gradcam-mistakes 0</code> turns them off).</p>")
+    captions = _gallery_captions(run_dir)
     if per_class:
-        body += ["<h3>Images of each class</h3>", _gallery(per_class)]
+        body += ["<h3>Images of each class</h3>", _gallery(per_class, captions)]
     if mistakes:
-        body += ["<h3>Most confident mistakes</h3>", _gallery(mistakes)]
+        body += ["<h3>Most confident mistakes</h3>", _gallery(mistakes, captions)]
     elif gradcam:
         body.append("<p>No mistakes to explain.</p>")
     if (run_dir / "metrics.csv").is_file():
