@@ -28,7 +28,10 @@ from litcls.data.scan import FolderScan, scan_folder
 from litcls.data.splits import split_samples, write_splits
 from litcls.data.transforms import Preprocessing
 from litcls.errors import UserError
+from litcls.features import cached_features, check_single_process
+from litcls.lr_find import find_lr
 from litcls.models import get_model_spec
+from litcls.models.head_only import HeadOnlyModule
 from litcls.models.module import ClassifierModule
 from litcls.models.pretrained import load_starting_weights, run_preprocessing, starting_weights
 from litcls.report.page import write_run_report
@@ -45,7 +48,7 @@ def train(config: TrainConfig) -> Path:
     hardware flags) is checked first, so a mistake costs seconds, not an epoch.
     """
     get_model_spec(config.model)
-    check_hardware(config)
+    check_single_process(config, check_hardware(config))
     starting_weights(config.model, config.pretrained, config.weights)  # a missing download stops here
     if config.folds:
         from litcls.crossval import cross_validate
@@ -150,7 +153,7 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
                                   batch_size=config.batch_size, num_workers=config.num_workers,
                                   balance=config.balance, seed=config.seed)
     train_labels = datamodule.split("train")["label"].tolist()
-    module = ClassifierModule(
+    module = (HeadOnlyModule if config.cache_features else ClassifierModule)(
         model=config.model, class_names=datamodule.classes, preprocessing=preprocessing.to_dict(),
         optimizer=config.optimizer, lr=config.lr, weight_decay=config.weight_decay, scheduler=config.scheduler,
         label_smoothing=config.label_smoothing, max_epochs=config.epochs, monitor=config.monitor,
@@ -159,6 +162,15 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
     check_input_size(module, config, preprocessing.img_size)
     if start:
         rank_zero_info(load_starting_weights(module.model, start, spec.head_name(module.model), scan.classes))
+    fit_data, extras = datamodule, {}
+    if config.cache_features:  # the head trains on features; the final evaluation below runs on the images
+        fit_data, extras["cached_features"] = cached_features(config, module, scan.root, samples, scan.classes,
+                                                              batch_size)
+    if config.lr_find and ckpt_path is None:  # a resumed run keeps the rate it found (saved in config.yaml)
+        lr, suggested = find_lr(config, module, fit_data, run_dir)
+        module.hparams.lr = lr
+        config = dataclasses.replace(config, lr=lr)
+        extras["lr_find"] = {"suggested_lr": suggested, "lr": lr}
     if is_main_process():
         config.save(run_dir / "config.yaml")
         if ckpt_path is None:
@@ -176,7 +188,7 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
         with warnings.catch_warnings():
             if ckpt_path:  # expected when resuming, alarming otherwise
                 warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
-            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+            trainer.fit(module, datamodule=fit_data, ckpt_path=ckpt_path)
         for callback in trainer.callbacks:
             if isinstance(callback, GracefulStop):
                 callback.raise_if_stopped(trainer)
@@ -184,7 +196,7 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
         best_or_current = None if config.fast_dev_run else "best"
         evaluate = trainer.test if len(datamodule.split("test")) else trainer.validate
         metrics = evaluate(module, datamodule=datamodule, ckpt_path=best_or_current, verbose=False)[0]
-        results = _results(config, trainer, metrics, run_dir, time.perf_counter() - started)
+        results = {**_results(config, trainer, metrics, run_dir, time.perf_counter() - started), **extras}
         if trainer.is_global_zero:
             (run_dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False),
                                                   encoding="utf-8")

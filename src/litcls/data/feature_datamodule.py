@@ -1,0 +1,51 @@
+"""A LightningDataModule over cached backbone features: (feature, label) batches for training the head alone."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
+
+from litcls.data.balance import sample_weights
+from litcls.data.batching import drop_last
+
+
+class FeatureDataModule(L.LightningDataModule):
+    """Train/val/test loaders over tensors of features, one row per image of the split.
+
+    Batching follows :class:`~litcls.data.datamodule.FolderDataModule`: the same batch size, the last training
+    batch dropped only when it would hold one example, ``balance="sampler"`` draws classes equally often, and the
+    training order is seeded. Single process only (``--cache-features`` refuses several).
+
+    Args:
+        splits: split name -> (features ``(N, D)``, labels ``(N,)``).
+        classes: class names; labels index into it.
+        batch_size: examples per batch.
+        balance: ``sampler`` draws with per-class inverse-frequency weights; anything else shuffles.
+        seed: seeds the training order.
+    """
+
+    def __init__(self, splits: dict[str, tuple[torch.Tensor, torch.Tensor]], classes: list[str], batch_size: int,
+                 balance: str = "none", seed: int = 0):
+        super().__init__()
+        self.datasets = {name: TensorDataset(features, labels) for name, (features, labels) in splits.items()}
+        self.classes = list(classes)
+        self.batch_size = batch_size
+        self.balance = balance
+        self.seed = seed
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = self.datasets["train"]
+        generator = torch.Generator().manual_seed(self.seed)
+        sampler = None
+        if self.balance == "sampler":
+            weights = sample_weights(dataset.tensors[1].tolist(), len(self.classes))
+            sampler = WeightedRandomSampler(weights, len(dataset), replacement=True, generator=generator)
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=sampler is None, sampler=sampler,
+                          generator=generator, drop_last=drop_last(len(dataset), self.batch_size))
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.datasets["val"], batch_size=self.batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        return DataLoader(self.datasets["test"], batch_size=self.batch_size)
