@@ -10,12 +10,18 @@ import torch
 import yaml
 from torch import nn
 
+import litcls.lr_find
 from conftest import make_class_folder, write_images
 from litcls.callbacks.freeze_backbone import backbone_modules
 from litcls.cli import main
+from litcls.config import TrainConfig
+from litcls.data.feature_datamodule import FeatureDataModule
 from litcls.data.transforms import Preprocessing
+from litcls.lr_find import find_lr
 from litcls.models import get_model_spec
 from litcls.models.head_only import HeadOnlyModule, head_inputs
+from litcls.models.heads import MLPHead
+from litcls.models.module import ClassifierModule
 from litcls.models.pretrained import cached_weights_path
 from litcls.predict_cli import main as predict_main
 from test_pretrained import stage_torchvision_weights
@@ -86,6 +92,13 @@ def test_a_model_that_is_all_head_is_refused_before_extraction(home, image_folde
     assert not (home / "cache").exists()
 
 
+def test_an_mlp_head_on_a_model_without_a_separable_head_is_one_line(home, image_folder, capsys):
+    assert main(["--data", str(image_folder), "--model", "linear", "--head", "mlp", *TINY, "--img-size", "16"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == ("error: --head mlp: model 'linear' has no separable head (its head 'net.1' is the whole "
+                           "model); use a transfer model such as mobilenet_v3_small or resnet18, or --head linear")
+
+
 @pytest.mark.slow
 def test_cached_run_is_complete_reused_and_invalidated(home, image_folder, capsys):
     data = ["--data", str(image_folder), *CACHED, *TINY, "--epochs", "2"]
@@ -131,7 +144,8 @@ def test_cached_run_is_complete_reused_and_invalidated(home, image_folder, capsy
 @pytest.mark.slow
 def test_lr_find_writes_its_files_and_trains_with_its_rate(home, tmp_path, capsys):
     folder = make_class_folder(tmp_path / "shapes", {"circle": 24, "square": 24, "triangle": 24})
-    assert main(["--data", str(folder), *CACHED, *TINY, "--epochs", "1", "--lr-find", "--name", "lr"]) == 0
+    argv = ["--data", str(folder), *CACHED, *TINY, "--epochs", "1", "--lr-find", "--head", "mlp", "--name", "lr"]
+    assert main(argv) == 0
     run = home / "runs" / "lr"
     found = results(run)["lr_find"]
     table = pd.read_csv(run / "lr_find.csv")
@@ -141,3 +155,19 @@ def test_lr_find_writes_its_files_and_trains_with_its_rate(home, tmp_path, capsy
     assert config["lr"] == found["lr"] == found["suggested_lr"] != 1e-3
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["hyper_parameters"]["lr"] == found["lr"]
+    assert ckpt["hyper_parameters"]["head"] == "mlp"  # the dense head of Teachable Machine, on cached features
+    module = ClassifierModule.load_from_checkpoint(run / "checkpoints" / "last.ckpt", map_location="cpu")
+    assert isinstance(module.model.classifier[3], MLPHead)
+
+
+def test_a_finder_without_a_suggestion_falls_back_to_lr_with_a_warning(tmp_path, monkeypatch):
+    monkeypatch.setattr(litcls.lr_find, "NUM_TRAINING", 5)  # too few points for Lightning to suggest a rate
+    torch.manual_seed(0)
+    module = HeadOnlyModule(model="mobilenet_v3_small", class_names=["a", "b"],
+                            preprocessing=Preprocessing(32).to_dict())
+    splits = {name: (torch.randn(16, 1024), torch.arange(16) % 2) for name in ("train", "val", "test")}
+    config = TrainConfig(model="mobilenet_v3_small", freeze_backbone=True, lr=0.02, accelerator="cpu")
+    with pytest.warns(UserWarning, match="--lr-find could not suggest a learning rate .*training with --lr 0.02"):
+        lr, suggested = find_lr(config, module, FeatureDataModule(splits, ["a", "b"], batch_size=4), tmp_path)
+    assert (lr, suggested) == (0.02, None)
+    assert len(pd.read_csv(tmp_path / "lr_find.csv")) == 5 and (tmp_path / "lr_find.png").is_file()

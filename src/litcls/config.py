@@ -26,6 +26,7 @@ LOGGERS = ("csv", "tensorboard", "wandb", "none")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 BALANCE = ("none", "sampler", "loss")
 PRECISE_BN = ("auto", "on", "off")
+HEADS = ("linear", "mlp")  # built by litcls.models.heads
 # metric -> the direction that is better; early stopping and checkpointing use it.
 MONITORS = {"val/loss": "min", "val/acc": "max", "val/f1_macro": "max", "val/f1_micro": "max"}
 
@@ -75,6 +76,9 @@ class TrainConfig:
     cache_features: bool = _opt(False, "with --freeze-backbone and --pretrained or --weights: embed every image "
                                 "once with the frozen backbone (no augmentation), cache the features under "
                                 "$LITCLS_CACHE (default ~/.cache/litcls) and train the head on them", group="model")
+    head: str = _opt("linear", "head on a transfer model's backbone: linear (the model's own) or mlp (a dense "
+                     "layer of 100 units, ReLU and dropout, then the classes, as Teachable Machine)", HEADS,
+                     group="model")
     lr_find: bool = _opt(False, "before training, run Lightning's learning-rate finder on the training split and "
                          "train with its suggestion (lr_find.png/.csv in the run folder); falls back to --lr",
                          group="model")

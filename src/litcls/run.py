@@ -158,6 +158,7 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
         optimizer=config.optimizer, lr=config.lr, weight_decay=config.weight_decay, scheduler=config.scheduler,
         label_smoothing=config.label_smoothing, max_epochs=config.epochs, monitor=config.monitor,
         class_weights=class_weights(train_labels, len(scan.classes)) if config.balance == "loss" else None,
+        head=config.head,
     )
     check_input_size(module, config, preprocessing.img_size)
     if start:

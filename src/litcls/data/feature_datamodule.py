@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
+from torch.utils.data import DataLoader, TensorDataset
 
 from litcls.data.balance import sample_weights
 from litcls.data.batching import drop_last
+from litcls.data.loader import EpochSampler, ResumableLoader
 
 
 class FeatureDataModule(L.LightningDataModule):
     """Train/val/test loaders over tensors of features, one row per image of the split.
 
-    Batching follows :class:`~litcls.data.datamodule.FolderDataModule`: the same batch size, the last training
-    batch dropped only when it would hold one example, ``balance="sampler"`` draws classes equally often, and the
-    training order is seeded. Single process only (``--cache-features`` refuses several).
+    Batching follows :class:`~litcls.data.datamodule.FolderDataModule`: the same batch size, the same seeded
+    order of training examples, the last training batch dropped only when it would hold one example, and
+    ``balance="sampler"`` draws classes equally often. Single process only (``--cache-features`` refuses several).
 
     Args:
         splits: split name -> (features ``(N, D)``, labels ``(N,)``).
@@ -35,14 +36,14 @@ class FeatureDataModule(L.LightningDataModule):
         self.seed = seed
 
     def train_dataloader(self) -> DataLoader:
+        # the image datamodule's sampler and loader: the same order per epoch from the same seed (so a cached run
+        # repeats the uncached frozen run's steps), and a position in the epoch that a resumed run continues from
         dataset = self.datasets["train"]
-        generator = torch.Generator().manual_seed(self.seed)
-        sampler = None
-        if self.balance == "sampler":
-            weights = sample_weights(dataset.tensors[1].tolist(), len(self.classes))
-            sampler = WeightedRandomSampler(weights, len(dataset), replacement=True, generator=generator)
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=sampler is None, sampler=sampler,
-                          generator=generator, drop_last=drop_last(len(dataset), self.batch_size))
+        labels = dataset.tensors[1].tolist()
+        weights = sample_weights(labels, len(self.classes)) if self.balance == "sampler" else None
+        sampler = EpochSampler(dataset, seed=self.seed, weights=weights)
+        return ResumableLoader(dataset, sampler, seed=self.seed, batch_size=self.batch_size,
+                               drop_last=drop_last(sampler.num_samples, self.batch_size))
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.datasets["val"], batch_size=self.batch_size)

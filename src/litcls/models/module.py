@@ -12,7 +12,8 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from litcls.config import MONITORS
 from litcls.data.transforms import Preprocessing
-from litcls.models.registry import build_model
+from litcls.models.heads import replace_head
+from litcls.models.registry import build_model, get_model_spec
 
 STAGES = ("train", "val", "test")
 
@@ -37,17 +38,19 @@ class ClassifierModule(L.LightningModule):
         monitor: validation metric the plateau schedule watches.
         class_weights: optional weight per class for the training loss (``--balance loss``); validation
             and test losses stay unweighted, so they mean the same with and without it.
+        head: ``linear`` (the model's own) or ``mlp`` (see :mod:`litcls.models.heads`).
     """
 
     def __init__(self, model: str, class_names: list[str], preprocessing: dict[str, Any], optimizer: str = "adamw",
                  lr: float = 1e-3, weight_decay: float = 1e-4, scheduler: str = "cosine",
                  label_smoothing: float = 0.0, max_epochs: int = 30, monitor: str = "val/loss",
-                 class_weights: list[float] | None = None):
+                 class_weights: list[float] | None = None, head: str = "linear"):
         super().__init__()
         self.save_hyperparameters()
         self.class_names = list(class_names)
         self.preprocessing = Preprocessing.from_dict(preprocessing)
         self.model = build_model(model, len(self.class_names), self.preprocessing.img_size)
+        replace_head(self.model, model, get_model_spec(model).head_name(self.model), head)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         self.train_criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
