@@ -75,6 +75,8 @@ def test_cached_features_give_the_head_the_gradients_of_the_live_frozen_backbone
     ([*CACHED, "--plots-every-epoch"], "--cache-features and --plots-every-epoch"),
     ([*CACHED, "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp"], "--cache-features runs in a single "
                                                                               "process"),
+    (["--lr-find", "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp"], "--lr-find runs in a single "
+                                                                                   "process"),
 ])
 def test_cache_features_mistakes_are_one_line_before_any_work(argv, message, home, capsys):
     assert main(argv) == 2
@@ -139,6 +141,14 @@ def test_cached_run_is_complete_reused_and_invalidated(home, image_folder, capsy
     for name in ("size", "table", "weights"):
         assert results(home / "runs" / name)["cached_features"]["reused"] is False, name
     assert len(list((home / "cache" / "features").glob("*.pt"))) == 4
+
+
+@pytest.mark.slow
+def test_every_fold_of_a_kfold_run_reads_the_features_once_extracted(home, image_folder):
+    assert main(["--data", str(image_folder), *CACHED, *TINY, "--epochs", "1", "--folds", "2", "--name", "cv"]) == 0
+    reused = [results(home / "runs" / "cv" / f"fold_{fold}")["cached_features"]["reused"] for fold in (0, 1)]
+    assert reused == [False, True]
+    assert (home / "runs" / "cv" / "cv_results.json").is_file()
 
 
 @pytest.mark.slow
