@@ -28,6 +28,7 @@ LOGGERS = ("csv", "tensorboard", "wandb", "none")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 BALANCE = ("none", "sampler", "loss")
 PRECISE_BN = ("auto", "on", "off")
+HEADS = ("linear", "mlp")  # built by litcls.models.heads
 # metric -> the direction that is better; early stopping and checkpointing use it (from the metric table).
 MONITORS = monitors()
 
@@ -74,6 +75,15 @@ class TrainConfig:
                                          "fine-tune the backbone too", group="model")
     backbone_lr_ratio: float = _opt(0.1, "after --unfreeze-at-epoch, the backbone's learning rate as a "
                                     "fraction of the head's", group="model")
+    cache_features: bool = _opt(False, "with --freeze-backbone and --pretrained or --weights: embed every image "
+                                "once with the frozen backbone (no augmentation), cache the features under "
+                                "$LITCLS_CACHE (default ~/.cache/litcls) and train the head on them", group="model")
+    head: str = _opt("linear", "head on a transfer model's backbone: linear (the model's own) or mlp (a dense "
+                     "layer of 100 units, ReLU and dropout, then the classes, as Teachable Machine)", HEADS,
+                     group="model")
+    lr_find: bool = _opt(False, "before training, run Lightning's learning-rate finder on the training split and "
+                         "train with its suggestion (lr_find.png/.csv in the run folder); falls back to --lr",
+                         group="model")
     epochs: int = _opt(30, "maximum number of epochs")
     lr: float = _opt(1e-3, "learning rate")
     weight_decay: float = _opt(1e-4, "weight decay")
@@ -179,6 +189,7 @@ class TrainConfig:
                             "nor an existing YAML file")
         if self.threshold_rule is not None:
             parse_rule(self.threshold_rule)
+        self._validate_cache_features()  # before the warning about a random frozen backbone
         self._validate_starting_weights()
         return self
 
@@ -198,6 +209,23 @@ class TrainConfig:
         if self.freeze_backbone and not (self.pretrained or self.weights):
             warnings.warn("--freeze-backbone without --pretrained or --weights trains the head on a randomly "
                           "initialised backbone", stacklevel=3)
+
+    def _validate_cache_features(self) -> None:
+        if not self.cache_features:
+            return
+        if not self.freeze_backbone:
+            raise UserError("--cache-features needs --freeze-backbone: features are computed once, so a backbone "
+                            "that trains would leave them stale")
+        if not (self.pretrained or self.weights):
+            raise UserError("--cache-features needs --pretrained or --weights: a frozen random backbone's features "
+                            "describe nothing learned, so caching them would only speed up a meaningless run")
+        if self.unfreeze_at_epoch is not None:
+            raise UserError("--cache-features and --unfreeze-at-epoch: the backbone would train from that epoch, "
+                            "so the cached features would be stale; drop one of them")
+        if self.plots_every_epoch:
+            raise UserError("--cache-features and --plots-every-epoch: the per-epoch Grad-CAM gallery needs images, "
+                            "and training sees only cached features; drop --plots-every-epoch (the final gallery "
+                            "is still written)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -30,7 +30,10 @@ from litcls.data.transforms import Preprocessing
 from litcls.errors import UserError
 from litcls.evaluation.final import check_evaluation_flags, evaluate_run, evaluated_split
 from litcls.evaluation.metrics import curve_thresholds
+from litcls.features import cached_features, check_single_process
+from litcls.lr_find import find_lr
 from litcls.models import get_model_spec
+from litcls.models.head_only import HeadOnlyModule
 from litcls.models.module import ClassifierModule
 from litcls.models.pretrained import load_starting_weights, run_preprocessing, starting_weights
 from litcls.report.page import write_run_report
@@ -47,7 +50,7 @@ def train(config: TrainConfig) -> Path:
     hardware flags) is checked first, so a mistake costs seconds, not an epoch.
     """
     get_model_spec(config.model)
-    check_hardware(config)
+    check_single_process(config, check_hardware(config))
     starting_weights(config.model, config.pretrained, config.weights)  # a missing download stops here
     if config.folds:
         from litcls.crossval import cross_validate
@@ -154,17 +157,27 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
                                   batch_size=config.batch_size, num_workers=config.num_workers,
                                   balance=config.balance, seed=config.seed)
     train_labels = datamodule.split("train")["label"].tolist()
-    module = ClassifierModule(
+    module = (HeadOnlyModule if config.cache_features else ClassifierModule)(
         model=config.model, class_names=datamodule.classes, preprocessing=preprocessing.to_dict(),
         optimizer=config.optimizer, lr=config.lr, weight_decay=config.weight_decay, scheduler=config.scheduler,
         label_smoothing=config.label_smoothing, max_epochs=config.epochs, monitor=config.monitor,
         class_weights=class_weights(train_labels, len(scan.classes)) if config.balance == "loss" else None,
         curve_thresholds=curve_thresholds(max(len(datamodule.split(name)) for name in ("val", "test")),
                                           len(scan.classes)),
+        head=config.head,
     )
     check_input_size(module, config, preprocessing.img_size)
     if start:
         rank_zero_info(load_starting_weights(module.model, start, spec.head_name(module.model), scan.classes))
+    fit_data, extras = datamodule, {}
+    if config.cache_features:  # the head trains on features; the final evaluation below runs on the images
+        fit_data, extras["cached_features"] = cached_features(config, module, scan.root, samples, scan.classes,
+                                                              batch_size)
+    if config.lr_find and ckpt_path is None:  # a resumed run keeps the rate it found (saved in config.yaml)
+        lr, suggested = find_lr(config, module, fit_data, run_dir)
+        module.hparams.lr = lr
+        config = dataclasses.replace(config, lr=lr)
+        extras["lr_find"] = {"suggested_lr": suggested, "lr": lr}
     if is_main_process():
         config.save(run_dir / "config.yaml")
         if ckpt_path is None:
@@ -182,13 +195,14 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
         with warnings.catch_warnings():
             if ckpt_path:  # expected when resuming, alarming otherwise
                 warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
-            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+            trainer.fit(module, datamodule=fit_data, ckpt_path=ckpt_path)
         for callback in trainer.callbacks:
             if isinstance(callback, GracefulStop):
                 callback.raise_if_stopped(trainer)
 
         # the best checkpoint on val (where calibration and thresholds are fitted), then on test
         best_or_current = None if config.fast_dev_run else "best"
+        # (with --cache-features too, the final evaluation runs the whole model on the images)
         trainer.validate(module, datamodule=datamodule, ckpt_path=best_or_current, verbose=False)
         # the module keeps these val metrics out of the loggers' per-epoch curves: read them from the trainer
         metrics = {key: value for key, value in trainer.callback_metrics.items() if key.startswith("val/")}
@@ -197,7 +211,7 @@ def fit_and_evaluate(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
         evaluation = evaluate_run(config, trainer, module, datamodule, run_dir)
         metrics |= {key: value for key, value in evaluation.items() if "/" in key}
         results = _results(config, trainer, metrics, run_dir, time.perf_counter() - started)
-        results |= {key: value for key, value in evaluation.items() if "/" not in key}
+        results |= {key: value for key, value in evaluation.items() if "/" not in key} | extras
         if trainer.is_global_zero:
             (run_dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False),
                                                   encoding="utf-8")

@@ -41,6 +41,10 @@ def print_summary(run_dir: Path, results: dict) -> None:
         ("effective batch", f"{results['effective_batch_size']} images per optimizer step "
                             f"({results['processes']} process{'es' if results['processes'] > 1 else ''})"),
         ("time", f"{results['seconds']:.0f} s"),
+        *([("feature extraction", f"{results['cached_features']['seconds']:.1f} s "
+            f"({'read from the cache' if results['cached_features']['reused'] else 'embedded and cached'})")]
+          if "cached_features" in results else []),
+        *([("learning rate", f"{results['lr_find']['lr']:.3g} (--lr-find)")] if "lr_find" in results else []),
         ("run folder", str(run_dir)),
     ]
     rows = metric_rows + info_rows

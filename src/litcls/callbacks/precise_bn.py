@@ -39,7 +39,7 @@ class PreciseBatchNorm(L.Callback):
         if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
             return
         layers = trainable_batch_norms(pl_module)
-        if not layers:
+        if not layers or not hasattr(trainer.datamodule, "statistics_dataloader"):  # e.g. cached features
             return
         if self._batches is None:
             self._batches = _batches_to_reuse(trainer.datamodule.statistics_dataloader())

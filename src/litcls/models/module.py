@@ -13,7 +13,8 @@ from torchmetrics import MeanMetric
 from litcls.config import MONITORS
 from litcls.data.transforms import Preprocessing
 from litcls.evaluation.metrics import build_metrics
-from litcls.models.registry import build_model
+from litcls.models.heads import replace_head
+from litcls.models.registry import build_model, get_model_spec
 
 
 class ClassifierModule(L.LightningModule):
@@ -38,17 +39,20 @@ class ClassifierModule(L.LightningModule):
             and test losses stay unweighted, so they mean the same with and without it.
         curve_thresholds: fixed thresholds of the AUROC and AP metrics; None computes them exactly (see
             :func:`litcls.evaluation.metrics.curve_thresholds`).
+        head: ``linear`` (the model's own) or ``mlp`` (see :mod:`litcls.models.heads`).
     """
 
     def __init__(self, model: str, class_names: list[str], preprocessing: dict[str, Any], optimizer: str = "adamw",
                  lr: float = 1e-3, weight_decay: float = 1e-4, scheduler: str = "cosine",
                  label_smoothing: float = 0.0, max_epochs: int = 30, monitor: str = "val/loss",
-                 class_weights: list[float] | None = None, curve_thresholds: int | None = None):
+                 class_weights: list[float] | None = None, curve_thresholds: int | None = None,
+                 head: str = "linear"):
         super().__init__()
         self.save_hyperparameters()
         self.class_names = list(class_names)
         self.preprocessing = Preprocessing.from_dict(preprocessing)
         self.model = build_model(model, len(self.class_names), self.preprocessing.img_size)
+        replace_head(self.model, model, get_model_spec(model).head_name(self.model), head)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         self.train_criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)

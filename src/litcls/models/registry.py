@@ -20,6 +20,7 @@ from torch import nn
 
 from litcls.config import did_you_mean
 from litcls.errors import UserError
+from litcls.models.heads import MLPHead
 
 if TYPE_CHECKING:
     from torchvision.models import WeightsEnum
@@ -53,6 +54,10 @@ class ModelSpec:
         """The name of ``model``'s head submodule, as ``model.get_submodule`` takes it."""
         if self.head is not None:
             return self.head
+        # a replaced head (--head mlp) is the head, not its last layer
+        replaced = [name for name, module in model.named_modules() if isinstance(module, MLPHead)]
+        if replaced:
+            return replaced[0]
         linears = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
         if not linears:
             raise ValueError(f"model {self.name!r} has no nn.Linear layer: register it with "
