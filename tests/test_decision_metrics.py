@@ -18,7 +18,7 @@ from litcls.config import MONITORS
 from litcls.errors import UserError
 from litcls.evaluation.bootstrap import bootstrap_intervals, replicate_weights, weighted_auroc, weighted_macro_f1
 from litcls.evaluation.calibration import calibration_metrics, fit_temperature, nll
-from litcls.evaluation.metrics import METRICS, build_metrics, metric_specs
+from litcls.evaluation.metrics import METRICS, build_metrics, curve_thresholds, metric_specs
 from litcls.evaluation.slices import slice_metrics
 from litcls.evaluation.threshold import choose_threshold, parse_rule, point_metrics, positive_label
 from litcls.evaluation.writer import per_class_scores
@@ -94,6 +94,16 @@ def test_each_metric_of_the_collection_equals_the_metric_alone():
         assert float(value) == pytest.approx(float(alone.compute()), abs=1e-6), name
     assert float(metrics.compute()["f1_macro"]) == pytest.approx(
         f1_score(labels, probabilities.argmax(axis=1), average="macro"), abs=1e-6)
+
+
+def test_large_splits_switch_the_curve_metrics_to_fixed_thresholds():
+    assert curve_thresholds(10_000, 100) is None  # a million probabilities: exact
+    assert curve_thresholds(1_000_000, 1000) == 1001  # a billion: fixed thresholds, memory independent of images
+    labels, probabilities = known_probabilities(rows=500, classes=3, ties=False)
+    exact, binned = build_metrics(3, "test"), build_metrics(3, "test", thresholds=1001)
+    for metrics in (exact, binned):
+        metrics.update(torch.tensor(probabilities, dtype=torch.float32), torch.tensor(labels))
+    assert float(binned.compute()["auroc"]) == pytest.approx(float(exact.compute()["auroc"]), abs=2e-3)
 
 
 def test_the_metric_table_drives_monitor_choices_and_w_and_b_summaries():

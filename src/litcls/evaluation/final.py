@@ -125,7 +125,8 @@ def evaluate_run(config: TrainConfig, trainer: L.Trainer, module: L.LightningMod
         results["notes"] = results.get("notes", []) + written.notes
     written.figures["reliability"] = plot_reliability(labels[split], [
         ("before calibration", probabilities, expected_calibration_error(probabilities, labels[split])),
-        (f"after: T = {temperature:.3f} (fitted on val)", calibrated_probabilities(logits[split], temperature),
+        ("after: T = 1, nothing fitted (no validation mistake)" if "note" in results["calibration"] else
+         f"after: T = {temperature:.3f} (fitted on val)", calibrated_probabilities(logits[split], temperature),
          results[f"{split}/ece_calibrated"])], f"{split} split, 15 bins", run_dir / "reliability.png")
     for name, pixels in written.figures.items():
         log_image(trainer.loggers, f"{split}/{name}", pixels, trainer.global_step)
