@@ -17,10 +17,11 @@ import torch
 
 from conftest import REPO, make_class_folder, run_cli, write_images
 from litcls.config import TrainConfig
-from litcls.demo_app import explain_image
+from litcls.demo_app import decision_note, explain_image
 from litcls.demo_cli import main as demo_main
 from litcls.errors import UserError
 from litcls.inference import gradcam_target, load_checkpoint, predict_images
+from litcls.models.module import ClassifierModule
 from litcls.predict_cli import main as predict_main
 from litcls.run import train
 from litcls.runfolder import held_out_images, resolve_checkpoint
@@ -105,6 +106,16 @@ def _bad_checkpoint(kind: str, folder: Path) -> Path:
     elif kind == "foreign":  # another project's Lightning checkpoint that happens to name classes
         torch.save({"hyper_parameters": {"class_names": ["a", "b"], "backbone": "x"}, "state_dict": {}}, path)
     return path
+
+
+def test_the_page_states_the_calibration_and_threshold_it_applies():
+    module = ClassifierModule("linear", ["normal", "pneumonia"], {"img_size": 8, "mean": [0.5] * 3, "std": [0.5] * 3})
+    assert decision_note(module) == ""  # nothing decided: plain probabilities, argmax
+    module.decision = {"temperature": 1.5, "threshold": 0.3, "threshold_calibrated": 0.35,
+                       "positive_class": "pneumonia"}
+    note = decision_note(module)
+    assert "temperature 1.500" in note and "pneumonia is predicted when its probability reaches" in note
+    assert "<span id='threshold'>0.3500</span>" in note  # the threshold on the calibrated probability shown
 
 
 @pytest.mark.parametrize("kind, message", [

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from litcls.inference import gradcam_overlays, predict_images
+from litcls.inference import decision_rule, gradcam_overlays, predict_images
 from litcls.models.module import ClassifierModule
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home: the demo must work offline
@@ -79,6 +79,20 @@ def explain_image(module: ClassifierModule, target: nn.Module | None, path: str 
     return PageResult(confidences, summary, _enlarge(overlays[0]), f"Grad-CAM: {explained}")
 
 
+def decision_note(module: ClassifierModule) -> str:
+    """What the page applies from the checkpoint's evaluation, as predict.py does: the temperature its
+    probabilities are calibrated with, and a two-class model's operating threshold."""
+    temperature, operating = decision_rule(module)
+    parts = [f"probabilities calibrated with temperature {temperature:.3f} (fitted on the validation split)"
+             if temperature != 1.0 else ""]
+    if operating is not None:
+        positive, threshold = operating
+        parts.append(f"{_markdown_text(module.class_names[positive])} is predicted when its probability reaches "
+                     f"<span id='threshold'>{threshold:.4f}</span> (threshold chosen on the validation split)")
+    parts = [part for part in parts if part]
+    return ("\n\n" + "; ".join(parts) + ".") if parts else ""
+
+
 def build_app(module: ClassifierModule, target: nn.Module | None, examples: list[tuple[Path, str]],
               checkpoint: Path, top_k: int = 5):
     """The Gradio page: image input (upload or webcam), class picker, examples; bars, text and Grad-CAM out.
@@ -110,7 +124,8 @@ def build_app(module: ClassifierModule, target: nn.Module | None, examples: list
     # uploads are copied into Gradio's cache (/tmp/gradio): deleted after an hour, the rest when Ctrl+C stops the demo
     with gr.Blocks(title="litcls demo", delete_cache=(3600, 3600)) as app:
         gr.Markdown(f"## litcls demo: {_markdown_text(module.hparams.model)}, {len(module.class_names)} classes\n"
-                    f"Checkpoint {_markdown_text(str(checkpoint))}. Upload an image or take one with the webcam.")
+                    f"Checkpoint {_markdown_text(str(checkpoint))}. Upload an image or take one with the webcam."
+                    + decision_note(module), elem_id="heading")
         with gr.Row():
             with gr.Column():
                 image = gr.Image(sources=["upload", "webcam"], type="filepath", image_mode=None, format="png",
