@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from litcls.report.page import STYLE, _image, _link, _table
+from litcls.report.page import _image, _link, _table, configuration_section, html_document
 
 
 def _spread(entry: dict) -> str:
@@ -66,12 +66,7 @@ def build_cv_page(run_dir: Path) -> str:
                                                               dtype={"class": str}, keep_default_na=False))]
     else:
         body.append("<p>None: no fold saved a checkpoint to predict with (fast dev run).</p>")
-    rows = [(key, json.dumps(value, ensure_ascii=False) if isinstance(value, list) else str(value))
-            for key, value in config.items()]
-    body += ["<details><summary>Configuration</summary>", _table(pd.DataFrame(rows, columns=["key", "value"])),
-             "</details>"]
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+    return html_document(title, body + configuration_section(config))
 
 
 def write_cv_report(run_dir: Path) -> Path:

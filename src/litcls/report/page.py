@@ -168,10 +168,20 @@ def build_page(run_dir: Path) -> str:
         body += ["<details><summary>Metrics per epoch</summary>", _table(pd.read_csv(run_dir / "metrics.csv")),
                  "</details>"]
     if config:
-        rows = [(key, json.dumps(value, ensure_ascii=False) if isinstance(value, list) else str(value))
-                for key, value in config.items()]
-        body += ["<details><summary>Configuration</summary>",
-                 _table(pd.DataFrame(rows, columns=["key", "value"])), "</details>"]
+        body += configuration_section(config)
+    return html_document(title, body)
+
+
+def configuration_section(config: dict) -> list[str]:
+    """The run's settings as a folded table (a run's and a k-fold run's page)."""
+    rows = [(key, json.dumps(value, ensure_ascii=False) if isinstance(value, list) else str(value))
+            for key, value in config.items()]
+    return ["<details><summary>Configuration</summary>", _table(pd.DataFrame(rows, columns=["key", "value"])),
+            "</details>"]
+
+
+def html_document(title: str, body: list[str]) -> str:
+    """A self-contained page: the shared style, then ``body``."""
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
