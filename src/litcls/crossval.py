@@ -33,13 +33,14 @@ import yaml
 from litcls.config import TrainConfig, load_yaml
 from litcls.data.folds import POOL, assign_folds, fold_split
 from litcls.data.groups import check_groups_disjoint
-from litcls.data.scan import FolderScan, sort_by_path
+from litcls.data.samples import SampleTable
+from litcls.data.scan import sort_by_path
 from litcls.data.splits import test_rows, write_splits
 from litcls.errors import UserError
 from litcls.evaluation.predictions import predicted_labels, probabilities_of, read_predictions, score_predictions
 from litcls.evaluation.writer import write_split_report
+from litcls.fit import check_leakage, fit_and_evaluate, load_data
 from litcls.report.cv_page import write_cv_report
-from litcls.run import check_leakage, fit_and_evaluate, load_scan
 from litcls.rundir import claim_run_dir, is_main_process
 
 STD = "sample standard deviation over folds (ddof=1)"
@@ -53,7 +54,7 @@ def fold_dir(run_dir: Path, fold: int) -> Path:
     return run_dir / f"fold_{fold}"
 
 
-def kfold_samples(scan: FolderScan, folds: int, test_size: float, seed: int) -> pd.DataFrame:
+def kfold_samples(scan: SampleTable, folds: int, test_size: float, seed: int) -> pd.DataFrame:
     """The k-fold sample table (see :mod:`litcls.data.folds`).
 
     The test split is held out exactly as a single run with the same seed holds it out (a pre-split folder keeps
@@ -74,7 +75,7 @@ def cross_validate(config: TrainConfig) -> Path:
     Returns:
         The run folder that holds the fold folders.
     """
-    scan, duplicates = load_scan(config)
+    scan, duplicates = load_data(config)
     samples = kfold_samples(scan, config.folds, config.test_size, config.seed)
     check_leakage(samples, duplicates)
     if config.fold is None:
@@ -97,7 +98,7 @@ def cross_validate(config: TrainConfig) -> Path:
     return run_dir
 
 
-def run_fold(config: TrainConfig, scan: FolderScan, samples: pd.DataFrame, fold: int, run_dir: Path,
+def run_fold(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame, fold: int, run_dir: Path,
              restart: bool = False) -> dict:
     """Train fold ``fold`` as a complete run in ``fold_<fold>/``; its validation predictions come with it.
 
@@ -156,7 +157,7 @@ def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     os.replace(tmp, path)
 
 
-def _write_run_files(config: TrainConfig, scan: FolderScan, samples: pd.DataFrame, run_dir: Path) -> None:
+def _write_run_files(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame, run_dir: Path) -> None:
     """classes.json, splits.csv, then config.yaml: the last one marks the run folder as complete."""
     classes = json.dumps(scan.classes, ensure_ascii=False, indent=1)
     _write_atomically(run_dir / "classes.json", lambda tmp: tmp.write_text(classes, encoding="utf-8"))
@@ -164,7 +165,7 @@ def _write_run_files(config: TrainConfig, scan: FolderScan, samples: pd.DataFram
     _write_atomically(run_dir / "config.yaml", dataclasses.replace(config, fold=None).save)
 
 
-def _shared_run_dir(config: TrainConfig, scan: FolderScan, samples: pd.DataFrame) -> Path:
+def _shared_run_dir(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame) -> Path:
     """``<out-dir>/<name>`` for a ``--fold`` job: created by the first job, reused by the others if they agree."""
     run_dir = Path(config.out_dir) / config.name
     if not is_main_process():

@@ -22,10 +22,13 @@ import pandas as pd
 import torch
 
 from litcls.config import TrainConfig, load_yaml, resolve
+from litcls.crossval import aggregate, finished_folds, fold_dir, run_fold, write_fold_results
 from litcls.data.builtin import resolve_data
-from litcls.data.scan import FolderScan
+from litcls.data.samples import SampleTable
 from litcls.errors import UserError
+from litcls.fit import fit_and_evaluate
 from litcls.rundir import is_main_process
+from litcls.trainer import check_hardware
 
 RESUMABLE_FLAGS = ("epochs", "num_workers", "accelerator", "devices", "strategy", "num_nodes")
 EPOCH_PLANNED_SCHEDULERS = ("cosine", "step")
@@ -124,7 +127,7 @@ def check_not_finished(run_dir: Path, config: TrainConfig, point: ResumePoint) -
                         "--scheduler is none or plateau")
 
 
-def load_split(run_dir: Path, config: TrainConfig) -> tuple[FolderScan, pd.DataFrame]:
+def load_split(run_dir: Path, config: TrainConfig) -> tuple[SampleTable, pd.DataFrame]:
     """The run's classes and split from ``classes.json`` and ``splits.csv``; every listed image must still exist."""
     root = resolve_data(config.data)
     if not root.is_dir():
@@ -138,7 +141,7 @@ def load_split(run_dir: Path, config: TrainConfig) -> tuple[FolderScan, pd.DataF
         listed = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
         raise UserError(f"--resume: {len(missing)} images of the run's split are gone from {root}: {listed}. "
                         "Restore them to continue this run, or start a new one")
-    return FolderScan(root=root, classes=classes, samples=samples), samples
+    return SampleTable(root=root, classes=classes, samples=samples), samples
 
 
 def prepare_resume(target: str, flag_values: dict[str, Any]) -> tuple[Path, ResumePoint, TrainConfig]:
@@ -175,8 +178,6 @@ def resume(target: str, flag_values: dict[str, Any]) -> Path:
         return resume_cross_validation(Path(target), flag_values)
     run_dir, config = _resume_one(target, flag_values)
     if config.fold is not None and is_main_process():  # the last fold of a k-fold run to finish aggregates
-        from litcls.crossval import aggregate, finished_folds
-
         if len(finished_folds(run_dir.parent, config.folds)) == config.folds:
             aggregate(run_dir.parent)
     return run_dir
@@ -184,10 +185,6 @@ def resume(target: str, flag_values: dict[str, Any]) -> Path:
 
 def _resume_one(target: str, flag_values: dict[str, Any]) -> tuple[Path, TrainConfig]:
     """Continue one run (a fold too, which then writes its validation predictions); return its folder and config."""
-    from litcls.crossval import write_fold_results
-    from litcls.run import fit_and_evaluate
-    from litcls.trainer import check_hardware
-
     run_dir, point, config = prepare_resume(target, flag_values)
     check_hardware(config)
     scan, samples = load_split(run_dir, config)
@@ -203,9 +200,6 @@ def _resume_one(target: str, flag_values: dict[str, Any]) -> tuple[Path, TrainCo
 def resume_cross_validation(run_dir: Path, flag_values: dict[str, Any]) -> Path:
     """Finish a k-fold run as one run: each unfinished fold continues from its checkpoint (or, when it stopped
     before its first one, starts over), folds that never started run, then the aggregate is written."""
-    from litcls.crossval import aggregate, finished_folds, fold_dir, run_fold
-    from litcls.trainer import check_hardware
-
     config = cross_validation_config(run_dir, flag_values)
     check_hardware(config)
     finished = finished_folds(run_dir, config.folds)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from litcls.data.folds import placement
-from litcls.data.scan import FolderScan
+from litcls.data.samples import SampleTable
 
 HEAD_BYTES = 64 * 1024
 _SHOWN = 10  # duplicate sets named in a warning; the rest are counted
@@ -55,7 +55,7 @@ def find_duplicates(root: str | Path, paths: Iterable[str]) -> list[list[str]]:
     return sorted(sorted(group) for group in found)
 
 
-def drop_duplicates(scan: FolderScan, duplicates: list[list[str]]) -> FolderScan:
+def drop_duplicates(scan: SampleTable, duplicates: list[list[str]]) -> SampleTable:
     """The scan without the copies: the first path of every set stays (``--dedupe``), before any split."""
     copies = {path for group in duplicates for path in group[1:]}
     if copies:

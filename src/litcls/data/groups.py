@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
 from litcls.data.folds import placement
-from litcls.data.scan import FolderScan
+from litcls.data.samples import SampleTable
 from litcls.errors import UserError
 
 _SHOWN = 5  # paths or groups named in a message; the rest are counted
@@ -42,7 +42,7 @@ def _relative_path(path: str, root: Path) -> str:
     return unicodedata.normalize("NFC", posixpath.normpath(path))
 
 
-def read_groups(file: str | Path, scan: FolderScan) -> pd.Series:
+def read_groups(file: str | Path, scan: SampleTable) -> pd.Series:
     """Read ``file`` (columns ``path``, ``group``) into one group per row of ``scan.samples``.
 
     Paths are relative to the data folder, as in ``splits.csv`` (``cat/001.jpg``); absolute paths are accepted.
@@ -79,7 +79,7 @@ def read_groups(file: str | Path, scan: FolderScan) -> pd.Series:
     return pd.Series(groups.loc[scan.samples["path"]].to_numpy(), index=scan.samples.index, name="group")
 
 
-def attach_groups(scan: FolderScan, file: str | Path) -> FolderScan:
+def attach_groups(scan: SampleTable, file: str | Path) -> SampleTable:
     """The scan with a ``group`` column read from ``file``; the splits then keep each group whole."""
     return dataclasses.replace(scan, samples=scan.samples.assign(group=read_groups(file, scan)))
 

@@ -15,39 +15,17 @@ from __future__ import annotations
 import os
 import unicodedata
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from litcls.data.samples import SampleTable
 from litcls.data.validate import describe_rejected, find_unreadable
 from litcls.errors import UserError
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 SPLIT_FOLDERS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 _IGNORED_DIRS = {"__MACOSX", "@eaDir", "$RECYCLE.BIN", "System Volume Information"}
-
-
-@dataclass(frozen=True)
-class FolderScan:
-    """Result of a scan.
-
-    Attributes:
-        root: the folder that was scanned.
-        classes: class names, sorted; a sample's label is an index into this list.
-        samples: one row per image with columns ``path`` (relative to root, '/'-separated), ``label``
-            and ``split`` (``train``/``val``/``test`` for a pre-split folder, empty otherwise).
-        skipped: ``(path, reason)`` of the image files left out because they cannot be decoded.
-    """
-
-    root: Path
-    classes: list[str]
-    samples: pd.DataFrame
-    skipped: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def presplit(self) -> bool:
-        return bool((self.samples["split"] != "").any())
 
 
 def is_image(name: str) -> bool:
@@ -116,8 +94,8 @@ def _drop_unreadable(root: Path, per_split: dict[str, dict[str, list[str]]]) -> 
     return rejected
 
 
-def scan_folder(root: str | Path) -> FolderScan:
-    """Scan ``root`` into a :class:`FolderScan`.
+def scan_folder(root: str | Path) -> SampleTable:
+    """Scan ``root`` into a :class:`SampleTable`.
 
     Raises:
         UserError: the folder is missing or unreadable, or holds fewer than two classes with images.
@@ -153,7 +131,7 @@ def scan_folder(root: str | Path) -> FolderScan:
         raise UserError(f"--data: {root} must hold at least two class folders with images "
                         f"(root/<class>/<image> or root/train/<class>/<image>); {found}")
     samples = sort_by_path(pd.DataFrame(rows, columns=["path", "label", "split"]))
-    return FolderScan(root=root, classes=classes, samples=samples, skipped=tuple(skipped))
+    return SampleTable(root=root, classes=classes, samples=samples, skipped=tuple(skipped))
 
 
 def _check_split_classes(root: Path, per_split: dict[str, dict[str, list[str]]], classes: list[str]) -> None:

@@ -12,7 +12,8 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from litcls.data.groups import stratified_group_holdout
-from litcls.data.scan import FolderScan, sort_by_path
+from litcls.data.samples import SampleTable
+from litcls.data.scan import sort_by_path
 from litcls.errors import UserError
 
 SPLITS = ("train", "val", "test")
@@ -48,7 +49,7 @@ def _check_class_sizes(samples: pd.DataFrame, classes: list[str], test_size: flo
                         f"{needed} images, one for each of {splits}; add images, remove the class{hint}")
 
 
-def split_samples(scan: FolderScan, val_size: float, test_size: float, seed: int) -> pd.DataFrame:
+def split_samples(scan: SampleTable, val_size: float, test_size: float, seed: int) -> pd.DataFrame:
     """Return the sample table with ``split`` set to train/val/test for every row.
 
     A pre-split folder keeps its own splits; only a missing ``val/`` is carved, stratified, from ``train/``.
@@ -73,7 +74,7 @@ def split_samples(scan: FolderScan, val_size: float, test_size: float, seed: int
     return samples
 
 
-def test_rows(samples: pd.DataFrame, scan: FolderScan, test_size: float, seed: int) -> pd.Index:
+def test_rows(samples: pd.DataFrame, scan: SampleTable, test_size: float, seed: int) -> pd.Index:
     """The rows of ``samples`` (sorted by path) held out for test: a pre-split folder's ``test/``, otherwise
     ``test_size`` of every class. A single run and every fold of a k-fold run hold out the same images."""
     if scan.presplit:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from litcls.report.page import _image, _link, _table, configuration_section, html_document
+from litcls.report.html import configuration_section, html_document, image, link, table
 
 
 def _spread(entry: dict) -> str:
@@ -23,7 +23,7 @@ def _spread(entry: dict) -> str:
     return f"{mean:.4f}" + ("" if std is None else f" ± {std:.4f}")
 
 
-def _per_fold_table(run_dir: Path, results: dict) -> str:
+def _per_foldtable(run_dir: Path, results: dict) -> str:
     table = pd.read_csv(run_dir / "cv_results.csv", dtype={"fold": str})
     table["report"] = [f'<a href="fold_{fold}/report.html">fold_{fold}/report.html</a>'
                        if (run_dir / f"fold_{fold}" / "report.html").is_file() else "" for fold in table["fold"]]
@@ -40,7 +40,7 @@ def build_cv_page(run_dir: Path) -> str:
     body = [f"<h1>{html.escape(title)}</h1>",
             f'<p class="meta">{folds}-fold cross-validation of <b>{html.escape(str(config.get("model", "?")))}</b> '
             f'on <b>{html.escape(str(config.get("data", "?")))}</b>; {finished} of {folds} folds finished. Files: '
-            + " ".join(filter(None, (_link(run_dir, name) for name in (
+            + " ".join(filter(None, (link(run_dir, name) for name in (
                 "cv_results.json", "cv_results.csv", "oof_predictions.csv", "oof_classification_report.csv",
                 "splits.csv", "config.yaml")))) + "</p>"]
     if results["missing_folds"]:
@@ -52,17 +52,17 @@ def build_cv_page(run_dir: Path) -> str:
     body += [f"<h2>Mean ± std over {finished} fold(s)</h2>",
              f"<p>{html.escape(results['std'])}; <code>test/*</code>: each fold's best checkpoint on the held-out "
              "test split, <code>val/*</code>: on the fold's validation images.</p>",
-             _table(pd.DataFrame(rows, columns=["metric", "mean ± std", "per fold"])),
-             "<h2>Per fold</h2>", _per_fold_table(run_dir, results)]
+             table(pd.DataFrame(rows, columns=["metric", "mean ± std", "per fold"])),
+             "<h2>Per fold</h2>", _per_foldtable(run_dir, results)]
     oof = results.get("out_of_fold")
     body.append("<h2>Out-of-fold predictions</h2>")
     if oof:
         body.append(f"<p>Every pool image predicted once, by the fold model that did not train on it: "
                     f"{oof['images']} images, accuracy {oof['oof/acc']:.4f}, macro F1 {oof['oof/f1_macro']:.4f}.</p>")
         if (run_dir / "oof_confusion_matrix.png").is_file():
-            body.append(_image(run_dir / "oof_confusion_matrix.png", "out-of-fold confusion matrix"))
+            body.append(image(run_dir / "oof_confusion_matrix.png", "out-of-fold confusion matrix"))
         if (run_dir / "oof_classification_report.csv").is_file():
-            body += ["<h3>Per class</h3>", _table(pd.read_csv(run_dir / "oof_classification_report.csv",
+            body += ["<h3>Per class</h3>", table(pd.read_csv(run_dir / "oof_classification_report.csv",
                                                               dtype={"class": str}, keep_default_na=False))]
     else:
         body.append("<p>None: no fold saved a checkpoint to predict with (fast dev run).</p>")

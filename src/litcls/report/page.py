@@ -8,7 +8,6 @@ Images are embedded as base64 data URIs; links point to files beside the page.
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import sys
@@ -17,32 +16,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from litcls.report.cv_page import write_cv_report
+from litcls.report.html import configuration_section, html_document, image, link, table
 from litcls.summary import decision_rows, format_value
-
-STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "Malgun Gothic", sans-serif;
-       margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #222; }
-h1 { margin-bottom: .2rem; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2rem; margin-top: 2rem; }
-.meta { color: #666; } table { border-collapse: collapse; font-size: .9rem; }
-th, td { border: 1px solid #ddd; padding: .25rem .6rem; text-align: right; }
-th:first-child, td:first-child { text-align: left; } tr:nth-child(even) { background: #f7f7f7; }
-img { max-width: 100%; } .gallery { display: flex; flex-wrap: wrap; gap: .5rem; }
-.gallery img { width: 280px; border: 1px solid #eee; } details { margin-top: 1rem; }
-.curves img { width: 480px; } figure { margin: 0; width: 280px; } figcaption { font-size: .75rem; color: #555; }
-"""
-
-
-def _image(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
-
-
-def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, border=0, float_format=lambda value: f"{value:.4f}", na_rep="")
-
-
-def _link(run_dir: Path, name: str) -> str:
-    return f'<a href="{html.escape(name)}">{html.escape(name)}</a>' if (run_dir / name).is_file() else ""
 
 
 def _results_section(results: dict) -> list[str]:
@@ -59,8 +35,8 @@ def _results_section(results: dict) -> list[str]:
         parts.append(f"<p>value [low, high]: {ci['level']:.0%} {html.escape(ci['method'])} interval over "
                      f"{ci['replicates']} resamples of the {html.escape(ci['split'])} "
                      f"{html.escape(ci['resampled'])} (seed {ci['seed']}).</p>")
-    parts += [_table(pd.DataFrame(metrics, columns=["metric", "value"]))] if metrics else []
-    parts.append(_table(pd.DataFrame([(key, "" if value is None else str(value)) for key, value in details],
+    parts += [table(pd.DataFrame(metrics, columns=["metric", "value"]))] if metrics else []
+    parts.append(table(pd.DataFrame([(key, "" if value is None else str(value)) for key, value in details],
                                      columns=["", "value"])))
     return parts
 
@@ -69,8 +45,8 @@ def _gallery(paths: list[Path], captions: dict[str, str]) -> str:
     items = []
     for path in paths:
         caption = captions.get(f"gradcam/{path.name}")
-        items.append(f"<figure>{_image(path, path.stem)}<figcaption>{html.escape(caption)}</figcaption></figure>"
-                     if caption else _image(path, path.stem))
+        items.append(f"<figure>{image(path, path.stem)}<figcaption>{html.escape(caption)}</figcaption></figure>"
+                     if caption else image(path, path.stem))
     return '<div class="gallery">' + "".join(items) + "</div>"
 
 
@@ -79,10 +55,10 @@ def _gallery_captions(run_dir: Path) -> dict[str, str]:
     path = run_dir / "predictions.csv"
     if not path.is_file():
         return {}
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    if "gradcam" not in table:
+    predictions = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if "gradcam" not in predictions:
         return {}
-    columns = zip(table["gradcam"], table["path"], table["class"], table["predicted"], strict=True)
+    columns = zip(*(predictions[name] for name in ("gradcam", "path", "class", "predicted")), strict=True)
     return {file: f"predictions.csv row {number + 1}: {path} (true {true}, predicted {predicted})"
             for number, (files, path, true, predicted) in enumerate(columns) for file in files.split(";") if file}
 
@@ -97,7 +73,7 @@ def _decisions_section(run_dir: Path, results: dict) -> list[str]:
     body = ["<h2>Decisions fitted on the validation split</h2>",
             "<p>" + "<br>".join(html.escape(f"{key}: {value}") for key, value in decision_rows(results)) + "</p>",
             "<h3>Calibration (temperature scaling)</h3>",
-            _table(pd.DataFrame(rows, columns=["split", "ECE", "ECE calibrated", "NLL", "NLL calibrated"]))]
+            table(pd.DataFrame(rows, columns=["split", "ECE", "ECE calibrated", "NLL", "NLL calibrated"]))]
     point = results.get("operating_point")
     if point:
         names = ("sensitivity", "specificity", "ppv", "npv", "f1_at_threshold")
@@ -107,12 +83,12 @@ def _decisions_section(run_dir: Path, results: dict) -> list[str]:
                 for split in splits]
         body += [f"<h3>Operating point: {html.escape(point['positive_class'])} when its probability &ge; "
                  f"{point['threshold']:.4g} ({html.escape(point['rule'])} on val)</h3>",
-                 _table(pd.DataFrame(rows, columns=["split", "sensitivity", "specificity", "PPV", "NPV", "F1"]))]
+                 table(pd.DataFrame(rows, columns=["split", "sensitivity", "specificity", "PPV", "NPV", "F1"]))]
         for key in ("note", "warning"):
             if key in point:
                 body.append(f"<p>{html.escape(point[key])}</p>")
     if (run_dir / "reliability.png").is_file():
-        body.append(_image(run_dir / "reliability.png", "reliability"))
+        body.append(image(run_dir / "reliability.png", "reliability"))
     return body
 
 
@@ -130,26 +106,26 @@ def build_page(run_dir: Path) -> str:
     body = [f"<h1>{html.escape(title)}</h1>",
             f'<p class="meta">data <b>{html.escape(str(config.get("data", "?")))}</b>, model '
             f'<b>{html.escape(str(config.get("model", "?")))}</b>. Files: '
-            + " ".join(filter(None, (_link(run_dir, name) for name in (
+            + " ".join(filter(None, (link(run_dir, name) for name in (
                 "results.json", "predictions.csv", "val_predictions.csv", "classification_report.csv",
                 "confusion_matrix.csv", "slices.csv", "metrics.csv", "splits.csv", "config.yaml")))) + "</p>",
             f"<h2>Results on the {html.escape(split)} split</h2>", *_results_section(results)]
     body += _decisions_section(run_dir, results)
     if report_path.is_file():
         body += ["<h2>Per class</h2>",
-                 _table(pd.read_csv(report_path, dtype={"class": str}, keep_default_na=False))]
+                 table(pd.read_csv(report_path, dtype={"class": str}, keep_default_na=False))]
         body += [f"<p>{html.escape(note)}</p>" for note in results.get("notes", [])]
     if (run_dir / "roc.png").is_file():
         body += ["<h2>ROC and precision-recall curves</h2>", '<div class="gallery curves">',
-                 *(_image(run_dir / name, name) for name in ("roc.png", "pr.png") if (run_dir / name).is_file()),
+                 *(image(run_dir / name, name) for name in ("roc.png", "pr.png") if (run_dir / name).is_file()),
                  "</div>"]
     if (run_dir / "slices.csv").is_file():
         slices = pd.read_csv(run_dir / "slices.csv", dtype={"value": str}, keep_default_na=False)
         body += ["<h2>Failure slices</h2>", f"<p>Accuracy and macro F1 per group, worst first ({len(slices)} groups; "
-                 "all in slices.csv): does one group hold most of the mistakes?</p>", _table(slices.head(15))]
+                 "all in slices.csv): does one group hold most of the mistakes?</p>", table(slices.head(15))]
     for name, heading in (("curves.png", "Learning curves"), ("confusion_matrix.png", "Confusion matrix")):
         body.append(f"<h2>{heading}</h2>")
-        body.append(_image(run_dir / name, heading) if (run_dir / name).is_file() else f"<p>No {name}.</p>")
+        body.append(image(run_dir / name, heading) if (run_dir / name).is_file() else f"<p>No {name}.</p>")
     body.append("<h2>Grad-CAM</h2>")
     gradcam = sorted((run_dir / "gradcam").glob("*.png"))
     per_class = [path for path in gradcam if path.stem.startswith("class-")]
@@ -165,25 +141,11 @@ def build_page(run_dir: Path) -> str:
     elif gradcam:
         body.append("<p>No mistakes to explain.</p>")
     if (run_dir / "metrics.csv").is_file():
-        body += ["<details><summary>Metrics per epoch</summary>", _table(pd.read_csv(run_dir / "metrics.csv")),
+        body += ["<details><summary>Metrics per epoch</summary>", table(pd.read_csv(run_dir / "metrics.csv")),
                  "</details>"]
     if config:
         body += configuration_section(config)
     return html_document(title, body)
-
-
-def configuration_section(config: dict) -> list[str]:
-    """The run's settings as a folded table (a run's and a k-fold run's page)."""
-    rows = [(key, json.dumps(value, ensure_ascii=False) if isinstance(value, list) else str(value))
-            for key, value in config.items()]
-    return ["<details><summary>Configuration</summary>", _table(pd.DataFrame(rows, columns=["key", "value"])),
-            "</details>"]
-
-
-def html_document(title: str, body: list[str]) -> str:
-    """A self-contained page: the shared style, then ``body``."""
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{STYLE}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
 def write_run_report(run_dir: Path) -> Path:
@@ -212,8 +174,6 @@ def main(argv: list[str]) -> int:
               "e.g. runs/<name>", file=sys.stderr)
         return 2
     if (run_dir / "cv_results.json").is_file():
-        from litcls.report.cv_page import write_cv_report
-
         print(write_cv_report(run_dir))
     else:
         print(write_run_report(run_dir))
