@@ -46,8 +46,26 @@ class TrainConfig:
     """Everything a run needs; saved as ``config.yaml`` in the run folder and re-runnable."""
 
     # data
-    data: str = _opt("digits", "image folder (root/<class>/<img> or root/train|val|test/<class>/<img>) "
-                     "or a built-in dataset name: digits, mnist, fashion_mnist, cifar10", group="data")
+    data: str = _opt("digits", "image folder (root/<class>/<img> or root/train|val|test/<class>/<img>), a CSV "
+                     "or TSV manifest (one row per image; see --path-col, --label-col), or a built-in dataset "
+                     "name: digits, mnist, fashion_mnist, cifar10", group="data")
+    path_col: str = _opt("path", "manifest: the column of image paths (relative to --image-root), or a template "
+                         "over columns such as images/{image_id}.jpg", group="data")
+    label_col: str = _opt("label", "manifest: the column of class names (any text; numbers too)", group="data")
+    group_col: str | None = _opt(None, "manifest: the column of groups (a patient, a lesion): all images of a "
+                                 "group go to the same split and fold", group="data")
+    split_col: str | None = _opt(None, "manifest: the column of given splits (train, val, test)", group="data")
+    image_root: str | None = _opt(None, "manifest: the folder image paths are relative to (default: the "
+                                  "manifest's folder)", group="data")
+    group_pattern: str | None = _opt(None, "a regular expression whose first capture group, searched in each "
+                                     "image's path, is its group, e.g. 'person(\\d+)_'; every image must match",
+                                     group="data")
+    resplit_val: bool = _opt(False, "ignore a given validation split (val/ folder or --split-col) and carve "
+                             "validation from the training images instead, stratified (by group with groups)",
+                             group="data")
+    slice_cols: str | None = _opt(None, "manifest: comma-separated metadata columns (e.g. sex,site) whose values "
+                                  "get their own accuracy and macro F1 in slices.csv and the report",
+                                  group="data")
     img_size: int | None = _opt(None, "images are resized to IMG_SIZE x IMG_SIZE pixels (default: the size "
                                 "the model suits, see --list-models, or the size its --pretrained or "
                                 "--weights were trained at)", group="data")
@@ -184,6 +202,13 @@ class TrainConfig:
                                 "<out-dir>/<name>")
         if self.groups is not None and not Path(self.groups).is_file():
             raise UserError(f"--groups: no such file: {self.groups}")
+        sources = [flag for flag, value in (("--groups", self.groups), ("--group-col", self.group_col),
+                                            ("--group-pattern", self.group_pattern)) if value]
+        if len(sources) > 1:
+            raise UserError(f"{' and '.join(sources)} both give the images' groups: use one of them")
+        if self.resplit_val and self.folds:
+            raise UserError("--resplit-val and --folds: k-fold already pools every image outside the test split "
+                            "into its validation folds; drop --resplit-val")
         if self.augment not in AUGMENT_PRESETS and not Path(self.augment).is_file():
             raise UserError(f"--augment: {self.augment!r} is neither a preset ({', '.join(AUGMENT_PRESETS)}) "
                             "nor an existing YAML file")

@@ -21,17 +21,17 @@ from litcls.callbacks.graceful_stop import GracefulStop
 from litcls.config import TrainConfig
 from litcls.data.balance import class_weights, imbalance_hint
 from litcls.data.batching import steps_per_epoch
-from litcls.data.builtin import resolve_data
 from litcls.data.datamodule import FolderDataModule
-from litcls.data.duplicates import drop_duplicates, find_duplicates, warn_cross_split_duplicates
-from litcls.data.groups import attach_groups, check_groups_disjoint
+from litcls.data.duplicates import warn_cross_split_duplicates
+from litcls.data.groups import check_groups_disjoint
 from litcls.data.samples import SampleTable
-from litcls.data.scan import scan_folder
+from litcls.data.sources import DataSpec, load_samples
 from litcls.data.splits import split_samples, write_splits
 from litcls.data.transforms import Preprocessing
 from litcls.errors import UserError
 from litcls.evaluation.final import check_evaluation_flags, evaluate_run, evaluated_split
 from litcls.evaluation.metrics import curve_thresholds
+from litcls.evaluation.slices import check_slice_columns, slice_columns
 from litcls.features import cached_features
 from litcls.lr_find import find_lr
 from litcls.models import get_model_spec
@@ -48,7 +48,7 @@ from litcls.trainer import build_trainer, check_hardware
 def train_one(config: TrainConfig) -> Path:
     """Load and split the data, check it, claim the run folder and train; return the run folder."""
     scan, duplicates = load_data(config)
-    samples = split_samples(scan, config.val_size, config.test_size, config.seed)
+    samples = split_samples(scan, config.val_size, config.test_size, config.seed, config.resplit_val)
     check_leakage(samples, duplicates)
     warn_imbalance(config, samples, scan.classes)
     run_dir = claim_run_dir(config)
@@ -62,20 +62,16 @@ def train_one(config: TrainConfig) -> Path:
 
 
 def load_data(config: TrainConfig) -> tuple[SampleTable, list[list[str]]]:
-    """Scan ``--data``, check the evaluation flags against its classes, attach ``--groups``, and find
-    byte-identical images (keeping one with ``--dedupe``).
+    """Read ``--data`` through the data-source seam (:func:`litcls.data.sources.load_samples`) and check the
+    evaluation flags against its classes and columns.
 
     Returns:
-        The scan and the sets of identical images still in it.
+        The sample table and the sets of byte-identical images still in it.
     """
-    scan = scan_folder(resolve_data(config.data))
-    check_evaluation_flags(config, scan.classes)
-    if config.groups:
-        scan = attach_groups(scan, config.groups)
-    duplicates = find_duplicates(scan.root, scan.samples["path"])
-    if config.dedupe and duplicates:
-        return drop_duplicates(scan, duplicates), []
-    return scan, duplicates
+    table, duplicates = load_samples(DataSpec.of(config))
+    check_evaluation_flags(config, table.classes)
+    check_slice_columns(slice_columns(config), table)
+    return table, duplicates
 
 
 def check_input_size(module: ClassifierModule, config: TrainConfig, img_size: int) -> None:

@@ -23,8 +23,8 @@ import torch
 
 from litcls.config import TrainConfig, load_yaml, resolve
 from litcls.crossval import aggregate, finished_folds, fold_dir, run_fold, write_fold_results
-from litcls.data.builtin import resolve_data
 from litcls.data.samples import SampleTable
+from litcls.data.sources import DataSpec, image_root
 from litcls.errors import UserError
 from litcls.fit import fit_and_evaluate
 from litcls.rundir import is_main_process
@@ -129,13 +129,16 @@ def check_not_finished(run_dir: Path, config: TrainConfig, point: ResumePoint) -
 
 def load_split(run_dir: Path, config: TrainConfig) -> tuple[SampleTable, pd.DataFrame]:
     """The run's classes and split from ``classes.json`` and ``splits.csv``; every listed image must still exist."""
-    root = resolve_data(config.data)
+    root = image_root(DataSpec.of(config))
     if not root.is_dir():
-        raise UserError(f"--resume: the run's data folder {config.data} is not found from {Path.cwd()}; run "
-                        "train.py from the folder you started the run in (the path is relative to it)")
+        raise UserError(f"--resume: the run's image folder {root} is not found from {Path.cwd()}; run train.py from "
+                        "the folder you started the run in (the path is relative to it)")
     classes = json.loads((run_dir / "classes.json").read_text(encoding="utf-8"))
-    samples = pd.read_csv(run_dir / "splits.csv", encoding="utf-8", keep_default_na=False,
-                          dtype={"path": str, "split": str, "group": str, "fold": "Int64"}).drop(columns="class")
+    samples = pd.read_csv(run_dir / "splits.csv", encoding="utf-8", keep_default_na=False, dtype=str).drop(
+        columns="class")
+    samples["label"] = samples["label"].astype("int64")
+    if "fold" in samples:
+        samples["fold"] = pd.to_numeric(samples["fold"].mask(samples["fold"] == "")).astype("Int64")
     missing = [path for path in samples["path"] if not (root / path).is_file()]
     if missing:
         listed = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")

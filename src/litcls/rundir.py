@@ -37,7 +37,7 @@ def is_main_process() -> bool:
 
 
 def default_name(config: TrainConfig) -> str:
-    return f"{Path(config.data).name}-{config.model}-{datetime.now():%Y%m%d-%H%M%S}"
+    return f"{_data_name(config.data)}-{config.model}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
 def create_run_dir(out_dir: Path, base: str) -> Path:
@@ -67,7 +67,7 @@ def claim_run_dir(config: TrainConfig) -> Path:
         if not config.name and not job_id:
             raise UserError("--name is required under torchrun without --rdzv-id: every process must "
                             "agree on the run folder")
-        run_dir = out_dir / (config.name or f"{Path(config.data).name}-{config.model}-{job_id}")
+        run_dir = out_dir / (config.name or f"{_data_name(config.data)}-{config.model}-{job_id}")
         run_dir.mkdir(parents=True, exist_ok=True)
         return run_dir
     try:
@@ -77,3 +77,9 @@ def claim_run_dir(config: TrainConfig) -> Path:
                         "choose a writable folder with --out-dir") from None
     os.environ[RUN_DIR_ENV] = str(run_dir.resolve())
     return run_dir
+
+
+def _data_name(data: str) -> str:
+    """``data/pets`` -> ``pets``; a manifest ``ham/labels.csv`` -> ``labels``."""
+    path = Path(data)
+    return path.stem if path.suffix.lower() in (".csv", ".tsv") else path.name

@@ -51,13 +51,15 @@ def held_out_images(run_dir: Path, limit: int) -> tuple[list[tuple[Path, str]], 
     import pandas as pd
 
     from litcls.data.builtin import BUILTIN_DATASETS, data_home
+    from litcls.data.manifest import is_manifest, manifest_root
 
-    data = str((yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}).get("data", ""))
-    root = Path(data)
+    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+    data = str(config.get("data", ""))
+    root = manifest_root(data, config.get("image_root")) if is_manifest(data) else Path(data)
     if not root.is_dir() and data in BUILTIN_DATASETS:
         root = data_home() / data
     if not data or not root.is_dir():
-        return [], f"the run's data folder {data!r} is not found from {Path.cwd()}"
+        return [], f"the run's data folder {str(root)!r} is not found from {Path.cwd()}"
     splits = pd.read_csv(run_dir / "splits.csv", encoding="utf-8", keep_default_na=False,
                          dtype={"path": str, "class": str, "split": str})
     split = "test" if (splits["split"] == "test").any() else "val"

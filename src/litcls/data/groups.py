@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import posixpath
+import re
 import unicodedata
 import warnings
 from pathlib import Path
@@ -84,6 +85,30 @@ def attach_groups(scan: SampleTable, file: str | Path) -> SampleTable:
     return dataclasses.replace(scan, samples=scan.samples.assign(group=read_groups(file, scan)))
 
 
+def groups_from_pattern(scan: SampleTable, pattern: str) -> SampleTable:
+    """The scan with a ``group`` column: the first capture group of ``pattern`` searched in each image's path
+    (``person(\\d+)_`` finds the patient in the chest X-ray set's ``PNEUMONIA/person1234_bacteria_5678.jpeg``).
+
+    Raises:
+        UserError: the pattern is not a regular expression, has no capture group, or misses some images.
+    """
+    try:
+        regex = re.compile(pattern)
+    except re.error as err:
+        raise UserError(f"--group-pattern '{pattern}' is not a regular expression: {err}") from None
+    if regex.groups < 1:
+        raise UserError(f"--group-pattern '{pattern}' has no capture group: put the part that names the group in "
+                        "parentheses, e.g. 'person(\\d+)_'")
+    found = scan.samples["path"].str.extract(regex, expand=False)
+    found = found.iloc[:, 0] if isinstance(found, pd.DataFrame) else found
+    unmatched = scan.samples.loc[found.isna() | (found == ""), "path"].tolist()
+    if unmatched:
+        what = "matches none of the" if len(unmatched) == len(scan.samples) else f"misses {len(unmatched)} of the"
+        raise UserError(f"--group-pattern '{pattern}' {what} {len(scan.samples)} image paths (relative to "
+                        f"{scan.root}), e.g. {_listing(unmatched)}; every image needs a group")
+    return dataclasses.replace(scan, samples=scan.samples.assign(group=found.to_numpy()))
+
+
 def stratified_group_holdout(frame: pd.DataFrame, size: float, seed: int, classes: list[str],
                              what: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split ``frame`` into (rest, held-out) by whole groups, each class held out as near to ``size`` as groups allow.
@@ -126,6 +151,9 @@ def check_groups_disjoint(samples: pd.DataFrame) -> None:
     crossing = places[places.map(len) > 1]
     if len(crossing):
         described = [f"{group} ({' and '.join(sorted(splits))})" for group, splits in crossing.items()]
-        raise UserError(f"--groups: {len(crossing)} group(s) have images in more than one split: "
-                        f"{_listing(described)}; with your own train/val/test folders, move each group's images "
-                        "into one of them")
+        only_val = all(set(splits) <= {"train", "val"} for splits in crossing)
+        advice = ("--resplit-val carves validation from the training images by group instead of using the given "
+                  "validation split" if only_val else "move each group's images into one split (a pre-split "
+                  "folder's train/val/test folders or --split-col)")
+        raise UserError(f"groups: {len(crossing)} group(s) have images in more than one split: "
+                        f"{_listing(described)}; {advice}")

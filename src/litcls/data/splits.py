@@ -6,6 +6,7 @@ and seed give the same split on any machine.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,7 @@ from litcls.data.scan import sort_by_path
 from litcls.errors import UserError
 
 SPLITS = ("train", "val", "test")
+MIN_VAL_PER_CLASS = 10
 
 
 def _stratified_holdout(frame: pd.DataFrame, size: float, seed: int, classes: list[str],
@@ -49,20 +51,31 @@ def _check_class_sizes(samples: pd.DataFrame, classes: list[str], test_size: flo
                         f"{needed} images, one for each of {splits}; add images, remove the class{hint}")
 
 
-def split_samples(scan: SampleTable, val_size: float, test_size: float, seed: int) -> pd.DataFrame:
+def split_samples(scan: SampleTable, val_size: float, test_size: float, seed: int,
+                  resplit_val: bool = False) -> pd.DataFrame:
     """Return the sample table with ``split`` set to train/val/test for every row.
 
-    A pre-split folder keeps its own splits; only a missing ``val/`` is carved, stratified, from ``train/``.
-    Otherwise ``test_size`` of every class goes to test, then ``val_size`` (of the whole) to val.
+    A source that gives splits (a pre-split folder, a manifest's ``--split-col``) keeps them; only a missing
+    validation split is carved, stratified, from the training images. ``resplit_val`` does that even when a
+    validation split is given (its images join training first) and records every row's given split in a
+    ``given_split`` column. Otherwise ``test_size`` of every class goes to test, then ``val_size`` (of the whole)
+    to val.
     """
     samples = sort_by_path(scan.samples)
     if scan.presplit:
-        if (samples["split"] == "val").any():
+        if resplit_val:
+            samples["given_split"] = samples["split"]
+            samples.loc[samples["split"] == "val", "split"] = "train"
+        elif (samples["split"] == "val").any():
+            warn_small_given_val(samples, scan.classes)
             return samples
         train = samples[samples["split"] == "train"]
         _, val = _stratified_holdout(train, val_size, seed, scan.classes, "val")
         samples.loc[val.index, "split"] = "val"
         return samples
+    if resplit_val:
+        raise UserError("--resplit-val: the data gives no validation split to replace (no val/ folder, no "
+                        "--split-col); without it, validation is carved from the training images already")
     _check_class_sizes(samples, scan.classes, test_size)
     samples["split"] = "train"
     pool = samples
@@ -72,6 +85,17 @@ def split_samples(scan: SampleTable, val_size: float, test_size: float, seed: in
     _, val = _stratified_holdout(pool, val_size / (1 - test_size), seed, scan.classes, "val")
     samples.loc[val.index, "split"] = "val"
     return samples
+
+
+def warn_small_given_val(samples: pd.DataFrame, classes: list[str]) -> None:
+    """Warn when a given validation split is too small to select a checkpoint on (under ``MIN_VAL_PER_CLASS``
+    images of some class): one lucky image then decides early stopping and the best epoch."""
+    counts = samples.loc[samples["split"] == "val", "label"].value_counts().reindex(range(len(classes)), fill_value=0)
+    if counts.min() < MIN_VAL_PER_CLASS:
+        per_class = ", ".join(f"{classes[label]} {count}" for label, count in counts.items())
+        warnings.warn(f"the given validation split holds {int(counts.sum())} images ({per_class}), fewer than "
+                      f"{MIN_VAL_PER_CLASS} of some class: too few to choose the best epoch on. --resplit-val "
+                      "carves validation from the training images instead", stacklevel=3)
 
 
 def test_rows(samples: pd.DataFrame, scan: SampleTable, test_size: float, seed: int) -> pd.Index:
@@ -85,7 +109,10 @@ def test_rows(samples: pd.DataFrame, scan: SampleTable, test_size: float, seed: 
 
 
 def write_splits(samples: pd.DataFrame, classes: list[str], path: Path) -> None:
-    """Write ``splits.csv``: path, label, class, split[, fold][, group] (UTF-8, one row per image)."""
+    """Write ``splits.csv``: path, label, class, split[, fold][, group][, given_split], then the source's
+    metadata columns (UTF-8, one row per image)."""
     table = samples.assign(**{"class": [classes[label] for label in samples["label"]]})
-    columns = ["path", "label", "class", "split"] + [name for name in ("fold", "group") if name in samples]
-    table[columns].to_csv(path, index=False, encoding="utf-8")
+    columns = ["path", "label", "class", "split"]
+    columns += [name for name in ("fold", "group", "given_split") if name in samples]
+    table[columns + [name for name in samples.columns if name not in columns]].to_csv(path, index=False,
+                                                                                      encoding="utf-8")

@@ -53,7 +53,7 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray) ->
     from litcls.evaluation.metrics import spec
 
     metric = spec("ece").factory(probabilities.shape[1], None, sync_on_compute=False)
-    return float(metric(torch.as_tensor(probabilities, dtype=torch.float32),
+    return float(metric(torch.from_numpy(np.array(probabilities, dtype=np.float32)),  # a copy: may be read-only
                         torch.as_tensor(np.array(labels, dtype=np.int64))))
 
 

@@ -33,7 +33,7 @@ from litcls.evaluation.calibration import (
 )
 from litcls.evaluation.metrics import check_monitor
 from litcls.evaluation.predictions import predicted_labels, prediction_table, probabilities_of
-from litcls.evaluation.slices import slice_metrics
+from litcls.evaluation.slices import slice_columns, slices_table
 from litcls.evaluation.threshold import (
     DEFAULT_RULE,
     ThresholdRule,
@@ -76,9 +76,9 @@ def evaluate_run(config: TrainConfig, trainer: L.Trainer, module: L.LightningMod
 
     Call after ``trainer.validate`` (and ``trainer.test`` when there is a test split) of the best checkpoint.
     Writes ``val_predictions.csv``; ``predictions.csv`` of the evaluated split, its confusion matrix, per-class
-    report, ``roc.png``, ``pr.png``, ``reliability.png``, ``slices.csv`` (with groups) and the Grad-CAM gallery; and
-    stores the temperature and threshold in the best checkpoint. Other processes of a DDP run, and fast dev runs,
-    write nothing and get {}.
+    report, ``roc.png``, ``pr.png``, ``reliability.png``, ``slices.csv`` (groups, ``--slice-cols``) and the
+    Grad-CAM gallery; and stores the temperature and threshold in the best checkpoint. Other processes of a DDP
+    run, and fast dev runs, write nothing and get {}.
     """
     collector = _callback(trainer, PredictionCollector)
     if collector is None or not trainer.is_global_zero or "val" not in collector.logits:
@@ -131,8 +131,9 @@ def evaluate_run(config: TrainConfig, trainer: L.Trainer, module: L.LightningMod
     for name, pixels in written.figures.items():
         log_image(trainer.loggers, f"{split}/{name}", pixels, trainer.global_step)
     log_evaluation_tables(trainer.loggers, split, written.counts, names, written.report)
-    if groups is not None:
-        slice_metrics(table, "group").to_csv(run_dir / "slices.csv", index=False, encoding="utf-8")
+    sliced = (["group"] if groups is not None else []) + slice_columns(config)
+    if sliced:
+        slices_table(table, sliced).to_csv(run_dir / "slices.csv", index=False, encoding="utf-8")
 
     tables["val"].to_csv(run_dir / "val_predictions.csv", index=False, encoding="utf-8")
     table["gradcam"] = _gallery(trainer, module, datamodule.datasets[split], probabilities, labels[split], run_dir,

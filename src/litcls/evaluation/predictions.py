@@ -3,9 +3,9 @@
 
 One row per image of the split, in the order of ``splits.csv``: ``path``, ``label``, ``class``, ``predicted``
 (class name), ``probability`` (of the predicted class), ``prob_<class>`` per class, ``loss`` (cross-entropy of
-the true class, without label smoothing), ``correct``, then ``group`` and ``fold`` when the sample table has
-them. The probabilities are the softmax the module's metrics are computed from (float32, written exactly), so
-the metrics of ``results.json`` can be recomputed from the file.
+the true class, without label smoothing), ``correct``, then the sample table's other columns: ``group``,
+``fold``, a manifest's metadata. The probabilities are the softmax the module's metrics are computed from
+(float32, written exactly), so the metrics of ``results.json`` can be recomputed from the file.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def prediction_table(rows: pd.DataFrame, logits: np.ndarray, class_names: list[s
     """The predictions table of ``rows`` (one split of the sample table, in dataset order) from their logits.
 
     Args:
-        rows: columns ``path``, ``label`` and optionally ``group``, ``fold``.
+        rows: columns ``path``, ``label`` and optionally ``split`` (dropped), ``group``, ``fold``, metadata.
         logits: (N, C) logits of the rows, in the same order.
         class_names: the C class names in label order.
     """
@@ -50,9 +50,8 @@ def prediction_table(rows: pd.DataFrame, logits: np.ndarray, class_names: list[s
         "loss": losses.numpy().astype(np.float64),
         "correct": predicted == labels,
     })
-    for column in ("group", "fold"):
-        if column in rows:
-            table[column] = rows[column].to_numpy()
+    for column in rows.columns.drop(["path", "label", "split"], errors="ignore"):  # group, fold, metadata
+        table[column] = rows[column].to_numpy()
     return table
 
 

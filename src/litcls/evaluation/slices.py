@@ -7,10 +7,34 @@ looks like a general weakness in the overall numbers; this table tells the two a
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from sklearn.metrics import f1_score
 
+from litcls.errors import UserError
+
 COLUMNS = ["column", "value", "images", "errors", "share_of_errors", "accuracy", "f1_macro"]
+_NOT_METADATA = ("path", "label", "split", "fold", "given_split")
+
+
+def slice_columns(config: Any) -> list[str]:
+    """The columns sliced by: ``group`` when the images have groups (added by the caller), then ``--slice-cols``."""
+    return [name.strip() for name in (config.slice_cols or "").split(",") if name.strip()]
+
+
+def check_slice_columns(names: list[str], table: Any) -> None:
+    """Every ``--slice-cols`` name must be a metadata column of the sample table (before training, one line)."""
+    available = [name for name in table.samples.columns if name not in _NOT_METADATA]
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        raise UserError(f"--slice-cols: {', '.join(unknown)} not among the columns of {table.root}'s sample table; "
+                        f"available: {', '.join(available) or 'none (a manifest keeps its extra columns)'}")
+
+
+def slices_table(predictions: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """:func:`slice_metrics` of every column in turn, one table (``slices.csv``)."""
+    return pd.concat([slice_metrics(predictions, column) for column in columns], ignore_index=True)
 
 
 def slice_metrics(predictions: pd.DataFrame, column: str) -> pd.DataFrame:

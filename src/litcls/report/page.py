@@ -121,8 +121,11 @@ def build_page(run_dir: Path) -> str:
                  "</div>"]
     if (run_dir / "slices.csv").is_file():
         slices = pd.read_csv(run_dir / "slices.csv", dtype={"value": str}, keep_default_na=False)
-        body += ["<h2>Failure slices</h2>", f"<p>Accuracy and macro F1 per group, worst first ({len(slices)} groups; "
-                 "all in slices.csv): does one group hold most of the mistakes?</p>", table(slices.head(15))]
+        body += ["<h2>Failure slices</h2>", "<p>Accuracy and macro F1 per value of each column, worst first (all in "
+                 "slices.csv): does one group, site or sex hold most of the mistakes?</p>"]
+        for column, rows in slices.groupby("column", sort=False):
+            more = f" (the worst 15 of {len(rows)})" if len(rows) > 15 else ""
+            body += [f"<h3>{html.escape(str(column))}{more}</h3>", table(rows.head(15))]
     for name, heading in (("curves.png", "Learning curves"), ("confusion_matrix.png", "Confusion matrix")):
         body.append(f"<h2>{heading}</h2>")
         body.append(image(run_dir / name, heading) if (run_dir / name).is_file() else f"<p>No {name}.</p>")

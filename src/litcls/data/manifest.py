@@ -1,0 +1,203 @@
+"""A CSV or TSV manifest as a data source: one row per image, as Kaggle-style datasets ship them.
+
+HAM10000 comes as ``HAM10000_metadata.csv`` (``lesion_id, image_id, dx, sex, ...``) beside an image folder, APTOS
+as ``train.csv`` (``id_code, diagnosis``). ``--data labels.csv --path-col images/{image_id}.jpg --label-col dx
+--group-col lesion_id`` reads such a file directly: paths come from a column or a template over columns, class
+names from the label column (any text, sorted as text), and every other column is kept as metadata (written to
+``splits.csv``, and per value in ``slices.csv`` when named by ``--slice-cols``).
+
+Rows whose image file is missing or cannot be decoded are skipped into ``skipped.csv`` with one warning; every
+other problem (a missing column, an empty label, a class with one image, a split that is not train/val/test)
+stops before anything is written, naming the file, the column and the row.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import string
+import unicodedata
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from litcls.data.samples import SampleTable
+from litcls.data.scan import SPLIT_FOLDERS, sort_by_path
+from litcls.data.validate import describe_rejected, find_unreadable
+from litcls.errors import UserError
+
+MANIFEST_SUFFIXES = (".csv", ".tsv")
+# columns of splits.csv and predictions.csv; a metadata column of the same name is kept as meta_<name>
+RESERVED = frozenset({"path", "label", "class", "split", "fold", "group", "predicted", "probability", "loss",
+                      "correct", "gradcam", "given_split"})
+_SHOWN = 5
+
+
+def is_manifest(data: str) -> bool:
+    return Path(data).suffix.lower() in MANIFEST_SUFFIXES
+
+
+def manifest_root(data: str, image_root: str | None) -> Path:
+    """The folder a manifest's image paths are relative to: ``--image-root``, else the manifest's folder."""
+    return Path(image_root) if image_root else Path(data).parent
+
+
+def _row(index: int) -> str:
+    return f"row {index + 2}"  # the header is line 1; data rows count from line 2, as a spreadsheet shows them
+
+
+def _listing(items: list[str]) -> str:
+    shown = ", ".join(items[:_SHOWN])
+    return f"{shown}, ... ({len(items)} in all)" if len(items) > _SHOWN else shown
+
+
+def read_table(file: Path) -> pd.DataFrame:
+    """The manifest as text columns (nothing parsed as numbers or NaN), header names stripped."""
+    if not file.is_file():
+        raise UserError(f"--data: no such manifest file: {file}")
+    try:
+        table = pd.read_csv(file, sep="\t" if file.suffix.lower() == ".tsv" else ",", dtype=str,
+                            keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise UserError(f"--data: cannot read {file} as a UTF-8 {file.suffix[1:].upper()} file: "
+                        f"{' '.join(str(err).split())}") from None
+    table.columns = [str(column).strip() for column in table.columns]
+    if table.empty:
+        raise UserError(f"--data: {file} has no rows")
+    return table
+
+
+def _column(table: pd.DataFrame, file: Path, name: str, flag: str) -> pd.Series:
+    if name not in table:
+        raise UserError(f"{flag} {name}: {file} has no such column; its columns are: {', '.join(table.columns)}")
+    return table[name].str.strip()
+
+
+def _normalise(path: str) -> str:
+    # not NFC-normalised: on Linux a file is opened by the bytes of its name, as the manifest gives them
+    return posixpath.normpath(path.strip().replace("\\", "/"))
+
+
+def _paths(table: pd.DataFrame, file: Path, path_col: str, root: Path) -> pd.Series:
+    """Image paths relative to ``root``, '/'-separated, NFC (the columns a template uses stay metadata too)."""
+    fields = [name for _, name, _, _ in string.Formatter().parse(path_col) if name is not None]
+    if fields:  # a template such as images/{image_id}.jpg
+        missing = [name for name in fields if name not in table]
+        if missing:
+            raise UserError(f"--path-col {path_col}: {file} has no column {', '.join(missing)}; its columns are: "
+                            f"{', '.join(table.columns)}")
+        paths = pd.Series([path_col.format_map(row) for row in table[fields].to_dict("records")], index=table.index)
+    else:
+        paths = _column(table, file, path_col, "--path-col")
+    empty = [_row(index) for index in paths.index[paths == ""]]
+    if empty:
+        raise UserError(f"--path-col {path_col}: {file} gives no image path in {_listing(empty)}")
+    absolute = root.resolve()
+    relative = [os.path.relpath(path, absolute) if os.path.isabs(path) else path for path in paths]
+    return pd.Series([_normalise(path) for path in relative], index=table.index)
+
+
+def _splits(table: pd.DataFrame, file: Path, split_col: str) -> pd.Series:
+    values = _column(table, file, split_col, "--split-col").str.lower()
+    bad = values[~values.isin(SPLIT_FOLDERS)]
+    if len(bad):
+        rows = [f"{_row(index)} ({table.at[index, split_col]!r})" for index in bad.index]
+        raise UserError(f"--split-col {split_col}: {file} has values other than train, val, test in "
+                        f"{_listing(rows)}")
+    splits = values.map(SPLIT_FOLDERS)
+    if not (splits == "train").any():
+        raise UserError(f"--split-col {split_col}: {file} marks no row as train")
+    return splits
+
+
+def read_manifest(file: str | Path, path_col: str = "path", label_col: str = "label", group_col: str | None = None,
+                  split_col: str | None = None, image_root: str | None = None) -> SampleTable:
+    """Read a manifest into the sample table (rows sorted by path, like a folder scan).
+
+    Raises:
+        UserError: see the module docstring.
+    """
+    file = Path(file)
+    table = read_table(file)
+    root = manifest_root(str(file), image_root)
+    if not root.is_dir():
+        raise UserError(f"--image-root: no such folder: {root} (the folder {file.name}'s image paths are relative to)")
+    paths = _paths(table, file, path_col, root)
+    labels = _column(table, file, label_col, "--label-col").map(lambda name: unicodedata.normalize("NFC", name))
+    empty = [_row(index) for index in labels.index[labels == ""]]
+    if empty:
+        raise UserError(f"--label-col {label_col}: {file} has an empty label in {_listing(empty)}")
+    columns = {"path": paths, "class": labels}
+    if split_col:
+        columns["split"] = _splits(table, file, split_col)
+    if group_col:
+        groups = _column(table, file, group_col, "--group-col")
+        empty = [_row(index) for index in groups.index[groups == ""]]
+        if empty:
+            raise UserError(f"--group-col {group_col}: {file} has an empty group in {_listing(empty)}")
+        columns["group"] = groups
+    used = {path_col, label_col, group_col, split_col}
+    metadata = {(f"meta_{name}" if name in RESERVED else name): table[name]
+                for name in table.columns if name not in used}
+    samples = pd.DataFrame(columns | metadata)
+    if "split" not in samples:
+        samples["split"] = ""
+    samples = _without_repeats(samples, file)
+    samples, skipped = _existing_readable(samples, root, file)
+    classes = sorted(samples["class"].unique())
+    _check_classes(samples, classes, file, label_col)
+    samples.insert(1, "label", samples["class"].map({name: index for index, name in enumerate(classes)}))
+    samples = samples.drop(columns="class")
+    return SampleTable(root=root, classes=classes, samples=sort_by_path(samples), skipped=tuple(skipped))
+
+
+def _without_repeats(samples: pd.DataFrame, file: Path) -> pd.DataFrame:
+    """One row per image: a row repeated exactly is dropped with a warning; one image under two labels stops."""
+    repeated = samples["path"].duplicated(keep=False)
+    if not repeated.any():
+        return samples
+    conflicting = samples[repeated].groupby("path")["class"].nunique()
+    conflicting = conflicting[conflicting > 1]
+    if len(conflicting):
+        raise UserError(f"--data: {file} gives more than one label to {_listing(list(conflicting.index))}")
+    twice = sorted(samples.loc[samples["path"].duplicated(), "path"].unique())
+    warnings.warn(f"{file}: {len(twice)} image(s) listed more than once, each used once: {_listing(twice)}",
+                  stacklevel=3)
+    return samples.drop_duplicates("path").reset_index(drop=True)
+
+
+def _existing_readable(samples: pd.DataFrame, root: Path, file: Path) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """Drop rows whose file is missing or cannot be decoded (one warning); stop when none remain."""
+    exists = samples["path"].map(lambda path: os.path.isfile(root / path))
+    skipped = [(path, f"missing: no such file under {root}") for path in samples.loc[~exists, "path"]]
+    skipped += find_unreadable(root, samples.loc[exists, "path"].tolist())
+    if skipped:
+        if len(skipped) == len(samples):
+            raise UserError(f"--data: none of the {len(samples)} images {file} lists can be read from {root} (e.g. "
+                            f"{skipped[0][0]}: {skipped[0][1]}); check --path-col and --image-root")
+        warnings.warn(f"{file}: {describe_rejected(skipped, len(samples))}", stacklevel=3)
+        samples = samples[~samples["path"].isin({path for path, _ in skipped})].reset_index(drop=True)
+    return samples, skipped
+
+
+def _check_classes(samples: pd.DataFrame, classes: list[str], file: Path, label_col: str) -> None:
+    if len(classes) < 2:
+        raise UserError(f"--label-col {label_col}: {file} must have at least two classes; found "
+                        f"{', '.join(classes) or 'none'}")
+    counts = samples["class"].value_counts()
+    single = sorted(counts.index[counts < 2])
+    if single:
+        raise UserError(f"--label-col {label_col}: class(es) {_listing(single)} of {file} have a single image; one "
+                        "image cannot be both learned and evaluated: add images or remove those rows")
+    if (samples["split"] != "").any():
+        train = set(samples.loc[samples["split"] == "train", "class"])
+        absent = [name for name in classes if name not in train]
+        if absent:
+            raise UserError(f"--split-col: class(es) {_listing(absent)} of {file} have no train row; add training "
+                            "images for them or remove them")
+        for split in ("val", "test"):
+            given = set(samples.loc[samples["split"] == split, "class"])
+            if given and set(classes) - given:
+                warnings.warn(f"{file}: the {split} split has no images of {_listing(sorted(set(classes) - given))}; "
+                              "these classes are evaluated on the other splits only", stacklevel=3)
