@@ -123,7 +123,7 @@ def test_cached_run_is_complete_reused_and_invalidated(home, image_folder, capsy
     predicted = pd.read_csv(home / "preds" / "predictions.csv")
     classes = sorted(set(splits["class"]))
     counts = pd.crosstab(pd.Categorical(test["class"].to_numpy(), classes),
-                         pd.Categorical(predicted["prediction"].to_numpy(), classes), dropna=False)
+                         pd.Categorical(predicted["predicted"].to_numpy(), classes), dropna=False)
     matrix = pd.read_csv(home / "runs" / "first" / "confusion_matrix.csv", index_col=0)
     assert (counts.to_numpy() == matrix.to_numpy()).all()
 
