@@ -78,9 +78,39 @@ def predicted_labels(table: pd.DataFrame, class_names: list[str]) -> np.ndarray:
     return np.array([index[name] for name in table["predicted"]], dtype=np.int64)
 
 
-def read_predictions(path: Path) -> pd.DataFrame:
-    """A predictions CSV with its text columns as text (class names such as ``0`` stay names)."""
-    return pd.read_csv(path, dtype=TEXT_COLUMNS, keep_default_na=False, encoding="utf-8")
+def read_predictions(path: Path, class_names: list[str] | None = None) -> pd.DataFrame:
+    """A predictions CSV with its text columns as text (class names such as ``0`` stay names).
+
+    Given the class names, a k-fold ``val_predictions.csv`` written before the decision evaluation (columns
+    ``pred``, ``pred_class``, ``prob_<class>``) is read into today's columns (:func:`from_older_columns`).
+    """
+    table = pd.read_csv(path, dtype=TEXT_COLUMNS, keep_default_na=False, encoding="utf-8")
+    older = ["path", "label", "pred", *prob_columns(class_names or [])]
+    if class_names is not None and "predicted" not in table and set(older) <= set(table.columns):
+        table = from_older_columns(table, class_names)
+    return table
+
+
+def from_older_columns(table: pd.DataFrame, class_names: list[str]) -> pd.DataFrame:
+    """Today's columns from those litcls wrote before (``path``, ``label``, ``class``, ``fold``, ``pred``, its
+    ``pred_class`` and the softmax ``prob_<class>``): the same predictions and probabilities, so every metric
+    computed from them is unchanged. ``loss`` is -log of the true class's probability as written (float32,
+    printed to about 8 digits), so it can differ from a cross-entropy of the logits in the last digits."""
+    probabilities = table[prob_columns(class_names)].to_numpy(dtype=np.float64)
+    predicted = table["pred"].to_numpy(dtype=np.int64)
+    labels = table["label"].to_numpy(dtype=np.int64)
+    rows = np.arange(len(table))
+    upgraded = pd.DataFrame({
+        "path": table["path"].to_numpy(), "label": labels, "class": [class_names[label] for label in labels],
+        "predicted": [class_names[index] for index in predicted], "probability": probabilities[rows, predicted]})
+    upgraded[prob_columns(class_names)] = probabilities
+    with np.errstate(divide="ignore"):
+        upgraded["loss"] = -np.log(probabilities[rows, labels])
+    upgraded["correct"] = predicted == labels
+    for column in ("group", "fold"):
+        if column in table:
+            upgraded[column] = table[column].to_numpy()
+    return upgraded
 
 
 def score_predictions(table: pd.DataFrame, class_names: list[str], prefix: str) -> dict[str, float]:
