@@ -11,7 +11,7 @@ import yaml
 from torch import nn
 
 import litcls.lr_find
-from conftest import make_class_folder, write_images
+from conftest import make_class_folder, run_cli, write_images
 from litcls.callbacks.freeze_backbone import backbone_modules
 from litcls.cli import main
 from litcls.config import TrainConfig
@@ -73,10 +73,10 @@ def test_cached_features_give_the_head_the_gradients_of_the_live_frozen_backbone
     (["--freeze-backbone", "--cache-features"], "--cache-features needs --pretrained or --weights"),
     ([*CACHED, "--unfreeze-at-epoch", "2"], "--cache-features and --unfreeze-at-epoch"),
     ([*CACHED, "--plots-every-epoch"], "--cache-features and --plots-every-epoch"),
-    ([*CACHED, "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp"], "--cache-features runs in a single "
-                                                                              "process"),
-    (["--lr-find", "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp"], "--lr-find runs in a single "
-                                                                                   "process"),
+    ([*CACHED, "--accelerator", "cpu", "--num-nodes", "2", "--strategy", "ddp"], "--cache-features: under torchrun, "
+                                                                                "SLURM or several nodes all 2"),
+    (["--lr-find", "--folds", "2", "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp"],
+     "--lr-find with --folds under DDP: after the first fold"),
 ])
 def test_cache_features_mistakes_are_one_line_before_any_work(argv, message, home, capsys):
     assert main(argv) == 2
@@ -168,6 +168,26 @@ def test_lr_find_writes_its_files_and_trains_with_its_rate(home, tmp_path, capsy
     assert ckpt["hyper_parameters"]["head"] == "mlp"  # the dense head of Teachable Machine, on cached features
     module = ClassifierModule.load_from_checkpoint(run / "checkpoints" / "last.ckpt", map_location="cpu")
     assert isinstance(module.model.classifier[3], MLPHead)
+
+
+@pytest.mark.slow
+def test_under_ddp_the_first_process_finds_the_rate_and_the_features_before_launching_the_other(home, tmp_path):
+    folder = make_class_folder(tmp_path / "shapes", {"circle": 24, "square": 24, "triangle": 24})
+    result = run_cli("train.py", "--data", str(folder), *CACHED, *TINY, "--epochs", "1", "--lr-find", "--accelerator",
+                     "cpu", "--devices", "2", "--strategy", "ddp", "--name", "ddp", cwd=home)
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    run = home / "runs" / "ddp"
+    found = results(run)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert found["processes"] == 2 and found["lr_find"]["suggested_lr"] is not None
+    assert config["lr"] == found["lr_find"]["lr"] and (run / "lr_find.png").is_file()
+    # one finder and one extraction (in the first process); the process Lightning started read both
+    assert output.count("Finding best initial lr:   0%") == 1 and output.count("extracting features:   0%") == 1
+    assert f"--lr-find: process 1 trains with {config['lr']:.4g}, the rate the first process found" in output
+    assert found["cached_features"]["reused"] is False and len(list((home / "cache").rglob("*.pt"))) == 1
+    splits = pd.read_csv(run / "splits.csv")
+    assert len(pd.read_csv(run / "predictions.csv")) == (splits["split"] == "test").sum()
 
 
 def test_a_finder_without_a_suggestion_falls_back_to_lr_with_a_warning(tmp_path, monkeypatch):
