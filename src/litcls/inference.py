@@ -1,5 +1,6 @@
-"""Checkpoint -> model, and images on disk -> class probabilities and Grad-CAM overlays, with nothing repeated from
-training. ``predict.py`` and the demo page both predict through here."""
+"""Checkpoint -> model, and images on disk -> the rows of a ``predictions.csv`` and Grad-CAM overlays, with nothing
+repeated from training. ``predict.py`` and the demo page both predict through here, with the loop and the table
+builder of a training run's evaluation."""
 
 from __future__ import annotations
 
