@@ -5,9 +5,9 @@ Lightning's DDP launcher (``--strategy ddp``) starts the other processes when th
 ``trainer.fit``: it runs the same command again with ``LOCAL_RANK`` set to 1, 2, ..., so every process it starts
 goes again through everything that comes before ``fit``. By then the first process has found the learning rate on
 one device (written with the run's ``config.yaml``) and extracted the features (the cache file, whose name is a
-hash of all they depend on); the processes started later read both instead of doing the work again.
-``ddp_spawn`` hands the spawned processes what the first one prepared. Where every process starts at once
-(torchrun, a multi-task SLURM job, several nodes) there is no first process to do it, so the flags are refused.
+hash of all they depend on); the processes started later read both instead of doing the work again. Where every
+process starts at once (torchrun, a multi-task SLURM job, several nodes) there is no first process to do it, so
+the flags are refused.
 """
 
 from __future__ import annotations
