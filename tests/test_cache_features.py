@@ -75,8 +75,6 @@ def test_cached_features_give_the_head_the_gradients_of_the_live_frozen_backbone
     ([*CACHED, "--plots-every-epoch"], "--cache-features and --plots-every-epoch"),
     ([*CACHED, "--accelerator", "cpu", "--num-nodes", "2", "--strategy", "ddp"], "--cache-features: under torchrun, "
                                                                                 "SLURM or several nodes all 2"),
-    (["--lr-find", "--folds", "2", "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp"],
-     "--lr-find with --folds under DDP: after the first fold"),
 ])
 def test_cache_features_mistakes_are_one_line_before_any_work(argv, message, home, capsys):
     assert main(argv) == 2

@@ -33,8 +33,7 @@ from litcls.errors import UserError
 from litcls.evaluation.final import check_evaluation_flags, evaluate_run, evaluated_split
 from litcls.evaluation.metrics import curve_thresholds
 from litcls.features import cached_features
-from litcls.launch import rate_found_before_launch, started_by_launcher
-from litcls.lr_find import find_lr
+from litcls.launch import find_rate_once
 from litcls.models import get_model_spec
 from litcls.models.head_only import HeadOnlyModule
 from litcls.models.module import ClassifierModule
@@ -166,10 +165,7 @@ def fit_and_evaluate(config: TrainConfig, scan: SampleTable, samples: pd.DataFra
         fit_data, extras["cached_features"] = cached_features(config, module, scan.root, samples, scan.classes,
                                                               batch_size)
     if config.lr_find and ckpt_path is None:  # a resumed run keeps the rate it found (saved in config.yaml)
-        if started_by_launcher():  # DDP: the first process found it before starting this one (litcls.launch)
-            lr, suggested = rate_found_before_launch(run_dir), None
-        else:
-            lr, suggested = find_lr(config, module, fit_data, run_dir)
+        lr, suggested = find_rate_once(config, module, fit_data, run_dir)  # once, also under DDP
         module.hparams.lr = lr
         config = dataclasses.replace(config, lr=lr)
         extras["lr_find"] = {"suggested_lr": suggested, "lr": lr}
