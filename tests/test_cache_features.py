@@ -169,23 +169,25 @@ def test_lr_find_writes_its_files_and_trains_with_its_rate(home, tmp_path, capsy
 
 
 @pytest.mark.slow
-def test_under_ddp_the_first_process_finds_the_rate_and_the_features_before_launching_the_other(home, tmp_path):
-    folder = make_class_folder(tmp_path / "shapes", {"circle": 24, "square": 24, "triangle": 24})
-    result = run_cli("train.py", "--data", str(folder), *CACHED, *TINY, "--epochs", "1", "--lr-find", "--accelerator",
-                     "cpu", "--devices", "2", "--strategy", "ddp", "--name", "ddp", cwd=home)
+def test_a_two_process_k_fold_run_finds_each_rate_and_the_features_once(home, image_folder):
+    """Fold 0: the first process finds the rate and extracts the features before Lightning starts the second,
+    which reads both; fold 1: both processes are running, the first finds the rate and sends it to the other, and
+    both read the features from the cache."""
+    result = run_cli("train.py", "--data", str(image_folder), *CACHED, *TINY, "--epochs", "1", "--folds", "2",
+                     "--lr-find", "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--name", "cv",
+                     cwd=home)
     assert result.returncode == 0, result.stderr[-3000:]
     output = result.stdout + result.stderr
-    run = home / "runs" / "ddp"
-    found = results(run)
-    config = yaml.safe_load((run / "config.yaml").read_text())
-    assert found["processes"] == 2 and found["lr_find"]["suggested_lr"] is not None
-    assert config["lr"] == found["lr_find"]["lr"] and (run / "lr_find.png").is_file()
-    # one finder and one extraction (in the first process); the process Lightning started read both
-    assert output.count("Finding best initial lr:   0%") == 1 and output.count("extracting features:   0%") == 1
-    assert f"--lr-find: process 1 trains with {config['lr']:.4g}, the rate the first process found" in output
-    assert found["cached_features"]["reused"] is False and len(list((home / "cache").rglob("*.pt"))) == 1
-    splits = pd.read_csv(run / "splits.csv")
-    assert len(pd.read_csv(run / "predictions.csv")) == (splits["split"] == "test").sum()
+    assert output.count("Finding best initial lr:   0%") == 2 and output.count("extracting features:   0%") == 1
+    assert len(list((home / "cache").rglob("*.pt"))) == 1
+    for fold in (0, 1):
+        run = home / "runs" / "cv" / f"fold_{fold}"
+        found, rate = results(run), yaml.safe_load((run / "config.yaml").read_text())["lr"]
+        assert found["processes"] == 2 and found["lr_find"]["lr"] == rate and (run / "lr_find.png").is_file()
+        assert found["cached_features"]["reused"] is (fold == 1)
+        assert f"--lr-find: process 1 trains with {rate:.4g}, the rate the first process found" in output
+    splits, oof = (pd.read_csv(home / "runs" / "cv" / name) for name in ("splits.csv", "oof_predictions.csv"))
+    assert sorted(oof["path"]) == sorted(splits.loc[splits["split"] == "pool", "path"])  # each pool image once
 
 
 def test_a_finder_without_a_suggestion_falls_back_to_lr_with_a_warning(tmp_path, monkeypatch):

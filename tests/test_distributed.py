@@ -6,7 +6,6 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from sklearn.metrics import roc_auc_score
 
 from conftest import run_cli
@@ -56,21 +55,3 @@ def test_ddp_on_two_cpu_processes_counts_every_test_image_once(image_folder, tmp
     assert auroc == pytest.approx(results["test/auroc"], abs=1e-4)
     assert len(pd.read_csv(run / "val_predictions.csv")) == (splits["split"] == "val").sum()
 
-
-@pytest.mark.slow
-def test_lr_find_in_a_two_process_k_fold_run_finds_each_folds_rate_once(image_folder, tmp_path):
-    """Fold 0: the first process finds the rate before Lightning starts the second, which reads it; fold 1: both
-    processes are running, the first finds the rate and sends it to the other."""
-    result = run_cli("train.py", "--data", str(image_folder), "--model", "linear", "--img-size", "8", "--batch-size",
-                     "4", "--num-workers", "0", "--epochs", "1", "--folds", "2", "--lr-find", "--logger", "none",
-                     "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--name", "cv", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    output = result.stdout + result.stderr
-    assert output.count("Finding best initial lr:   0%") == 2  # once per fold
-    for fold in (0, 1):
-        run = tmp_path / "runs" / "cv" / f"fold_{fold}"
-        rate = yaml.safe_load((run / "config.yaml").read_text())["lr"]
-        assert json.loads((run / "results.json").read_text())["lr_find"]["lr"] == rate
-        assert (run / "lr_find.png").is_file()
-        assert f"--lr-find: process 1 trains with {rate:.4g}, the rate the first process found" in output
-    assert (tmp_path / "runs" / "cv" / "cv_results.json").is_file()
