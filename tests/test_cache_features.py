@@ -11,7 +11,7 @@ import yaml
 from torch import nn
 
 import litcls.lr_find
-from conftest import make_class_folder, write_images
+from conftest import make_class_folder, run_cli, write_images
 from litcls.callbacks.freeze_backbone import backbone_modules
 from litcls.cli import main
 from litcls.config import TrainConfig
@@ -73,10 +73,8 @@ def test_cached_features_give_the_head_the_gradients_of_the_live_frozen_backbone
     (["--freeze-backbone", "--cache-features"], "--cache-features needs --pretrained or --weights"),
     ([*CACHED, "--unfreeze-at-epoch", "2"], "--cache-features and --unfreeze-at-epoch"),
     ([*CACHED, "--plots-every-epoch"], "--cache-features and --plots-every-epoch"),
-    ([*CACHED, "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp"], "--cache-features runs in a single "
-                                                                              "process"),
-    (["--lr-find", "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp"], "--lr-find runs in a single "
-                                                                                   "process"),
+    ([*CACHED, "--accelerator", "cpu", "--num-nodes", "2", "--strategy", "ddp"], "--cache-features: under torchrun, "
+                                                                                "SLURM or several nodes all 2"),
 ])
 def test_cache_features_mistakes_are_one_line_before_any_work(argv, message, home, capsys):
     assert main(argv) == 2
@@ -123,7 +121,7 @@ def test_cached_run_is_complete_reused_and_invalidated(home, image_folder, capsy
     predicted = pd.read_csv(home / "preds" / "predictions.csv")
     classes = sorted(set(splits["class"]))
     counts = pd.crosstab(pd.Categorical(test["class"].to_numpy(), classes),
-                         pd.Categorical(predicted["prediction"].to_numpy(), classes), dropna=False)
+                         pd.Categorical(predicted["predicted"].to_numpy(), classes), dropna=False)
     matrix = pd.read_csv(home / "runs" / "first" / "confusion_matrix.csv", index_col=0)
     assert (counts.to_numpy() == matrix.to_numpy()).all()
 
@@ -168,6 +166,28 @@ def test_lr_find_writes_its_files_and_trains_with_its_rate(home, tmp_path, capsy
     assert ckpt["hyper_parameters"]["head"] == "mlp"  # the dense head of Teachable Machine, on cached features
     module = ClassifierModule.load_from_checkpoint(run / "checkpoints" / "last.ckpt", map_location="cpu")
     assert isinstance(module.model.classifier[3], MLPHead)
+
+
+@pytest.mark.slow
+def test_a_two_process_k_fold_run_finds_each_rate_and_the_features_once(home, image_folder):
+    """Fold 0: the first process finds the rate and extracts the features before Lightning starts the second,
+    which reads both; fold 1: both processes are running, the first finds the rate and sends it to the other, and
+    both read the features from the cache."""
+    result = run_cli("train.py", "--data", str(image_folder), *CACHED, *TINY, "--epochs", "1", "--folds", "2",
+                     "--lr-find", "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--name", "cv",
+                     cwd=home)
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert output.count("Finding best initial lr:   0%") == 2 and output.count("extracting features:   0%") == 1
+    assert len(list((home / "cache").rglob("*.pt"))) == 1
+    for fold in (0, 1):
+        run = home / "runs" / "cv" / f"fold_{fold}"
+        found, rate = results(run), yaml.safe_load((run / "config.yaml").read_text())["lr"]
+        assert found["processes"] == 2 and found["lr_find"]["lr"] == rate and (run / "lr_find.png").is_file()
+        assert found["cached_features"]["reused"] is (fold == 1)
+        assert f"--lr-find: process 1 trains with {rate:.4g}, the rate the first process found" in output
+    splits, oof = (pd.read_csv(home / "runs" / "cv" / name) for name in ("splits.csv", "oof_predictions.csv"))
+    assert sorted(oof["path"]) == sorted(splits.loc[splits["split"] == "pool", "path"])  # each pool image once
 
 
 def test_a_finder_without_a_suggestion_falls_back_to_lr_with_a_warning(tmp_path, monkeypatch):

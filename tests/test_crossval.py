@@ -155,6 +155,38 @@ def test_an_interrupted_fold_resumes_into_the_aggregate(all_folds, tmp_path, cap
         resume(str(run), {})
 
 
+def test_aggregate_reads_the_fold_predictions_of_an_older_version(all_folds, tmp_path, capsys):
+    """Before the decision evaluation, a fold's val_predictions.csv held pred, pred_class and prob_<class> (see
+    commit b9ac78f): the aggregate reads them into today's columns, with the same out-of-fold scores; a file
+    without the probabilities stops in one line that says what to do."""
+    run = tmp_path / "older"
+    shutil.copytree(all_folds, run)
+    classes = json.loads((run / "classes.json").read_text())
+    for fold in (0, 1):
+        file = run / f"fold_{fold}" / "val_predictions.csv"
+        today = pd.read_csv(file, keep_default_na=False)
+        older = today[["path", "label", "class", "fold"]].assign(
+            pred=today["predicted"].map(classes.index), pred_class=today["predicted"])
+        older = pd.concat([older, today[[f"prob_{name}" for name in classes]]], axis=1)
+        older.to_csv(file, index=False)
+    assert main(["--aggregate", str(run)]) == 0
+    capsys.readouterr()
+    upgraded, original = (json.loads((folder / "cv_results.json").read_text()) for folder in (run, all_folds))
+    assert upgraded["out_of_fold"] == pytest.approx(original["out_of_fold"], abs=1e-6)
+    table, expected = (pd.read_csv(folder / "oof_predictions.csv") for folder in (run, all_folds))
+    assert list(table.columns) == list(expected.columns)
+    pd.testing.assert_frame_equal(table.drop(columns="loss"), expected.drop(columns="loss"))
+    np.testing.assert_allclose(table["loss"], expected["loss"], rtol=1e-5)
+
+    file = run / "fold_1" / "val_predictions.csv"
+    pd.read_csv(file).drop(columns=f"prob_{classes[0]}").to_csv(file, index=False)
+    assert main(["--aggregate", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert f"fold_1/val_predictions.csv has no column(s) predicted, prob_{classes[0]}" in err
+    assert "--name NEW_NAME" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def write_fold(run, fold, **metrics):
     (run / f"fold_{fold}").mkdir(parents=True)
     (run / f"fold_{fold}" / "results.json").write_text(json.dumps({**metrics, "monitor": "val/loss"}))

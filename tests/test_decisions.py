@@ -3,6 +3,7 @@ reproduces, the threshold and temperature stored for predict.py, the new flags t
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -107,11 +108,21 @@ def test_predict_applies_the_threshold_and_calibration_and_says_so(two_class_run
     assert len(own) == 64
 
     def prob(table, name):
-        return np.where(table["top1_class"] == name, table["top1_probability"], table["top2_probability"])
+        return table[f"prob_{name}"].to_numpy()
 
     for table, threshold in ((own, decision["threshold"]), (calibrated, decision["threshold_calibrated"])):
         expected = np.where(prob(table, "malignant") >= threshold, "malignant", "benign")
-        assert (table["prediction"] == expected).all()
+        assert (table["predicted_at_threshold"] == expected).all()
+        assert (table["predicted"] == np.where(prob(table, "malignant") > 0.5, "malignant", "benign")).all()
+    # one loop: on the run's test images, predict.py's rows are the run's predictions.csv rows
+    evaluated = read(run / "predictions.csv")
+    own["path"] = [str(Path(path).relative_to(images)) for path in own["path"]]
+    same = evaluated.merge(own, on="path", suffixes=("", "_predict"))
+    assert len(same) == len(evaluated) and "accuracy" in result.stdout
+    for column in ("label", "predicted", "correct", "predicted_at_threshold"):
+        assert (same[column].astype(str) == same[f"{column}_predict"].astype(str)).all(), column
+    for column in ("prob_malignant", "loss"):
+        np.testing.assert_allclose(same[column], same[f"{column}_predict"], atol=1e-5)
     # dividing the logits by T: logit(p_cal) = logit(p_own) / T
     logit = lambda p: np.log(p) - np.log1p(-p)  # noqa: E731
     mask = (prob(own, "malignant") > 1e-4) & (prob(own, "malignant") < 1 - 1e-4)

@@ -42,7 +42,7 @@ def tiny_run(tmp_path_factory) -> Path:
 def _predict_py(ckpt: Path, image: Path, out: Path) -> pd.Series:
     """predict.py's own row for one file (its main(), in this process: the same code, no second start-up)."""
     assert predict_main(["--ckpt", str(ckpt), "--images", str(image), "--out", str(out)]) == 0
-    return pd.read_csv(out / "predictions.csv", keep_default_na=False, dtype={"prediction": str}).iloc[0]
+    return pd.read_csv(out / "predictions.csv", keep_default_na=False, dtype={"predicted": str}).iloc[0]
 
 
 def test_a_run_folder_stands_for_its_best_checkpoint(tiny_run, tmp_path):
@@ -56,7 +56,7 @@ def test_a_run_folder_stands_for_its_best_checkpoint(tiny_run, tmp_path):
             resolve_checkpoint(folder)
     image = next((tiny_run.parents[1] / "colours" / "red").iterdir())
     row = _predict_py(tiny_run, image, tmp_path / "preds")  # predict.py takes the run folder too
-    assert row["prediction"] in CLASSES
+    assert row["predicted"] in CLASSES
 
 
 def test_examples_are_test_images_covering_the_classes_first(tiny_run, tmp_path):
@@ -81,11 +81,11 @@ def test_the_page_result_is_predict_images_row_with_its_gradcam(tiny_run, tmp_pa
     row = predict_images(module, [image], top_k=3).iloc[0]
     result = explain_image(module, target, image, top_k=3)
     assert result.confidences == {row[f"top{i}_class"]: pytest.approx(row[f"top{i}_probability"]) for i in (1, 2, 3)}
-    assert f">{row['prediction']}</span>, probability <span id='predicted-probability'>" \
+    assert f">{row['predicted']}</span>, probability <span id='predicted-probability'>" \
            f"{row['probability']:.6f}<" in result.summary
     assert result.overlay.dtype == "uint8" and result.overlay.shape == (256, 256, 3)
-    assert result.overlay_label == f"Grad-CAM: {row['prediction']}"
-    other = next(name for name in CLASSES if name != row["prediction"])
+    assert result.overlay_label == f"Grad-CAM: {row['predicted']}"
+    other = next(name for name in CLASSES if name != row["predicted"])
     picked = explain_image(module, target, image, explain_class=other, top_k=3)
     assert picked.overlay_label == f"Grad-CAM: {other}" and not (picked.overlay == result.overlay).all()
 
@@ -217,9 +217,9 @@ def test_the_page_in_chromium_predicts_what_predict_py_predicts(tiny_run, demo_s
             def shows_predict_py(path: Path) -> None:
                 row = expected[path]
                 expect(page.locator("#predicted-probability")).to_have_text(f"{row['probability']:.6f}")
-                expect(page.locator("#predicted-class")).to_have_text(row["prediction"])
+                expect(page.locator("#predicted-class")).to_have_text(row["predicted"])
                 expect(page.locator("#top-classes")).to_contain_text(row["top2_class"])
-                expect(cam).to_contain_text(f"Grad-CAM: {row['prediction']}")
+                expect(cam).to_contain_text(f"Grad-CAM: {row['predicted']}")
                 assert cam.locator("img").evaluate("img => img.complete && img.naturalWidth") >= 256
 
             expect(page.get_by_text("Test images of the run")).to_be_visible()
@@ -234,7 +234,7 @@ def test_the_page_in_chromium_predicts_what_predict_py_predicts(tiny_run, demo_s
 
             upload.set_input_files(jpeg)  # the next upload works
             shows_predict_py(jpeg)
-            other = next(name for name in CLASSES if name != expected[jpeg]["prediction"])
+            other = next(name for name in CLASSES if name != expected[jpeg]["predicted"])
             page.locator("#explain-class input").click()
             page.get_by_role("option", name=other, exact=True).click()
             expect(cam).to_contain_text(f"Grad-CAM: {other}")

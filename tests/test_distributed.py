@@ -54,3 +54,4 @@ def test_ddp_on_two_cpu_processes_counts_every_test_image_once(image_folder, tmp
     auroc = np.mean([roc_auc_score(predictions["label"] == k, probabilities[:, k]) for k in range(3)])
     assert auroc == pytest.approx(results["test/auroc"], abs=1e-4)
     assert len(pd.read_csv(run / "val_predictions.csv")) == (splits["split"] == "val").sum()
+

@@ -1,5 +1,6 @@
 """predict.py and export: predictions equal the module's own outputs; errors become rows; exports agree."""
 
+import shutil
 from pathlib import Path
 
 import lightning as L
@@ -46,7 +47,7 @@ def test_predictions_equal_the_modules_own_outputs(trained):
     with torch.no_grad():
         expected = torch.softmax(module(images), dim=1)
     best = expected.max(dim=1)
-    assert list(table["prediction"]) == [module.class_names[i] for i in best.indices]
+    assert list(table["predicted"]) == [module.class_names[i] for i in best.indices]
     assert table["probability"].to_numpy() == pytest.approx(best.values.numpy(), abs=1e-6)
     assert set(table["top2_class"]) <= set(module.class_names)
 
@@ -58,8 +59,8 @@ def test_an_unreadable_file_becomes_an_error_row(trained, tmp_path):
     good = sorted((root / "red").iterdir())[:2]
     table = predict_images(load_checkpoint(ckpt), [good[0], broken, good[1]], batch_size=2)
     assert list(table["path"]) == [str(good[0]), str(broken), str(good[1])]
-    assert table.loc[1, "prediction"] == "" and "UnidentifiedImageError" in table.loc[1, "error"]
-    assert (table.loc[[0, 2], "error"] == "").all() and table.loc[[0, 2], "prediction"].all()
+    assert table.loc[1, "predicted"] == "" and "UnidentifiedImageError" in table.loc[1, "error"]
+    assert (table.loc[[0, 2], "error"] == "").all() and table.loc[[0, 2], "predicted"].all()
 
 
 def test_gradcam_overlays_for_every_readable_image(trained, tmp_path):
@@ -96,14 +97,52 @@ def test_checkpoint_with_foreign_objects_is_refused_unless_trusted(trained, tmp_
 
 
 @pytest.mark.slow
-def test_predict_cli_writes_one_row_per_image(trained, tmp_path):
+def test_predict_cli_on_class_folders_writes_the_runs_columns_and_accuracy(trained, tmp_path):
     ckpt, root = trained
     (root / "green" / "notes.txt").write_text("not an image")  # ignored: not an image extension
     result = run_cli("predict.py", "--ckpt", str(ckpt), "--images", str(root / "green"), str(root / "red"),
-                     "--out", "preds", "--tta", "--gradcam", cwd=tmp_path)
+                     "--out", "preds", "--tta", "--gradcam", "--no-calibration", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(tmp_path / "preds" / "predictions.csv", keep_default_na=False)
-    assert len(table) == 16 and set(table["prediction"]) <= {"blue", "green", "red"}
+    # the run's predictions.csv columns (evaluation/predictions.py), then predict.py's own
+    assert list(table.columns) == ["path", "label", "class", "predicted", "probability", "prob_blue", "prob_green",
+                                   "prob_red", "loss", "correct", "top1_class", "top1_probability", "top2_class",
+                                   "top2_probability", "top3_class", "top3_probability", "error", "gradcam"]
+    assert len(table) == 16 and list(table["class"]) == ["green"] * 8 + ["red"] * 8
+    assert (table["label"] == table["class"].map({"blue": 0, "green": 1, "red": 2})).all()
+    assert (table["correct"] == (table["predicted"] == table["class"])).all()
+    # --tta: the mean of the probabilities of the image and of its mirror; loss is -log of the true class's
+    module = load_checkpoint(ckpt)
+    transform = eval_transform(module.preprocessing)
+    images = torch.stack([transform(image=load_rgb(Path(p), 16))["image"] for p in table["path"]])
+    with torch.no_grad():
+        expected = (torch.softmax(module(images), 1) + torch.softmax(module(images.flip(3)), 1)) / 2
+    assert table[["prob_blue", "prob_green", "prob_red"]].to_numpy() == pytest.approx(expected.numpy(), abs=1e-6)
+    true = expected[torch.arange(16), torch.tensor(table["label"].to_list())]
+    assert table["loss"].to_numpy() == pytest.approx(-torch.log(true).numpy(), abs=1e-5)
+    assert f"accuracy {table['correct'].mean():.4f} on 16 images labelled by their folder" in result.stdout
     assert all((tmp_path / path).is_file() for path in table["gradcam"])
     missing = run_cli("predict.py", "--ckpt", str(tmp_path / "nope.ckpt"), "--images", str(root), cwd=tmp_path)
     assert missing.returncode == 2 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_unlabelled_images_get_prediction_columns_only(trained, tmp_path, capsys):
+    from litcls.predict_cli import main as predict_main
+
+    ckpt, root = trained
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("red", "blue"):  # a folder not named after a class: no label
+        shutil.copy(next((root / name).iterdir()), folder / f"{name}.png")
+    (folder / "broken.png").write_bytes(b"")
+    assert predict_main(["--ckpt", str(ckpt), "--images", str(folder), str(root / "green"), "--out",
+                         str(tmp_path / "preds"), "--top-k", "1", "--device", "cpu"]) == 0
+    table = pd.read_csv(tmp_path / "preds" / "predictions.csv", keep_default_na=False)
+    assert list(table.columns) == ["path", "predicted", "probability", "prob_blue", "prob_green", "prob_red",
+                                   "top1_class", "top1_probability", "error"]
+    assert len(table) == 11 and table.loc[1, "predicted"] == "" and "broken.png" in table.loc[1, "error"]
+    out = capsys.readouterr().out
+    assert "accuracy 0" not in out
+    assert "no accuracy: 8 of 11 images sit in folders named after the checkpoint's classes" in out
+    assert predict_main(["--ckpt", str(ckpt), "--images", str(folder), "--device", "tpu:x"]) == 2
+    assert "--device: 'tpu:x' is not one of" in capsys.readouterr().err

@@ -37,7 +37,13 @@ from litcls.data.samples import SampleTable
 from litcls.data.scan import sort_by_path
 from litcls.data.splits import test_rows, write_splits
 from litcls.errors import UserError
-from litcls.evaluation.predictions import predicted_labels, probabilities_of, read_predictions, score_predictions
+from litcls.evaluation.predictions import (
+    predicted_labels,
+    prob_columns,
+    probabilities_of,
+    read_predictions,
+    score_predictions,
+)
 from litcls.evaluation.writer import write_split_report
 from litcls.fit import check_leakage, fit_and_evaluate, load_data
 from litcls.report.cv_page import write_cv_report
@@ -267,7 +273,7 @@ def out_of_fold(run_dir: Path, classes: list[str], folds: list[int], complete: b
         or None when no fold wrote predictions (fast dev runs).
     """
     files = [fold_dir(run_dir, fold) / "val_predictions.csv" for fold in folds]
-    frames = [read_predictions(file) for file in files if file.is_file()]
+    frames = [read_fold_predictions(file, classes) for file in files if file.is_file()]
     if not frames:
         return None
     oof = pd.concat(frames, ignore_index=True).sort_values("path", ignore_index=True)
@@ -286,6 +292,21 @@ def out_of_fold(run_dir: Path, classes: list[str], folds: list[int], complete: b
                        f"out-of-fold predictions of {len(folds)} fold(s)", prefix="oof_",
                        probabilities=probabilities_of(oof, classes), split="out-of-fold", curves=True)
     return {"images": len(oof), **score_predictions(oof, classes, prefix="oof/")}
+
+
+def read_fold_predictions(file: Path, classes: list[str]) -> pd.DataFrame:
+    """A fold's ``val_predictions.csv``, today's or an older litcls's (read into today's columns).
+
+    Raises:
+        UserError: the file lacks what the aggregate needs; says how to write it again.
+    """
+    table = read_predictions(file, classes)
+    missing = [column for column in ("path", "label", "predicted", *prob_columns(classes)) if column not in table]
+    if missing:
+        raise UserError(f"--aggregate: {file} has no column(s) {', '.join(missing)} (not written by this version of "
+                        f"litcls for these classes); run the folds again under another name: python train.py "
+                        f"--config {file.parent.parent / 'config.yaml'} --name NEW_NAME")
+    return table
 
 
 def _number(value: float) -> float | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from litcls.inference import decision_rule, gradcam_overlays, predict_images
+from litcls.inference import decided_column, decision_rule, gradcam_overlays, predict_images
 from litcls.models.module import ClassifierModule
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home: the demo must work offline
@@ -70,11 +70,12 @@ def explain_image(module: ClassifierModule, target: nn.Module | None, path: str 
                                 "Upload a PNG, JPEG, BMP, TIFF or WebP image.", None)
     confidences = {row[f"top{rank}_class"]: float(row[f"top{rank}_probability"])
                    for rank in range(1, top_k + 1) if f"top{rank}_class" in row}
-    summary = (f"**Predicted class:** <span id='predicted-class'>{_markdown_text(row['prediction'])}</span>, "
-               f"probability <span id='predicted-probability'>{row['probability']:.6f}</span>")
+    predicted = row[decided_column(row)]
+    summary = (f"**Predicted class:** <span id='predicted-class'>{_markdown_text(predicted)}</span>, "
+               f"probability <span id='predicted-probability'>{row[f'prob_{predicted}']:.6f}</span>")
     if target is None:
         return PageResult(confidences, summary + " (this model has no convolution for Grad-CAM)", None)
-    explained = explain_class or row["prediction"]
+    explained = explain_class or predicted
     _, overlays = gradcam_overlays(module, target, [path], [module.class_names.index(explained)])
     return PageResult(confidences, summary, _enlarge(overlays[0]), f"Grad-CAM: {explained}")
 

@@ -27,22 +27,10 @@ from litcls.config import TrainConfig
 from litcls.data.dataset import ImageDataset
 from litcls.data.feature_datamodule import FeatureDataModule
 from litcls.data.transforms import eval_transform
-from litcls.errors import UserError
 from litcls.models.head_only import HeadOnlyModule, check_head_is_last, head_inputs
 from litcls.models.registry import get_model_spec
 
 CACHE_VERSION = 1
-
-
-def check_single_process(config: TrainConfig, processes: int) -> None:
-    """``--cache-features`` and ``--lr-find`` run in one process; refuse several before any work is done."""
-    if processes > 1:
-        for flag, on in (("--cache-features", config.cache_features), ("--lr-find", config.lr_find)):
-            if on:
-                raise UserError(f"{flag} runs in a single process, and these hardware flags start {processes}; "
-                                "run it on one device (--devices 1)" + (
-                                    ", or find the rate there and pass it as --lr to the distributed run"
-                                    if flag == "--lr-find" else ""))
 
 
 def cache_dir() -> Path:

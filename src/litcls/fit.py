@@ -33,7 +33,7 @@ from litcls.evaluation.final import check_evaluation_flags, evaluate_run, evalua
 from litcls.evaluation.metrics import curve_thresholds
 from litcls.evaluation.slices import check_slice_columns, slice_columns
 from litcls.features import cached_features
-from litcls.lr_find import find_lr
+from litcls.launch import find_rate_once
 from litcls.models import get_model_spec
 from litcls.models.head_only import HeadOnlyModule
 from litcls.models.module import ClassifierModule
@@ -161,7 +161,7 @@ def fit_and_evaluate(config: TrainConfig, scan: SampleTable, samples: pd.DataFra
         fit_data, extras["cached_features"] = cached_features(config, module, scan.root, samples, scan.classes,
                                                               batch_size)
     if config.lr_find and ckpt_path is None:  # a resumed run keeps the rate it found (saved in config.yaml)
-        lr, suggested = find_lr(config, module, fit_data, run_dir)
+        lr, suggested = find_rate_once(config, module, fit_data, run_dir)  # once, also under DDP
         module.hparams.lr = lr
         config = dataclasses.replace(config, lr=lr)
         extras["lr_find"] = {"suggested_lr": suggested, "lr": lr}

@@ -1,20 +1,26 @@
-"""Checkpoint -> model, and images on disk -> class probabilities and Grad-CAM overlays, with nothing repeated from
-training. ``predict.py`` and the demo page both predict through here."""
+"""Checkpoint -> model, and images on disk -> the rows of a ``predictions.csv`` and Grad-CAM overlays, with nothing
+repeated from training. ``predict.py`` and the demo page both predict through here, with the loop and the table
+builder of a training run's evaluation."""
 
 from __future__ import annotations
 
+import logging
 import pickle
+import unicodedata
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import albumentations as A
+import lightning as L
 import numpy as np
 import pandas as pd
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+import litcls.quiet  # noqa: F401  (Lightning's messages a user can do nothing about)
 from litcls.data.dataset import load_rgb
 from litcls.data.scan import is_image
 from litcls.data.transforms import Preprocessing, eval_transform
@@ -75,12 +81,14 @@ def model_input(path: Path, transform: A.BaseCompose, min_size: int) -> torch.Te
 
 
 class _PredictionImages(Dataset):
-    """Decoded, preprocessed images; an unreadable file yields a blank tensor and its error message."""
+    """Decoded, preprocessed images (mirrored with ``flip``); an unreadable file yields a blank tensor and its error
+    message."""
 
-    def __init__(self, paths: Sequence[Path], preprocessing: Preprocessing):
+    def __init__(self, paths: Sequence[Path], preprocessing: Preprocessing, flip: bool = False):
         self.paths = list(paths)
         self.transform = eval_transform(preprocessing)
         self.min_size = preprocessing.img_size
+        self.flip = flip
         self.blank = torch.zeros(3, preprocessing.img_size, preprocessing.img_size)
 
     def __len__(self) -> int:
@@ -88,20 +96,64 @@ class _PredictionImages(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
         try:
-            return model_input(self.paths[index], self.transform, self.min_size), ""
+            image = model_input(self.paths[index], self.transform, self.min_size)
         except Exception as err:  # any decoder failure becomes an error row, not a crash
             return self.blank, f"{type(err).__name__}: {' '.join(str(err).split())}"
+        return (torch.flip(image, dims=[2]) if self.flip else image), ""
 
 
-@torch.no_grad()
-def predict_probabilities(module: ClassifierModule, images: torch.Tensor, tta: bool = False,
-                          temperature: float = 1.0) -> torch.Tensor:
-    """softmax(logits / temperature) (B, num_classes); with ``tta``, averaged with the horizontally flipped images."""
-    probabilities = torch.softmax(module(images) / temperature, dim=1)
-    if tta:
-        flipped = torch.softmax(module(torch.flip(images, dims=[3])) / temperature, dim=1)
-        probabilities = (probabilities + flipped) / 2
-    return probabilities
+class _DecodingErrors(L.Callback):
+    """The error messages the loader hands over beside the images, in loader order."""
+
+    def __init__(self):
+        self.messages: list[str] = []
+
+    def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        self.messages += list(batch[1])
+
+
+def lightning_device(name: str) -> tuple[str, int | list[int]]:
+    """``--device`` (``auto``, ``cpu``, ``cuda``, ``cuda:1``, ``mps``) as a Trainer's accelerator and devices."""
+    kind, _, index = name.partition(":")
+    if kind not in ("auto", "cpu", "cuda", "gpu", "mps") or (index and not (kind in ("cuda", "gpu")
+                                                                              and index.isdigit())):
+        raise UserError(f"--device: {name!r} is not one of auto, cpu, cuda, cuda:N, mps")
+    return kind, [int(index)] if index else 1
+
+
+def predict_logits(module: ClassifierModule, paths: Sequence[Path], batch_size: int = 32, num_workers: int = 0,
+                   device: str = "cpu", flip: bool = False) -> tuple[np.ndarray, list[str]]:
+    """(N, C) logits of the image files, in order, and each file's decoding error ('' when it was read).
+
+    The images go through the module's ``predict_step`` in a Lightning predict loop, collected by the
+    :class:`~litcls.callbacks.predictions.PredictionCollector` that gathers the run's validation and test
+    predictions: one loop from images to predictions, whether a run evaluates or ``predict.py`` predicts. The
+    module is left on the device it ran on.
+
+    Args:
+        flip: predict the horizontally mirrored images (test-time augmentation).
+        device: see :func:`lightning_device`.
+    """
+    from litcls.callbacks.predictions import PredictionCollector
+
+    accelerator, devices = lightning_device(device)
+    collector, errors = PredictionCollector(), _DecodingErrors()
+    quiet = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # "GPU available: ..." at every call would drown predict.py's own lines
+    try:
+        trainer = L.Trainer(accelerator=accelerator, devices=devices, logger=False, enable_checkpointing=False,
+                            enable_progress_bar=False, enable_model_summary=False, callbacks=[collector, errors])
+    except (MisconfigurationException, ValueError, RuntimeError) as err:
+        raise UserError(f"--device {device}: {' '.join(str(err).split())}") from None
+    try:
+        loader = DataLoader(_PredictionImages(paths, module.preprocessing, flip), batch_size=batch_size,
+                            num_workers=num_workers)
+        trainer.predict(module, loader, return_predictions=False)
+    finally:
+        quiet.setLevel(level)
+    module.to(trainer.strategy.root_device).eval()  # Lightning's teardown moved it to the CPU
+    return collector.logits["predict"], errors.messages
 
 
 def decision_rule(module: ClassifierModule, calibrated: bool = True) -> tuple[float, tuple[int, float] | None]:
@@ -115,48 +167,76 @@ def decision_rule(module: ClassifierModule, calibrated: bool = True) -> tuple[fl
     return temperature, (module.class_names.index(decision["positive_class"]), float(threshold))
 
 
-def predict_images(module: ClassifierModule, paths: Sequence[Path], batch_size: int = 32, top_k: int = 3,
-                   tta: bool = False, num_workers: int = 0, device: str | torch.device = "cpu",
-                   calibrated: bool = True) -> pd.DataFrame:
-    """One row per path: ``path``, ``prediction``, ``probability``, ``top{i}_class``/``top{i}_probability``
-    for i = 1..k, and ``error`` (empty unless the file could not be read, then the prediction is empty).
+def folder_labels(paths: Sequence[Path], class_names: Sequence[str]) -> tuple[np.ndarray | None, int]:
+    """The label of every image from the name of its folder, when each sits in a folder named after one of the
+    checkpoint's classes (a class folder, as train.py reads them); else None.
 
-    Probabilities are calibrated with the checkpoint's temperature unless ``calibrated`` is False. A two-class
-    checkpoint with an operating threshold predicts its positive class when that class's probability reaches the
-    threshold (chosen on the validation split), not by the larger probability; ``probability`` is then the
-    probability of the class predicted.
+    Returns:
+        The labels (or None), and how many images sit in a class-named folder.
     """
-    module = module.to(device).eval()
+    index = {unicodedata.normalize("NFC", name): label for label, name in enumerate(class_names)}
+    labels = [index.get(unicodedata.normalize("NFC", Path(path).parent.name)) for path in paths]
+    found = sum(label is not None for label in labels)
+    return (np.array(labels, dtype=np.int64) if found == len(labels) else None), found
+
+
+def decided_column(table: pd.DataFrame | pd.Series) -> str:
+    """The column of a :func:`predict_images` table (or field of its row) holding the checkpoint's decision:
+    ``predicted_at_threshold`` for a two-class checkpoint with an operating threshold, else ``predicted``."""
+    return "predicted_at_threshold" if "predicted_at_threshold" in table else "predicted"
+
+
+def predict_images(module: ClassifierModule, paths: Sequence[Path], batch_size: int = 32, top_k: int = 3,
+                   tta: bool = False, num_workers: int = 0, device: str = "cpu", calibrated: bool = True,
+                   labels: Sequence[int] | None = None) -> pd.DataFrame:
+    """One row per path, with the columns of the run's ``predictions.csv``
+    (:func:`litcls.evaluation.predictions.prediction_table`): ``path``, [``label``, ``class``,] ``predicted``,
+    ``probability``, ``prob_<class>`` per class, [``loss``, ``correct``,] then ``predicted_at_threshold`` for a
+    two-class checkpoint with an operating threshold, ``top{i}_class``/``top{i}_probability`` for i = 1..k, and
+    ``error`` (empty unless the file could not be read; its prediction columns are then empty).
+
+    Probabilities are calibrated with the checkpoint's temperature unless ``calibrated`` is False; ``tta`` averages
+    them with those of the mirrored images. ``predicted_at_threshold`` holds the positive class where its
+    probability reaches the threshold chosen on the validation split, as in the run's table.
+
+    Args:
+        labels: the images' true labels (see :func:`folder_labels`): adds ``label``, ``class``, ``loss``, ``correct``.
+    """
+    from litcls.evaluation.predictions import prediction_table, probabilities_of
+    from litcls.evaluation.threshold import called_at_threshold
+
     classes = module.class_names
     temperature, operating = decision_rule(module, calibrated)
-    top_k = max(1, min(top_k, len(classes)))
-    loader = DataLoader(_PredictionImages(paths, module.preprocessing), batch_size=batch_size,
-                        num_workers=num_workers)
-    rows, start = [], 0
-    for images, errors in loader:
-        probabilities = predict_probabilities(module, images.to(device), tta=tta, temperature=temperature).cpu()
-        values, indices = probabilities.topk(top_k, dim=1)
-        if operating is None:
-            predicted = indices[:, 0]
-        else:
-            positive, threshold = operating
-            predicted = torch.where(probabilities[:, positive] >= threshold, positive, 1 - positive)
-        for offset, error in enumerate(errors):
-            row: dict = {"path": str(paths[start + offset])}
-            if error:
-                row.update({"prediction": "", "probability": None, "error": error})
-            else:
-                label = int(predicted[offset])
-                row.update({"prediction": classes[label], "probability": float(probabilities[offset, label]),
-                            "error": ""})
-                for rank in range(top_k):
-                    row[f"top{rank + 1}_class"] = classes[indices[offset, rank]]
-                    row[f"top{rank + 1}_probability"] = float(values[offset, rank])
-            rows.append(row)
-        start += len(errors)
-    columns = ["path", "prediction", "probability"] + [
-        f"top{rank + 1}_{kind}" for rank in range(top_k) for kind in ("class", "probability")] + ["error"]
-    return pd.DataFrame(rows).reindex(columns=columns)
+    views = [predict_logits(module, paths, batch_size, num_workers, device)]
+    if tta:
+        views.append(predict_logits(module, paths, batch_size, num_workers, device, flip=True))
+    errors = views[0][1]
+    read = np.array([not error for error in errors], dtype=bool)
+    rows = pd.DataFrame({"path": [str(path) for path in paths]})
+    if labels is not None:
+        rows["label"] = np.asarray(labels, dtype=np.int64)
+    table = prediction_table(rows[read], np.stack([logits for logits, _ in views])[:, read], classes, temperature)
+    probabilities = probabilities_of(table, classes)
+    if operating is not None:
+        positive, threshold = operating
+        table["predicted_at_threshold"] = called_at_threshold(probabilities[:, positive], threshold, classes,
+                                                              positive)
+    order = np.argsort(-probabilities, axis=1, kind="stable")[:, :max(1, min(top_k, len(classes)))]
+    for rank in range(order.shape[1]):
+        table[f"top{rank + 1}_class"] = [classes[index] for index in order[:, rank]]
+        table[f"top{rank + 1}_probability"] = probabilities[np.arange(len(order)), order[:, rank]]
+    table.index = rows.index[read]
+    table = table.reindex(rows.index)
+    for column in ("path", "label"):  # known for unreadable files too
+        if column in rows:
+            table[column] = rows[column]
+    if labels is not None:
+        table["class"] = [classes[label] for label in rows["label"]]
+    text = [column for column in table if column in ("predicted", "predicted_at_threshold")
+            or (column.startswith("top") and column.endswith("_class"))]
+    table[text] = table[text].fillna("")
+    table["error"] = errors
+    return table
 
 
 def gradcam_target(module: ClassifierModule, layer: str | None = None) -> nn.Module | None:
@@ -192,7 +272,8 @@ def gradcam_overlays(module: ClassifierModule, target: nn.Module, paths: Sequenc
 
 def write_gradcam(module: ClassifierModule, table: pd.DataFrame, out_dir: Path, layer: str | None = None,
                   batch_size: int = 16) -> pd.Series:
-    """Grad-CAM overlay of the predicted class for every readable image of ``table``, under ``out_dir``.
+    """Grad-CAM overlay of the predicted class (the checkpoint's decision) for every readable image of ``table``
+    (:func:`predict_images`), under ``out_dir``; titled with the true class when the table has it.
 
     Returns the overlay path of each row ('' for unreadable images), to add to the predictions table.
 
@@ -205,13 +286,14 @@ def write_gradcam(module: ClassifierModule, table: pd.DataFrame, out_dir: Path, 
     if target is None:
         raise UserError(f"--gradcam: model {module.hparams.model!r} has no convolutional layer to explain")
     index = {name: i for i, name in enumerate(module.class_names)}
+    decided = decided_column(table)
     written = pd.Series("", index=table.index, dtype=object)
     readable = table.index[table["error"] == ""]
     for start in range(0, len(readable), batch_size):
         rows = table.loc[readable[start:start + batch_size]]
-        shown, cams = gradcam_overlays(module, target, list(rows["path"]), [index[n] for n in rows["prediction"]])
+        shown, cams = gradcam_overlays(module, target, list(rows["path"]), [index[n] for n in rows[decided]])
         for (row_id, row), image, cam in zip(rows.iterrows(), shown, cams, strict=True):
             path = out_dir / f"{row_id:05d}_{Path(row['path']).stem}.png"
-            plot_gradcam(image, cam, None, row["prediction"], row["probability"], path)
+            plot_gradcam(image, cam, row.get("class"), row[decided], row[f"prob_{row[decided]}"], path)
             written[row_id] = str(path)
     return written

@@ -40,23 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _device(name: str):
-    import torch
-
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
 def run(args: argparse.Namespace) -> None:
     import torch
 
     from litcls.export import export_model, max_difference_to_pytorch
-    from litcls.inference import find_images, load_checkpoint, predict_images, write_gradcam
+    from litcls.inference import find_images, folder_labels, load_checkpoint, predict_images, write_gradcam
 
     if not args.images and not args.export:
         raise UserError("nothing to do: give --images to predict and/or --export to export the model")
@@ -67,10 +55,11 @@ def run(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     if args.images:
         paths = find_images(args.images)
+        labels, labelled = folder_labels(paths, module.class_names)
         describe_decision(module, calibrated=not args.no_calibration)
         table = predict_images(module, paths, batch_size=args.batch_size, top_k=args.top_k, tta=args.tta,
-                               num_workers=args.num_workers, device=_device(args.device),
-                               calibrated=not args.no_calibration)
+                               num_workers=args.num_workers, device=args.device,
+                               calibrated=not args.no_calibration, labels=labels)
         if args.gradcam:
             table["gradcam"] = write_gradcam(module, table, out / "gradcam", layer=args.gradcam_layer,
                                              batch_size=args.batch_size)
@@ -78,6 +67,7 @@ def run(args: argparse.Namespace) -> None:
         failed = table[table["error"] != ""]
         print(f"{len(table)} images -> {out / 'predictions.csv'}"
               + (f" ({len(failed)} unreadable, listed with their error)" if len(failed) else ""))
+        describe_labels(table, len(paths), labelled)
     if args.export:
         model_file = export_model(module, out, args.export)
         size = module.preprocessing.img_size
@@ -106,7 +96,20 @@ def describe_decision(module, calibrated: bool) -> None:
         positive, threshold = operating
         print(f"two classes: {module.class_names[positive]!r} is predicted when its probability is at least "
               f"{threshold:.4g}, the operating threshold chosen on the validation split by "
-              f"{decision['threshold_rule']}; top1_class is the more probable class")
+              f"{decision['threshold_rule']} (column predicted_at_threshold; predicted is the more probable class)")
+
+
+def describe_labels(table, images: int, labelled: int) -> None:
+    """Accuracy when every image sits in a folder named after its class; otherwise say why there is none."""
+    read = table[table["error"] == ""]
+    if "correct" in table and len(read):
+        line = f"accuracy {read['correct'].astype(bool).mean():.4f} on {len(read)} images labelled by their folder"
+        if "predicted_at_threshold" in read:
+            line += f"; at the operating threshold {(read['predicted_at_threshold'] == read['class']).mean():.4f}"
+        print(line + " (columns label, class, loss, correct)")
+    elif labelled:
+        print(f"no accuracy: {labelled} of {images} images sit in folders named after the checkpoint's classes; "
+              "every image must, for its folder to be its label")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from litcls.config import TrainConfig
 from litcls.crossval import cross_validate
-from litcls.features import check_single_process
 from litcls.fit import train_one
+from litcls.launch import check_launch
 from litcls.models import get_model_spec
 from litcls.models.pretrained import starting_weights
 from litcls.trainer import check_hardware
@@ -32,7 +32,7 @@ def train(config: TrainConfig) -> Path:
     folder, classes and split sizes) is checked first, so a mistake costs seconds, not an epoch.
     """
     get_model_spec(config.model)
-    check_single_process(config, check_hardware(config))
+    check_launch(config, check_hardware(config))
     starting_weights(config.model, config.pretrained, config.weights)  # a missing download stops here
     if config.folds:
         return cross_validate(config)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 
 import lightning as L
@@ -11,6 +10,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_info
 
+import litcls.quiet  # noqa: F401  (Lightning's messages a user can do nothing about)
 from litcls.callbacks.freeze_backbone import BackboneFreeze
 from litcls.callbacks.graceful_stop import GracefulStop
 from litcls.callbacks.gradcam import GradCAMGallery
@@ -23,13 +23,6 @@ from litcls.config import MONITORS, TrainConfig
 from litcls.data.batching import MIN_PATIENCE_STEPS, PRECISE_BN_BELOW_STEPS, patience_epochs
 from litcls.errors import UserError
 from litcls.tracking import build_loggers
-
-# Lightning 2.6 builds torch's deprecated LeafSpec when it moves a batch; torch 2.14 then warns in every run,
-# about code the user cannot change.
-warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
-# Every Trainer Lightning builds advertises a logging service (once per run, once per fold plus its evaluation).
-logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
-    lambda record: not str(record.msg).startswith("💡 Tip"))
 
 
 def parse_devices(value: str) -> str | int | list[int]:

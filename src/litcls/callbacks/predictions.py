@@ -16,23 +16,25 @@ from litcls.tracking import log_evaluation_tables, log_image
 
 
 class PredictionCollector(L.Callback):
-    """Keep the logits that ``validation_step`` and ``test_step`` hand to callbacks, for every image of the split.
+    """Keep the logits that ``validation_step``, ``test_step`` and ``predict_step`` hand to callbacks, for every
+    image of the split: the one loop from a dataset to its predictions (the run's evaluation, ``predict.py``).
 
     Each process evaluates its share of the split (under DDP an unrepeated sampler: no image twice, no padding).
     At the end of the epoch every process hands its logits and the dataset indices its loader drew to a gather,
     and the result is put in dataset order and checked to hold every image of the split exactly once. The
-    evaluation after training (:mod:`litcls.evaluation.final`) reads :attr:`logits`; sanity checks and fast dev
-    runs, whose batches are a sample, are not collected.
+    evaluation after training (:mod:`litcls.evaluation.final`) reads :attr:`logits` (``val``, ``test``), and
+    ``predict.py`` (:func:`litcls.inference.predict_logits`) reads ``predict``; sanity checks and fast dev runs,
+    whose batches are a sample, are not collected.
 
     With ``every_epoch`` the validation of every training epoch is collected too, and its confusion matrix and
     per-class report written under ``epochs/epoch_<n>/`` (the Grad-CAM gallery of the epoch reads the same logits).
 
     Args:
-        run_dir: the run folder.
+        run_dir: the run folder (only ``every_epoch`` writes there).
         every_epoch: also collect (and write) the validation split of every training epoch.
     """
 
-    def __init__(self, run_dir: str | Path, every_epoch: bool = False):
+    def __init__(self, run_dir: str | Path = ".", every_epoch: bool = False):
         self.run_dir = Path(run_dir)
         self.every_epoch = every_epoch
         self.logits: dict[str, np.ndarray] = {}  # split -> (N, C) float32 logits, on rank zero
@@ -42,26 +44,31 @@ class PredictionCollector(L.Callback):
         """Final evaluations always; validation inside fit only with ``every_epoch``."""
         if trainer.sanity_checking or trainer.fast_dev_run:
             return False
-        return trainer.state.fn in (TrainerFn.TESTING, TrainerFn.VALIDATING) or self.every_epoch
+        return trainer.state.fn in (TrainerFn.TESTING, TrainerFn.VALIDATING, TrainerFn.PREDICTING) \
+            or self.every_epoch
 
     def _start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._batches = []
 
     on_validation_epoch_start = _start
     on_test_epoch_start = _start
+    on_predict_epoch_start = _start
 
     def _keep(self, trainer: L.Trainer, outputs: Any) -> None:
         if not self.collecting(trainer):
             return
         if not (isinstance(outputs, dict) and "logits" in outputs):
-            raise TypeError("PredictionCollector needs validation_step and test_step to return {'logits': logits}, "
-                            "as ClassifierModule does")
+            raise TypeError("PredictionCollector needs validation_step, test_step and predict_step to return "
+                            "{'logits': logits}, as ClassifierModule does")
         self._batches.append(outputs["logits"].detach().float())
 
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         self._keep(trainer, outputs)
 
     def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        self._keep(trainer, outputs)
+
+    def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         self._keep(trainer, outputs)
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -75,9 +82,13 @@ class PredictionCollector(L.Callback):
         if self.collecting(trainer):
             self._gather(trainer, pl_module, "test")
 
+    def on_predict_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._gather(trainer, pl_module, "predict")
+
     def _gather(self, trainer: L.Trainer, pl_module: L.LightningModule, split: str) -> None:
         """All processes: gather the shares; rank zero keeps them in dataset order."""
-        loaders = trainer.test_dataloaders if split == "test" else trainer.val_dataloaders
+        loaders = {"test": trainer.test_dataloaders, "predict": trainer.predict_dataloaders}.get(
+            split, trainer.val_dataloaders)
         loader = loaders[0] if isinstance(loaders, (list, tuple)) else loaders
         drawn = [index for batch in loader.batch_sampler for index in batch]  # the order this process evaluated
         classes = len(pl_module.class_names)

@@ -70,7 +70,7 @@ class FolderDataModule(L.LightningDataModule):
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         dataset = self.datasets[name]
-        return DataLoader(dataset, shuffle=shuffle, sampler=None if shuffle else _exact_eval_sampler(dataset),
+        return DataLoader(dataset, shuffle=shuffle, sampler=None if shuffle else exact_eval_sampler(dataset),
                           **self._loader_options())
 
     def train_dataloader(self) -> DataLoader:
@@ -96,7 +96,7 @@ class FolderDataModule(L.LightningDataModule):
             rows = rows.sample(max_images, random_state=self.seed)
         dataset = ImageDataset(self.root, rows["path"].tolist(), rows["label"].tolist(),
                                eval_transform(self.preprocessing), min_size=self.preprocessing.img_size)
-        sampler = _exact_eval_sampler(dataset)
+        sampler = exact_eval_sampler(dataset)
         share = len(sampler) if sampler is not None else len(dataset)
         return DataLoader(dataset, sampler=sampler, batch_size=self.batch_size,
                           drop_last=drop_last(share, self.batch_size), pin_memory=torch.cuda.is_available())
@@ -108,7 +108,7 @@ class FolderDataModule(L.LightningDataModule):
         return self._loader("test", shuffle=False)
 
 
-def _exact_eval_sampler(dataset) -> Sampler | None:
+def exact_eval_sampler(dataset) -> Sampler | None:
     """Under DDP, give each process a disjoint share of the evaluation set, without padding.
 
     Lightning's default DistributedSampler repeats samples so that every process gets as many, which would

@@ -8,6 +8,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from litcls.data.balance import sample_weights
 from litcls.data.batching import drop_last
+from litcls.data.datamodule import exact_eval_sampler
 from litcls.data.loader import EpochSampler, ResumableLoader
 
 
@@ -16,7 +17,8 @@ class FeatureDataModule(L.LightningDataModule):
 
     Batching follows :class:`~litcls.data.datamodule.FolderDataModule`: the same batch size, the same seeded
     order of training examples, the last training batch dropped only when it would hold one example, and
-    ``balance="sampler"`` draws classes equally often. Single process only (``--cache-features`` refuses several).
+    ``balance="sampler"`` draws classes equally often; under DDP each process trains on its share and evaluates
+    its part of the validation split, each example once.
 
     Args:
         splits: split name -> (features ``(N, D)``, labels ``(N,)``).
@@ -41,12 +43,19 @@ class FeatureDataModule(L.LightningDataModule):
         dataset = self.datasets["train"]
         labels = dataset.tensors[1].tolist()
         weights = sample_weights(labels, len(self.classes)) if self.balance == "sampler" else None
-        sampler = EpochSampler(dataset, seed=self.seed, weights=weights)
+        trainer = self.trainer
+        sampler = EpochSampler(dataset, seed=self.seed, weights=weights,
+                               num_replicas=trainer.world_size if trainer else 1,
+                               rank=trainer.global_rank if trainer else 0)
         return ResumableLoader(dataset, sampler, seed=self.seed, batch_size=self.batch_size,
                                drop_last=drop_last(sampler.num_samples, self.batch_size))
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.datasets["val"], batch_size=self.batch_size)
+        return self._evaluation_loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return DataLoader(self.datasets["test"], batch_size=self.batch_size)
+        return self._evaluation_loader("test")
+
+    def _evaluation_loader(self, split: str) -> DataLoader:
+        dataset = self.datasets[split]
+        return DataLoader(dataset, batch_size=self.batch_size, sampler=exact_eval_sampler(dataset))

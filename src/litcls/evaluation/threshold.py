@@ -135,3 +135,11 @@ def positive_label(positive_class: str | None, threshold_rule: str | None, class
     if positive_class not in classes:
         raise UserError(f"--positive-class: no class {positive_class!r}; the classes are {', '.join(classes)}")
     return classes.index(positive_class)
+
+
+def called_at_threshold(scores: Any, threshold: float, classes: list[str], positive: int) -> Any:
+    """The ``predicted_at_threshold`` column: the positive class where its probability ``scores`` reaches
+    ``threshold``, the other class elsewhere (the run's evaluation and predict.py write it alike)."""
+    import numpy as np
+
+    return np.where(np.asarray(scores, dtype=np.float64) >= threshold, classes[positive], classes[1 - positive])

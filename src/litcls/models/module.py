@@ -102,8 +102,9 @@ class ClassifierModule(L.LightningModule):
         return {"logits": self._shared_step(batch, "test")[1].detach()}
 
     def predict_step(self, batch, batch_idx):
+        """Logits of ``images`` or ``(images, ...)``, handed to callbacks as the evaluation steps hand theirs."""
         images = batch[0] if isinstance(batch, (tuple, list)) else batch
-        return torch.softmax(self(images), dim=1)
+        return {"logits": self(images).detach()}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.decision:
