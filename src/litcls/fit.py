@@ -68,7 +68,7 @@ def load_data(config: TrainConfig) -> tuple[SampleTable, list[list[str]]]:
     Returns:
         The scan and the sets of identical images still in it.
     """
-    scan = scan_folder(resolve_data(config.data))
+    scan = scan_folder(resolve_data(config.data), workers=config.num_workers)
     check_evaluation_flags(config, scan.classes)
     if config.groups:
         scan = attach_groups(scan, config.groups)
