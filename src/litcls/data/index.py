@@ -290,9 +290,9 @@ def _wait_for(root: Path, facts: Facts, missing: Callable[[], np.ndarray], what:
         time.sleep(0.2)
 
 
-def _pool(workers: int, tasks: int):
-    """A process pool, or None where one would not pay (few files, one worker)."""
-    workers = min(workers, os.cpu_count() or 1, tasks)
+def worker_pool(workers: int, tasks: int | None = None) -> ProcessPoolExecutor | None:
+    """A pool of ``workers`` processes (at most one per core and task), or None for fewer than two."""
+    workers = min(workers, os.cpu_count() or 1, tasks or workers)
     if workers < 2:
         return None
     methods = multiprocessing.get_all_start_methods()  # fork starts in ms; the others re-import torch
@@ -356,7 +356,7 @@ def verdicts(root: Path, facts: Facts, rows: np.ndarray, listed_ns: int, check: 
             print(f"{root}: checking {todo.size} new or changed image files on {max(workers, 1)} process(es); "
                   f"later starts reuse the results ({index_file(root)})", flush=True)
         chunks = [todo[i:i + _CHUNK] for i in range(0, todo.size, _CHUNK)]
-        pool = _pool(workers, len(chunks)) if todo.size >= PARALLEL_MIN else None
+        pool = worker_pool(workers, len(chunks)) if todo.size >= PARALLEL_MIN else None
         args = ([check] * len(chunks), [str(root)] * len(chunks),
                 [[facts.paths[row] for row in chunk.tolist()] for chunk in chunks],
                 [facts.size[chunk].tolist() for chunk in chunks])

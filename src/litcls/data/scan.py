@@ -62,6 +62,9 @@ def _subfolders(folder: Path) -> list[Path]:
                    and p.name not in _IGNORED_DIRS), key=lambda p: _nfc(p.name))
 
 
+_STAT_IN_FOLDER = os.scandir in os.supports_fd  # POSIX
+
+
 class _Listing:
     """Image paths found under a folder with their stat (-1 where it fails), in three columns."""
 
@@ -74,8 +77,11 @@ class _Listing:
         folders that cannot be listed hold nothing) as ``prefix`` + its '/'-separated path, with its stat."""
         subfolders = []
         paths, stats, extensions = self.paths, self.stats, IMAGE_EXTENSIONS
+        fd = None
         try:
-            with os.scandir(folder) as entries:
+            if _STAT_IN_FOLDER:  # entry.stat() then looks the name up in the folder, not the whole path
+                fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            with os.scandir(folder if fd is None else fd) as entries:
                 for entry in entries:
                     name = entry.name
                     try:
@@ -84,7 +90,7 @@ class _Listing:
                         is_dir = False
                     if is_dir:
                         if name[0] != "." and name not in _IGNORED_DIRS and not entry.is_symlink():
-                            subfolders.append((entry.path, f"{prefix}{name}/"))
+                            subfolders.append((os.path.join(folder, name), f"{prefix}{name}/"))
                     elif name[0] != "." and name[name.rfind("."):].lower() in extensions:  # is_image, inlined
                         paths.append(prefix + name)
                         try:
@@ -94,24 +100,38 @@ class _Listing:
                             stats += -1, -1, -1
         except OSError:
             return
+        finally:
+            if fd is not None:
+                os.close(fd)
         for path, sub_prefix in subfolders:
             self.add(path, sub_prefix)
 
-    def sorted(self) -> tuple[list[str], np.ndarray]:
-        """The paths sorted (compared in NFC form) and their (n, 3) stats."""
-        keys = self.paths if _all_nfc(self.paths) else [_nfc(path) for path in self.paths]
-        order = sorted(range(len(keys)), key=keys.__getitem__)
-        return [self.paths[i] for i in order], np.array(self.stats, np.int64).reshape(-1, 3)[order]
+
+def _sorted(paths: list[str], stats: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """``paths`` sorted (compared in NFC form) and their (n, 3) ``stats`` in the same order."""
+    keys = paths if _all_nfc(paths) else [_nfc(path) for path in paths]
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    return [paths[i] for i in order], stats.reshape(-1, 3)[order]
+
+
+def _list_class_folder(folder: str, prefix: str) -> tuple[list[str], np.ndarray]:
+    listing = _Listing()
+    listing.add(folder, prefix)
+    return _sorted(listing.paths, np.array(listing.stats, np.int64))
 
 
 def _scan_class_folders(folder: Path, prefix: str = "") -> dict[str, tuple[list[str], np.ndarray]]:
     """Class name -> image paths (``prefix`` + path relative to ``folder``, sorted) and their stats, empty classes
     included. Folders whose names differ only in Unicode normalisation are one class.
     """
-    per_class: dict[str, _Listing] = {}
+    per_class: dict[str, tuple[list[str], np.ndarray]] = {}
     for class_dir in _subfolders(folder):
-        per_class.setdefault(_nfc(class_dir.name), _Listing()).add(str(class_dir), f"{prefix}{class_dir.name}/")
-    return {name: listing.sorted() for name, listing in per_class.items()}
+        paths, stats = _list_class_folder(str(class_dir), f"{prefix}{class_dir.name}/")
+        name = _nfc(class_dir.name)
+        if name in per_class:
+            paths, stats = _sorted(per_class[name][0] + paths, np.concatenate([per_class[name][1], stats]))
+        per_class[name] = paths, stats
+    return per_class
 
 
 def _drop_unreadable(root: Path, per_split: dict[str, dict[str, tuple[list[str], np.ndarray]]],
@@ -161,14 +181,13 @@ def scan_folder(root: str | Path, workers: int = 0) -> SampleTable:
         warnings.warn(f"{root}: {names} treated as class folders, since the folder also holds "
                       f"{', '.join(p.name for p in subfolders if p not in split_dirs.values())}; for a pre-split "
                       "dataset, put every class folder inside train/ and val/ or test/", stacklevel=2)
+    # (listing on worker processes was measured slower on two cores: stat contends in the kernel)
+    listed = ({split: _scan_class_folders(folder, f"{folder.name}/") for split, folder in split_dirs.items()}
+              if presplit else {"": _scan_class_folders(root)})
+    per_split, skipped = _drop_unreadable(root, listed, workers)
+    classes = sorted(per_split["train" if presplit else ""])
     if presplit:
-        per_split, skipped = _drop_unreadable(root, {split: _scan_class_folders(folder, f"{folder.name}/")
-                                                     for split, folder in split_dirs.items()}, workers)
-        classes = sorted(per_split["train"])
         _check_split_classes(root, per_split, classes)
-    else:
-        per_split, skipped = _drop_unreadable(root, {"": _scan_class_folders(root)}, workers)
-        classes = sorted(per_split[""])
     if len(classes) < 2:
         found = f"found {len(classes)}: {', '.join(classes)}" if classes else "found none"
         raise UserError(f"--data: {root} must hold at least two class folders with images "
