@@ -81,12 +81,13 @@ class Facts:
     size: np.ndarray
     mtime: np.ndarray
     ctime: np.ndarray
-    checked: np.ndarray = None  # bool: the file's verdict is known
-    rejected: dict[int, str] = None  # row -> why the file cannot be used, for checked files that cannot
-    head: np.ndarray = None  # (n, 16) uint8: digest of the first HEAD_BYTES
-    has_head: np.ndarray = None
-    full: np.ndarray = None  # (n, 16) uint8: digest of the whole file
-    has_full: np.ndarray = None
+    # the rest is empty (nothing known) unless given, as when read from the index file
+    checked: np.ndarray | None = None  # bool: the file's verdict is known
+    rejected: dict[int, str] | None = None  # row -> why the file cannot be used, for checked files that cannot
+    head: np.ndarray | None = None  # (n, 16) uint8: digest of the first HEAD_BYTES
+    has_head: np.ndarray | None = None
+    full: np.ndarray | None = None  # (n, 16) uint8: digest of the whole file
+    has_full: np.ndarray | None = None
     stored: Facts | None = field(default=None, repr=False)  # the index as loaded, for entries not listed here
     complete: bool = False  # these are all the files of the folder: the index drops any others
 
@@ -141,9 +142,10 @@ class Facts:
 def stat_files(root: Path, paths: Sequence[str]) -> Facts:
     """Facts holding only the stat of each file (-1 where it fails: missing, permission denied)."""
     stats = np.full((len(paths), 3), -1, np.int64)
+    base = os.fspath(root)
     for row, path in enumerate(paths):
         try:
-            st = os.stat(root / path)
+            st = os.stat(os.path.join(base, path))
         except OSError:
             continue
         stats[row] = st.st_size, st.st_mtime_ns, st.st_ctime_ns
@@ -153,7 +155,6 @@ def stat_files(root: Path, paths: Sequence[str]) -> Facts:
 # --- the file ---------------------------------------------------------------------------------------------------
 
 _FIELDS = ("size", "mtime", "ctime", "checked", "head", "has_head", "full", "has_full")
-_loaded: dict[str, tuple[tuple[int, int], Facts, int]] = {}  # index file -> (its stat, facts, scan time)
 
 
 def _checker() -> str:
@@ -174,14 +175,8 @@ def _split(blob: np.ndarray, count: int) -> list[str]:
 def load(root: Path) -> tuple[Facts, int] | None:
     """The stored facts of ``root`` and when they were scanned (ns), or None without a usable index."""
     file = index_file(root)
-    try:
-        st = file.stat()
-    except OSError:
+    if not file.exists():
         return None
-    signature = (st.st_mtime_ns, st.st_size)
-    cached = _loaded.get(str(file))
-    if cached and cached[0] == signature:
-        return cached[1], cached[2]
     try:
         with np.load(file, allow_pickle=False) as npz:
             meta = json.loads(npz["meta"].tobytes())
@@ -201,7 +196,6 @@ def load(root: Path) -> tuple[Facts, int] | None:
     if meta.get("checker") != _checker():
         facts.checked[:] = False
         facts.rejected = {}
-    _loaded[str(file)] = (signature, facts, int(meta["scanned_ns"]))
     return facts, int(meta["scanned_ns"])
 
 
@@ -236,7 +230,6 @@ def save(root: Path, facts: Facts, scanned_ns: int) -> None:
         warnings.warn(f"cannot write the scan index {file} ({err.strerror or err}); the next start checks the "
                       "images again", stacklevel=3)
         return
-    _loaded.pop(str(file), None)
 
 
 # --- facts for a list of files ------------------------------------------------------------------------------------
@@ -276,10 +269,18 @@ def _wait_for(root: Path, facts: Facts, missing: Callable[[], np.ndarray], what:
     limit = float(os.environ.get(WAIT_ENV, 3600))
     deadline = time.monotonic() + limit
     file = index_file(root)
+    seen = None
     while True:
-        stored = load(root)
-        if stored is not None:
-            facts.adopt(stored[0], stored[1], trust_recent=True)
+        try:
+            st = file.stat()
+            signature = st.st_mtime_ns, st.st_size
+        except OSError:
+            signature = None
+        if signature != seen:  # read it again only once it was rewritten
+            seen = signature
+            stored = load(root)
+            if stored is not None:
+                facts.adopt(stored[0], stored[1], trust_recent=True)
         if not missing().size:
             return
         if time.monotonic() >= deadline:
@@ -369,6 +370,8 @@ def verdicts(root: Path, facts: Facts, rows: np.ndarray, listed_ns: int, check: 
     deleted = facts.complete and facts.stored is not None and len(facts.stored.paths) != (facts.size >= 0).sum()
     if (facts.size[todo] >= 0).any() or deleted:  # something learnt, or entries of deleted files to drop
         save(root, facts, listed_ns)
+    if facts.complete:
+        facts.stored = None  # only a partial list merges with it when saved; a million paths are worth freeing
     _confirmed(root, facts, listed_ns)
     if not facts.rejected:
         return []
