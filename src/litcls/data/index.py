@@ -211,7 +211,8 @@ def save(root: Path, facts: Facts, scanned_ns: int) -> None:
     rejected, offset = {}, 0
     for part, mask in parts:
         new_row = offset + np.cumsum(mask) - 1
-        rejected |= {int(new_row[row]): reason for row, reason in part.rejected.items() if mask[row]}
+        # (NUL separates the reasons in the file; a message quoting file bytes could hold one)
+        rejected |= {int(new_row[row]): reason.replace("\0", " ") for row, reason in part.rejected.items() if mask[row]}
         offset += int(mask.sum())
     arrays = {name: np.concatenate([getattr(part, name)[mask] for part, mask in parts]) for name in _FIELDS}
     meta = {"version": INDEX_VERSION, "root": str(Path(root).resolve()), "count": len(paths),
