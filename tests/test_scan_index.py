@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from conftest import REPO, make_class_folder
 from litcls.data import index, validate
 from litcls.data.duplicates import find_duplicates
 from litcls.data.scan import scan_folder
+from test_hostile_folders import BROKEN, encoded
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +38,7 @@ def checked(monkeypatch):
     real = validate.check_image
 
     def counting(path, data=None):
-        seen.append("/".join(path.parts[-3:]))
+        seen.append("/".join(Path(path).parts[-3:]))
         return real(path, data=data)
 
     monkeypatch.setattr(validate, "check_image", counting)
@@ -186,3 +188,12 @@ def test_a_process_that_waits_too_long_checks_the_files_itself(folder, monkeypat
     with pytest.warns(UserWarning, match=r"waited 0 s .*LITCLS_INDEX_WAIT.* for .*\.npz"):
         rescan(folder)
     assert len(checked) == 9
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN) + ["ok.jpg", "large.jpg", "ok.png"])
+def test_the_check_gives_the_same_verdict_from_bytes_already_read(tmp_path, name):
+    """The first scan reads a small file once, hashes it and checks the bytes: the verdict must not change."""
+    data = BROKEN[name][0] if name in BROKEN else encoded(name[-3:].upper().replace("JPG", "JPEG"),
+                                                           size=400 if name.startswith("large") else 16)
+    (tmp_path / name).write_bytes(data)
+    assert validate.check_image(tmp_path / name, data=data) == validate.check_image(tmp_path / name)

@@ -315,7 +315,7 @@ def _inspect(check: Check, root: str, paths: list[str], sizes: list[int]) -> lis
                 pass
             if data is not None and len(data) != size:  # it is being written: check it as it is now, hash nothing
                 data = None
-        reason = check(Path(full), data=data) if data is not None else check(Path(full))
+        reason = check(full, data=data)
         found.append((reason or "", digest(data) if data is not None else None))
     return found
 

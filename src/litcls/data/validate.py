@@ -18,6 +18,7 @@ The verdicts are kept in the scan index (:mod:`litcls.data.index`): a later star
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterable
 from io import BytesIO
@@ -36,13 +37,13 @@ def bomb_limit() -> int:
     return 2 * Image.MAX_IMAGE_PIXELS if Image.MAX_IMAGE_PIXELS else 0
 
 
-def check_image(path: Path, data: bytes | None = None) -> str | None:
+def check_image(path: str | Path, data: bytes | None = None) -> str | None:
     """Return why ``path`` cannot be used as a training image, or None when it can.
 
     ``data``: the whole file, when the caller has read it already (small files), so it is not opened again.
     """
     try:
-        if (path.stat().st_size if data is None else len(data)) == 0:
+        if (os.stat(path).st_size if data is None else len(data)) == 0:
             return "empty file"
         with warnings.catch_warnings():
             # images between PIL's warning and error thresholds are accepted; its warning would repeat per file
@@ -69,11 +70,11 @@ def check_image(path: Path, data: bytes | None = None) -> str | None:
     return None
 
 
-def _jpeg_complete(path: Path, image: Image.Image, data: bytes | None = None) -> bool:
+def _jpeg_complete(path: str | Path, image: Image.Image, data: bytes | None = None) -> bool:
     scan_start = image.tile[0][2] if image.tile else 0
     if data is not None:
         return data.endswith(_JPEG_END) or data.find(_JPEG_END, scan_start) != -1
-    with path.open("rb") as f:
+    with open(path, "rb") as f:
         f.seek(-2, 2)
         if f.read(2) == _JPEG_END:
             return True
