@@ -22,8 +22,8 @@ import hashlib
 import json
 import multiprocessing
 import os
-import tempfile
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -218,16 +218,16 @@ def save(root: Path, facts: Facts, scanned_ns: int) -> None:
     meta = {"version": INDEX_VERSION, "root": str(Path(root).resolve()), "count": len(paths),
             "scanned_ns": scanned_ns, "checker": _checker()}
     file = index_file(root)
-    tmp = None
+    # permissions as the umask allows, as for any file the user writes (a team may share $LITCLS_CACHE)
+    partial = file.with_name(f"{file.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=file.parent, prefix=file.stem, suffix=".tmp", delete=False) as tmp:
-            np.savez(tmp, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), paths=_join(paths),
+        with open(partial, "xb") as f:
+            np.savez(f, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), paths=_join(paths),
                      rejected=np.array(list(rejected), np.int64), reasons=_join(list(rejected.values())), **arrays)
-        os.replace(tmp.name, file)  # a reader never sees half a file
+        os.replace(partial, file)  # a reader never sees half a file
     except OSError as err:
-        if tmp is not None:
-            Path(tmp.name).unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
         warnings.warn(f"cannot write the scan index {file} ({err.strerror or err}); the next start checks the "
                       "images again", stacklevel=3)
         return
