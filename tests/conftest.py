@@ -37,6 +37,18 @@ def make_class_folder(root: Path, counts: dict[str, int], size: int = 16, ext: s
     return root
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory):
+    """Tests (and the CLI runs they start) keep scan indexes and features out of the user's ~/.cache/litcls."""
+    previous = os.environ.get("LITCLS_CACHE")
+    os.environ["LITCLS_CACHE"] = str(tmp_path_factory.mktemp("litcls-cache"))
+    yield
+    if previous is None:
+        del os.environ["LITCLS_CACHE"]
+    else:
+        os.environ["LITCLS_CACHE"] = previous
+
+
 @pytest.fixture
 def image_folder(tmp_path: Path) -> Path:
     """Three classes of 12 images, 16 px."""

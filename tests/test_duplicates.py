@@ -8,6 +8,7 @@ from conftest import make_class_folder
 from litcls.config import TrainConfig
 from litcls.crossval import kfold_samples
 from litcls.data import duplicates as dup
+from litcls.data import index
 from litcls.data.scan import scan_folder
 from litcls.data.splits import split_samples
 from litcls.fit import load_data
@@ -33,7 +34,7 @@ def test_only_files_of_equal_size_are_read(tmp_path, monkeypatch):
     for size in range(1, 6):
         (tmp_path / f"{size}.png").write_bytes(b"x" * size)
     read = []
-    monkeypatch.setattr(dup, "_digest", lambda path, limit=None: read.append(path) or b"")
+    monkeypatch.setattr(index, "file_digest", lambda path, limit=None: read.append(path) or b"")
     assert dup.find_duplicates(tmp_path, [f"{size}.png" for size in range(1, 6)]) == []
     assert read == []
 

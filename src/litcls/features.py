@@ -23,6 +23,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from litcls.cache import cache_root
 from litcls.config import TrainConfig
 from litcls.data.dataset import ImageDataset
 from litcls.data.feature_datamodule import FeatureDataModule
@@ -35,7 +36,7 @@ CACHE_VERSION = 1
 
 def cache_dir() -> Path:
     """``$LITCLS_CACHE/features``, by default ``~/.cache/litcls/features``."""
-    return Path(os.environ.get("LITCLS_CACHE") or Path.home() / ".cache" / "litcls") / "features"
+    return cache_root() / "features"
 
 
 def cache_key(module: HeadOnlyModule, head: str, root: Path, paths: list[str]) -> str:

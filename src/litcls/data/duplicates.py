@@ -2,42 +2,39 @@
 
 A copy of a test image in the training split is the plainest leakage there is (scraped datasets are full of
 them). Finding copies stays cheap: files are grouped by size, and only files of the same size are read, first
-their first 64 KiB, then in full for those whose beginnings also agree.
+their first 64 KiB, then in full for those whose beginnings also agree. The sizes and digests come from the scan
+index (:mod:`litcls.data.index`) for files unchanged since an earlier start.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import os
 import warnings
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from litcls.data import index
 from litcls.data.folds import placement
+from litcls.data.index import HEAD_BYTES
 from litcls.data.samples import SampleTable
 
-HEAD_BYTES = 64 * 1024
 _SHOWN = 10  # duplicate sets named in a warning; the rest are counted
 
 
-def _digest(path: Path, limit: int | None = None) -> bytes:
-    """BLAKE2b of the file's first ``limit`` bytes (all of it for None)."""
-    with path.open("rb") as f:
-        if limit is not None:
-            return hashlib.blake2b(f.read(limit), digest_size=16).digest()
-        return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).digest()
-
-
-def _same(paths: Iterable[str], key: Callable[[str], object]) -> list[list[str]]:
-    """Buckets of ``paths`` that share ``key``, keeping only buckets of two or more."""
-    buckets: dict[object, list[str]] = defaultdict(list)
-    for path in paths:
-        buckets[key(path)].append(path)
-    return [bucket for bucket in buckets.values() if len(bucket) > 1]
+def _same(rows: np.ndarray, keys: np.ndarray) -> list[np.ndarray]:
+    """Buckets of ``rows`` whose ``keys`` (one row of bytes each) agree, keeping only buckets of two or more."""
+    if rows.size < 2:
+        return []
+    keys = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.dtype.itemsize * keys.shape[1]))).ravel()
+    _, bucket, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    shared = counts[bucket] > 1
+    rows, bucket = rows[shared], bucket[shared]
+    order = np.argsort(bucket, kind="stable")
+    rows, bucket = rows[order], bucket[order]
+    return np.split(rows, np.flatnonzero(np.diff(bucket)) + 1) if rows.size else []
 
 
 def find_duplicates(root: str | Path, paths: Iterable[str]) -> list[list[str]]:
@@ -47,12 +44,18 @@ def find_duplicates(root: str | Path, paths: Iterable[str]) -> list[list[str]]:
         Each set sorted by path, the sets sorted by their first path; empty when every file is unique.
     """
     root = Path(root)
+    paths = paths.tolist() if hasattr(paths, "tolist") else list(paths)  # a Series iterates slowly
+    facts, rows, listed_ns = index.facts_for(root, paths)
+    rows = rows[facts.size[rows] >= 0]  # a file that cannot be stat'ed has no copy to find
     found = []
-    for same_size in _same(paths, lambda p: os.path.getsize(root / p)):
-        size = os.path.getsize(root / same_size[0])
-        for same_head in _same(same_size, lambda p: _digest(root / p, HEAD_BYTES)):
-            found += [same_head] if size <= HEAD_BYTES else _same(same_head, lambda p: _digest(root / p))
-    return sorted(sorted(group) for group in found)
+    for same_size in _same(rows, facts.size[rows, None].view(np.uint8).reshape(len(rows), -1)):
+        heads = index.digests(root, facts, same_size, listed_ns, full=False)
+        for same_head in _same(same_size, heads):
+            if facts.size[same_head[0]] <= HEAD_BYTES:
+                found.append(same_head)
+            else:
+                found += _same(same_head, index.digests(root, facts, same_head, listed_ns, full=True))
+    return sorted(sorted(facts.paths[row] for row in group) for group in found)
 
 
 def drop_duplicates(scan: SampleTable, duplicates: list[list[str]]) -> SampleTable:

@@ -112,7 +112,7 @@ def _splits(table: pd.DataFrame, file: Path, split_col: str) -> pd.Series:
 
 
 def read_manifest(file: str | Path, path_col: str = "path", label_col: str = "label", group_col: str | None = None,
-                  split_col: str | None = None, image_root: str | None = None) -> SampleTable:
+                  split_col: str | None = None, image_root: str | None = None, workers: int = 0) -> SampleTable:
     """Read a manifest into the sample table (rows sorted by path, like a folder scan).
 
     Raises:
@@ -144,7 +144,7 @@ def read_manifest(file: str | Path, path_col: str = "path", label_col: str = "la
     if "split" not in samples:
         samples["split"] = ""
     samples = _without_repeats(samples, file)
-    samples, skipped = _existing_readable(samples, root, file)
+    samples, skipped = _existing_readable(samples, root, file, workers)
     classes = sorted(samples["class"].unique())
     _check_classes(samples, classes, file, label_col)
     samples.insert(1, "label", samples["class"].map({name: index for index, name in enumerate(classes)}))
@@ -167,11 +167,13 @@ def _without_repeats(samples: pd.DataFrame, file: Path) -> pd.DataFrame:
     return samples.drop_duplicates("path").reset_index(drop=True)
 
 
-def _existing_readable(samples: pd.DataFrame, root: Path, file: Path) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
-    """Drop rows whose file is missing or cannot be decoded (one warning); stop when none remain."""
+def _existing_readable(samples: pd.DataFrame, root: Path, file: Path,
+                       workers: int) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """Drop rows whose file is missing or cannot be decoded (one warning); stop when none remain. The verdicts
+    come from the scan index (:mod:`litcls.data.index`): a restart re-checks only new or changed files."""
     exists = samples["path"].map(lambda path: os.path.isfile(root / path))
     skipped = [(path, f"missing: no such file under {root}") for path in samples.loc[~exists, "path"]]
-    skipped += find_unreadable(root, samples.loc[exists, "path"].tolist())
+    skipped += find_unreadable(root, samples.loc[exists, "path"].tolist(), workers=workers)
     if skipped:
         if len(skipped) == len(samples):
             raise UserError(f"--data: none of the {len(samples)} images {file} lists can be read from {root} (e.g. "

@@ -7,7 +7,9 @@ Two layouts are accepted:
 
 Hidden files and folders (``.DS_Store``, AppleDouble ``._*`` files), ``__MACOSX`` and other system folders,
 and files without an image extension (``Thumbs.db``, ``desktop.ini``, notes) are ignored. Image files that
-cannot be decoded are skipped with one warning (see :mod:`litcls.data.validate`).
+cannot be decoded are skipped with one warning (see :mod:`litcls.data.validate`), on every start: their verdicts,
+like those of every other file, are kept in the scan index (:mod:`litcls.data.index`), so a later start lists and
+stats the folder but checks only new or changed files.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import unicodedata
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from litcls.data import index
 from litcls.data.samples import SampleTable
 from litcls.data.validate import describe_rejected, find_unreadable
 from litcls.errors import UserError
@@ -39,8 +43,17 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def _all_nfc(texts: list[str]) -> bool:
+    """True when normalising would change none of ``texts`` (ASCII, the usual case, is checked in one go)."""
+    return "".join(texts).isascii() or all(unicodedata.is_normalized("NFC", text) for text in texts)
+
+
 def sort_by_path(samples: pd.DataFrame) -> pd.DataFrame:
     """Rows ordered by path, compared in NFC form, so a copy of the folder made on a Mac splits the same."""
+    if _all_nfc(samples["path"].tolist()):
+        if samples["path"].is_monotonic_increasing:  # already in order, as a scan leaves it
+            return samples.reset_index(drop=True)
+        return samples.sort_values("path", ignore_index=True, kind="stable")
     return samples.sort_values("path", key=lambda paths: paths.map(_nfc), ignore_index=True, kind="stable")
 
 
@@ -49,41 +62,95 @@ def _subfolders(folder: Path) -> list[Path]:
                    and p.name not in _IGNORED_DIRS), key=lambda p: _nfc(p.name))
 
 
-def _images_under(folder: Path) -> list[str]:
-    """Image paths under ``folder`` (recursively), relative to it, '/'-separated and sorted."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _IGNORED_DIRS]
-        rel_dir = os.path.relpath(dirpath, folder)
-        for name in filenames:
-            if is_image(name):
-                found.append(name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/"))
-    return sorted(found, key=_nfc)
+_STAT_IN_FOLDER = os.scandir in os.supports_fd  # POSIX
 
 
-def _scan_class_folders(folder: Path, prefix: str = "") -> dict[str, list[str]]:
-    """Class name -> image paths (``prefix`` + path relative to ``folder``), empty classes included.
+class _Listing:
+    """Image paths found under a folder with their stat (-1 where it fails), in three columns."""
 
-    Folders whose names differ only in Unicode normalisation are one class.
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self.stats: list[int] = []  # size, mtime (ns), ctime (ns) of each path in turn
+
+    def add(self, folder: str, prefix: str) -> None:
+        """Add every image under ``folder`` (recursively, as os.walk: symlinked subfolders are not entered,
+        folders that cannot be listed hold nothing) as ``prefix`` + its '/'-separated path, with its stat."""
+        subfolders = []
+        paths, stats, extensions = self.paths, self.stats, IMAGE_EXTENSIONS
+        fd = None
+        try:
+            if _STAT_IN_FOLDER:  # entry.stat() then looks the name up in the folder, not the whole path
+                fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            with os.scandir(folder if fd is None else fd) as entries:
+                for entry in entries:
+                    name = entry.name
+                    try:
+                        is_dir = entry.is_dir()  # no system call on most file systems
+                    except OSError:
+                        is_dir = False
+                    if is_dir:
+                        if name[0] != "." and name not in _IGNORED_DIRS and not entry.is_symlink():
+                            subfolders.append((os.path.join(folder, name), f"{prefix}{name}/"))
+                    elif name[0] != "." and name[name.rfind("."):].lower() in extensions:  # is_image, inlined
+                        paths.append(prefix + name)
+                        try:
+                            st = entry.stat()
+                            stats += st.st_size, st.st_mtime_ns, st.st_ctime_ns
+                        except OSError:
+                            stats += -1, -1, -1
+        except OSError:
+            return
+        finally:
+            if fd is not None:
+                os.close(fd)
+        for path, sub_prefix in subfolders:
+            self.add(path, sub_prefix)
+
+
+def _sorted(paths: list[str], stats: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """``paths`` sorted (compared in NFC form) and their (n, 3) ``stats`` in the same order."""
+    keys = paths if _all_nfc(paths) else [_nfc(path) for path in paths]
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    return [paths[i] for i in order], stats.reshape(-1, 3)[order]
+
+
+def _list_class_folder(folder: str, prefix: str) -> tuple[list[str], np.ndarray]:
+    listing = _Listing()
+    listing.add(folder, prefix)
+    return _sorted(listing.paths, np.array(listing.stats, np.int64))
+
+
+def _scan_class_folders(folder: Path, prefix: str = "") -> dict[str, tuple[list[str], np.ndarray]]:
+    """Class name -> image paths (``prefix`` + path relative to ``folder``, sorted) and their stats, empty classes
+    included. Folders whose names differ only in Unicode normalisation are one class.
     """
-    per_class: dict[str, list[str]] = {}
+    per_class: dict[str, tuple[list[str], np.ndarray]] = {}
     for class_dir in _subfolders(folder):
-        images = [f"{prefix}{class_dir.name}/{path}" for path in _images_under(class_dir)]
-        per_class.setdefault(_nfc(class_dir.name), []).extend(images)
+        paths, stats = _list_class_folder(str(class_dir), f"{prefix}{class_dir.name}/")
+        name = _nfc(class_dir.name)
+        if name in per_class:
+            paths, stats = _sorted(per_class[name][0] + paths, np.concatenate([per_class[name][1], stats]))
+        per_class[name] = paths, stats
     return per_class
 
 
-def _drop_unreadable(root: Path, per_split: dict[str, dict[str, list[str]]]) -> list[tuple[str, str]]:
-    """Remove files that cannot be decoded from ``per_split`` (in place), warn once, and return them."""
-    paths = [path for per_class in per_split.values() for images in per_class.values() for path in images]
-    rejected = find_unreadable(root, paths)
+def _drop_unreadable(root: Path, per_split: dict[str, dict[str, tuple[list[str], np.ndarray]]],
+                     workers: int) -> tuple[dict[str, dict[str, list[str]]], list[tuple[str, str]]]:
+    """The image paths of ``per_split`` without files that cannot be decoded (warned about once), and those files.
+
+    The listing goes to the scan index first, so only new or changed files are checked.
+    """
+    found = [images for per_class in per_split.values() for images in per_class.values()]
+    paths = [path for class_paths, _ in found for path in class_paths]
+    stats = np.concatenate([class_stats for _, class_stats in found]) if found else np.zeros((0, 3), np.int64)
+    index.lookup(root, index.Facts(paths, stats[:, 0].copy(), stats[:, 1].copy(), stats[:, 2].copy()), complete=True)
+    rejected = find_unreadable(root, paths, workers=workers)
+    bad = {path for path, _ in rejected}
     if rejected:
         warnings.warn(f"{root}: {describe_rejected(rejected, len(paths))}", stacklevel=3)
-        bad = {path for path, _ in rejected}
-        for per_class in per_split.values():
-            for name, images in per_class.items():
-                per_class[name] = [path for path in images if path not in bad]
-    for split, per_class in per_split.items():
+    kept = {split: {name: [path for path in images if path not in bad] if bad else images
+                    for name, (images, _) in per_class.items()} for split, per_class in per_split.items()}
+    for split, per_class in kept.items():
         empty = [name for name, images in per_class.items() if not images]
         if empty:
             where = f"{root}/{split}" if split else str(root)
@@ -91,11 +158,11 @@ def _drop_unreadable(root: Path, per_split: dict[str, dict[str, list[str]]]) -> 
                           stacklevel=3)
         for name in empty:
             del per_class[name]
-    return rejected
+    return kept, rejected
 
 
-def scan_folder(root: str | Path) -> SampleTable:
-    """Scan ``root`` into a :class:`SampleTable`.
+def scan_folder(root: str | Path, workers: int = 0) -> SampleTable:
+    """Scan ``root`` into a :class:`SampleTable`; files not in the scan index are checked on ``workers`` processes.
 
     Raises:
         UserError: the folder is missing or unreadable, or holds fewer than two classes with images.
@@ -114,24 +181,30 @@ def scan_folder(root: str | Path) -> SampleTable:
         warnings.warn(f"{root}: {names} treated as class folders, since the folder also holds "
                       f"{', '.join(p.name for p in subfolders if p not in split_dirs.values())}; for a pre-split "
                       "dataset, put every class folder inside train/ and val/ or test/", stacklevel=2)
+    # (listing on worker processes was measured slower on two cores: stat contends in the kernel)
+    listed = ({split: _scan_class_folders(folder, f"{folder.name}/") for split, folder in split_dirs.items()}
+              if presplit else {"": _scan_class_folders(root)})
+    per_split, skipped = _drop_unreadable(root, listed, workers)
+    classes = sorted(per_split["train" if presplit else ""])
     if presplit:
-        per_split = {split: _scan_class_folders(folder, f"{folder.name}/") for split, folder in split_dirs.items()}
-        skipped = _drop_unreadable(root, per_split)
-        classes = sorted(per_split["train"])
         _check_split_classes(root, per_split, classes)
-        rows = [(path, classes.index(name), split)
-                for split, per_class in per_split.items() for name, paths in per_class.items() for path in paths]
-    else:
-        per_split = {"": _scan_class_folders(root)}
-        skipped = _drop_unreadable(root, per_split)
-        classes = sorted(per_split[""])
-        rows = [(path, label, "") for label, name in enumerate(classes) for path in per_split[""][name]]
     if len(classes) < 2:
         found = f"found {len(classes)}: {', '.join(classes)}" if classes else "found none"
         raise UserError(f"--data: {root} must hold at least two class folders with images "
                         f"(root/<class>/<image> or root/train/<class>/<image>); {found}")
-    samples = sort_by_path(pd.DataFrame(rows, columns=["path", "label", "split"]))
-    return SampleTable(root=root, classes=classes, samples=samples, skipped=tuple(skipped))
+    return SampleTable(root=root, classes=classes, samples=_table(per_split, classes), skipped=tuple(skipped))
+
+
+def _table(per_split: dict[str, dict[str, list[str]]], classes: list[str]) -> pd.DataFrame:
+    """The samples, one row per image, sorted by path."""
+    label = {name: number for number, name in enumerate(classes)}
+    parts = [(split, label[name], paths) for split, per_class in per_split.items()
+             for name, paths in sorted(per_class.items(), key=lambda item: label[item[0]])]
+    counts = [len(paths) for _, _, paths in parts]
+    samples = pd.DataFrame({"path": [path for _, _, paths in parts for path in paths],
+                            "label": np.repeat(np.array([number for _, number, _ in parts], np.int64), counts),
+                            "split": np.repeat(np.array([split for split, _, _ in parts], object), counts)})
+    return sort_by_path(samples)
 
 
 def _check_split_classes(root: Path, per_split: dict[str, dict[str, list[str]]], classes: list[str]) -> None:

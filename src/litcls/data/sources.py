@@ -38,6 +38,7 @@ class DataSpec:
     group_pattern: str | None = None
     groups: str | None = None
     dedupe: bool = False
+    num_workers: int = 0  # processes that check images the scan index has not seen
 
     @classmethod
     def of(cls, settings: object) -> DataSpec:
@@ -55,14 +56,14 @@ def image_root(spec: DataSpec) -> Path:
 def _read_source(spec: DataSpec) -> SampleTable:
     if is_manifest(spec.data):
         return read_manifest(spec.data, spec.path_col, spec.label_col, spec.group_col, spec.split_col,
-                             spec.image_root)
+                             spec.image_root, workers=spec.num_workers)
     defaults = DataSpec(spec.data)
     given = [f"--{name.replace('_', '-')}" for name in MANIFEST_OPTIONS
              if getattr(spec, name) != getattr(defaults, name)]
     if given:
         raise UserError(f"{', '.join(given)}: for a CSV or TSV manifest (--data labels.csv); {spec.data} is a folder "
                         "of class folders, whose class is the folder name")
-    return scan_folder(image_root(spec))
+    return scan_folder(image_root(spec), workers=spec.num_workers)
 
 
 def load_samples(spec: DataSpec) -> tuple[SampleTable, list[list[str]]]:

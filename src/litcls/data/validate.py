@@ -12,15 +12,21 @@ A full decode of every file would be the surest check but costs about 90 ms for 
 * small images (up to 256 x 256 pixels) are decoded in full, which costs at most ~2 ms each and catches
   truncated GIF, BMP and TIFF too. Larger files in those rarer formats that are broken past their header
   fail during training instead, with the file named (see :class:`litcls.data.dataset.UnreadableImageError`).
+
+The verdicts are kept in the scan index (:mod:`litcls.data.index`): a later start checks only new or changed files.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterable
+from io import BytesIO
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
+
+from litcls.data import index
 
 FULL_DECODE_MAX_PIXELS = 256 * 256
 _JPEG_END = b"\xff\xd9"
@@ -31,19 +37,22 @@ def bomb_limit() -> int:
     return 2 * Image.MAX_IMAGE_PIXELS if Image.MAX_IMAGE_PIXELS else 0
 
 
-def check_image(path: Path) -> str | None:
-    """Return why ``path`` cannot be used as a training image, or None when it can."""
+def check_image(path: str | Path, data: bytes | None = None) -> str | None:
+    """Return why ``path`` cannot be used as a training image, or None when it can.
+
+    ``data``: the whole file, when the caller has read it already (small files), so it is not opened again.
+    """
     try:
-        if path.stat().st_size == 0:
+        if (os.stat(path).st_size if data is None else len(data)) == 0:
             return "empty file"
         with warnings.catch_warnings():
             # images between PIL's warning and error thresholds are accepted; its warning would repeat per file
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(path if data is None else BytesIO(data)) as image:
                 width, height = image.size
                 if width < 1 or height < 1:
                     return f"no pixels ({width} x {height})"
-                if image.format == "JPEG" and not _jpeg_complete(path, image):
+                if image.format == "JPEG" and not _jpeg_complete(path, image, data):
                     return "truncated (no end-of-image marker)"
                 if width * height <= FULL_DECODE_MAX_PIXELS:
                     image.load()
@@ -61,26 +70,31 @@ def check_image(path: Path) -> str | None:
     return None
 
 
-def _jpeg_complete(path: Path, image: Image.Image) -> bool:
-    with path.open("rb") as f:
+def _jpeg_complete(path: str | Path, image: Image.Image, data: bytes | None = None) -> bool:
+    scan_start = image.tile[0][2] if image.tile else 0
+    if data is not None:
+        return data.endswith(_JPEG_END) or data.find(_JPEG_END, scan_start) != -1
+    with open(path, "rb") as f:
         f.seek(-2, 2)
         if f.read(2) == _JPEG_END:
             return True
         # Inside compressed data every 0xFF byte is followed by 0x00 or a restart marker, so the first
         # end marker after the start of the scan data is the image's own.
-        scan_start = image.tile[0][2] if image.tile else 0
         f.seek(scan_start)
         return f.read().find(_JPEG_END) != -1
 
 
-def find_unreadable(root: Path, paths: Iterable[str]) -> list[tuple[str, str]]:
-    """``(path, reason)`` for every path (relative to ``root``) that :func:`check_image` rejects."""
-    rejected = []
-    for path in paths:
-        reason = check_image(root / path)
-        if reason is not None:
-            rejected.append((path, reason))
-    return rejected
+def find_unreadable(root: Path, paths: Iterable[str], workers: int = 0) -> list[tuple[str, str]]:
+    """``(path, reason)`` for every path (relative to ``root``) that :func:`check_image` rejects.
+
+    Verdicts of files unchanged since an earlier start come from the scan index; the others are checked, on
+    ``workers`` processes when there are many.
+    """
+    root = Path(root)
+    paths = paths.tolist() if hasattr(paths, "tolist") else list(paths)
+    facts, rows, listed_ns = index.facts_for(root, paths)
+    return [(paths[position], reason)
+            for position, reason in index.verdicts(root, facts, rows, listed_ns, check_image, workers)]
 
 
 def describe_rejected(rejected: list[tuple[str, str]], total: int, limit: int = 20) -> str:
