@@ -19,6 +19,7 @@ from litcls.crossval import cross_validate
 from litcls.data.sources import DataSpec, load_samples
 from litcls.data.splits import split_samples
 from litcls.errors import UserError
+from litcls.predict_cli import main as predict_main
 from litcls.runfolder import held_out_images
 from real_shaped_datasets import write_chest_xray_folder, write_ham_manifest
 
@@ -41,7 +42,7 @@ def read(path):
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
-def test_a_ham_shaped_manifest_trains_by_lesion_with_metadata_slices_and_resumes(ham, tmp_path):
+def test_a_ham_shaped_manifest_trains_by_lesion_with_metadata_slices_resumes_and_predicts(ham, tmp_path, capsys):
     args = ["--data", str(ham), *HAM, "--slice-cols", "sex", *FAST, "--scheduler", "none", "--out-dir",
             str(tmp_path), "--name", "ham"]
     first = run_cli("train.py", *args, "--epochs", "1", cwd=tmp_path)
@@ -66,6 +67,14 @@ def test_a_ham_shaped_manifest_trains_by_lesion_with_metadata_slices_and_resumes
     assert sorted(sexes["value"]) == sorted(predictions["sex"].unique())
     assert sexes["images"].astype(int).sum() == len(predictions)
     assert "<h3>sex</h3>" in (run / "report.html").read_text(encoding="utf-8")
+    # predict.py on the manifest itself (an external test set would come as such a table)
+    out = tmp_path / "preds"
+    assert predict_main(["--ckpt", str(run), "--images", str(ham), "--path-col", "images/{image_id}.jpg",
+                         "--label-col", "dx", "--out", str(out)]) == 0
+    predicted = read(out / "predictions.csv")
+    assert list(predicted["path"]) == [str(ham.parent / "images" / f"{i}.jpg") for i in manifest["image_id"]]
+    assert list(predicted["class"]) == list(manifest["dx"]) and (predicted["error"] == "").all()
+    assert "images labelled by the manifest" in capsys.readouterr().out
     shown, why = held_out_images(run, limit=3)  # the demo page's examples: found through the manifest's folder
     assert why == "" and all(path.is_file() and path.parent == ham.parent / "images" for path, _ in shown)
 

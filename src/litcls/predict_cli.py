@@ -21,7 +21,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--ckpt", required=True, metavar="RUN_OR_CKPT",
                         help="a checkpoint (.ckpt) written by train.py, or a run folder (its checkpoints/best.ckpt)")
-    parser.add_argument("--images", nargs="+", metavar="DIR_OR_FILE", help="image files and/or folders (recursive)")
+    parser.add_argument("--images", nargs="+", metavar="DIR_OR_FILE", help="image files and/or folders (recursive), "
+                        "or one CSV/TSV manifest listing images (see --path-col, --label-col)")
+    parser.add_argument("--path-col", default="path", help="manifest: the column of image paths, or a template "
+                        "over columns such as images/{image_id}.jpg (default: path)")
+    parser.add_argument("--label-col", help="manifest: the column of true class names, for an accuracy line and "
+                        "the label, class, loss, correct columns (default: label, when the manifest has it)")
+    parser.add_argument("--image-root", help="manifest: the folder paths are relative to (default: its folder)")
     parser.add_argument("--out", default="predictions", help="output folder (default: predictions)")
     parser.add_argument("--top-k", type=int, default=3, help="classes listed per image (default: 3)")
     parser.add_argument("--batch-size", type=int, default=32, help="images per batch (default: 32)")
@@ -43,8 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> None:
     import torch
 
+    from litcls.data.manifest import is_manifest
     from litcls.export import export_model, max_difference_to_pytorch
-    from litcls.inference import find_images, folder_labels, load_checkpoint, predict_images, write_gradcam
+    from litcls.inference import load_checkpoint, predict_images, write_gradcam
 
     if not args.images and not args.export:
         raise UserError("nothing to do: give --images to predict and/or --export to export the model")
@@ -54,8 +61,7 @@ def run(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.images:
-        paths = find_images(args.images)
-        labels, labelled = folder_labels(paths, module.class_names)
+        paths, labels, labelled = images_to_predict(args, module.class_names)
         describe_decision(module, calibrated=not args.no_calibration)
         table = predict_images(module, paths, batch_size=args.batch_size, top_k=args.top_k, tta=args.tta,
                                num_workers=args.num_workers, device=args.device,
@@ -67,7 +73,8 @@ def run(args: argparse.Namespace) -> None:
         failed = table[table["error"] != ""]
         print(f"{len(table)} images -> {out / 'predictions.csv'}"
               + (f" ({len(failed)} unreadable, listed with their error)" if len(failed) else ""))
-        describe_labels(table, len(paths), labelled)
+        source = "their folder" if len(args.images) > 1 or not is_manifest(args.images[0]) else "the manifest"
+        describe_labels(table, len(paths), labelled, source)
     if args.export:
         model_file = export_model(module, out, args.export)
         size = module.preprocessing.img_size
@@ -77,6 +84,31 @@ def run(args: argparse.Namespace) -> None:
         if difference > 1e-4:
             raise UserError(f"the exported model disagrees with PyTorch by {difference:.2e} (> 1e-4); "
                             "do not use it, and report the model architecture")
+
+
+def images_to_predict(args: argparse.Namespace, class_names: list[str]):
+    """The image paths, their labels (indexes into the checkpoint's classes, or None) and how many are labelled:
+    from one manifest (its label column) or from files and folders (class-named folders)."""
+    from litcls.data.manifest import is_manifest, manifest_images
+    from litcls.inference import find_images, folder_labels
+
+    if len(args.images) == 1 and is_manifest(args.images[0]):
+        label_col = args.label_col or "label"
+        paths, names = manifest_images(args.images[0], args.path_col, label_col, args.image_root,
+                                       label_optional=args.label_col is None)
+        if names is None:
+            return paths, None, 0
+        unknown = sorted(set(names) - set(class_names))
+        if unknown:
+            raise UserError(f"--label-col {label_col}: {args.images[0]} has classes the checkpoint does not know: "
+                            f"{', '.join(unknown[:10])}; its classes are {', '.join(class_names)}")
+        return paths, [class_names.index(name) for name in names], len(paths)
+    if args.label_col or args.image_root or args.path_col != "path":
+        raise UserError("--path-col, --label-col and --image-root apply to a CSV or TSV manifest given as the only "
+                        "--images argument")
+    paths = find_images(args.images)
+    labels, labelled = folder_labels(paths, class_names)
+    return paths, labels, labelled
 
 
 def describe_decision(module, calibrated: bool) -> None:
@@ -99,11 +131,11 @@ def describe_decision(module, calibrated: bool) -> None:
               f"{decision['threshold_rule']} (column predicted_at_threshold; predicted is the more probable class)")
 
 
-def describe_labels(table, images: int, labelled: int) -> None:
+def describe_labels(table, images: int, labelled: int, source: str) -> None:
     """Accuracy when every image sits in a folder named after its class; otherwise say why there is none."""
     read = table[table["error"] == ""]
     if "correct" in table and len(read):
-        line = f"accuracy {read['correct'].astype(bool).mean():.4f} on {len(read)} images labelled by their folder"
+        line = f"accuracy {read['correct'].astype(bool).mean():.4f} on {len(read)} images labelled by {source}"
         if "predicted_at_threshold" in read:
             line += f"; at the operating threshold {(read['predicted_at_threshold'] == read['class']).mean():.4f}"
         print(line + " (columns label, class, loss, correct)")

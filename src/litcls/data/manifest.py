@@ -203,3 +203,25 @@ def _check_classes(samples: pd.DataFrame, classes: list[str], file: Path, label_
             if given and set(classes) - given:
                 warnings.warn(f"{file}: the {split} split has no images of {_listing(sorted(set(classes) - given))}; "
                               "these classes are evaluated on the other splits only", stacklevel=3)
+
+
+def manifest_images(file: str | Path, path_col: str = "path", label_col: str = "label",
+                    image_root: str | None = None, label_optional: bool = False) -> tuple[list[Path], list[str] | None]:
+    """The image files a manifest lists, in its order, and their class names from ``label_col`` (None when
+    ``label_optional`` and the manifest has no such column): ``predict.py --images labels.csv``, an external test
+    set given as a table. Files are not checked here: the caller reports unreadable ones per row.
+
+    Raises:
+        UserError: the file cannot be read, a named column is missing, a path or label is empty.
+    """
+    file = Path(file)
+    table = read_table(file)
+    root = manifest_root(str(file), image_root)
+    paths = [root / path for path in _paths(table, file, path_col, root)]
+    if label_optional and label_col not in table:
+        return paths, None
+    labels = _column(table, file, label_col, "--label-col").map(lambda name: unicodedata.normalize("NFC", name))
+    empty = [_row(index) for index in labels.index[labels == ""]]
+    if empty:
+        raise UserError(f"--label-col {label_col}: {file} has an empty label in {_listing(empty)}")
+    return paths, labels.tolist()
