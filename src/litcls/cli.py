@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import yaml
 
-from litcls.config import TrainConfig, config_fields, field_type, load_yaml, resolve
+from litcls.config import TrainConfig, config_fields, field_type, item_type, load_yaml, resolve
 from litcls.errors import TrainingInterrupted, UserError
 
 
@@ -49,11 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
         kwargs: dict = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_text}
         if f.metadata["choices"]:  # checked by TrainConfig.validate, which names the closest valid value
             kwargs["metavar"] = "{" + ",".join(f.metadata["choices"]) + "}"
+        if f.name == "callbacks":  # repeatable as well as several after one flag
+            kwargs["action"] = "extend"
         kind = field_type(f)
         if kind is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif kind is list:
             kwargs["nargs"] = "+"
+            kwargs["type"] = item_type(f)
         else:
             kwargs["type"] = kind
         groups[group_name].add_argument(flag, **kwargs)

@@ -1,0 +1,49 @@
+"""``--ema DECAY``: Lightning's ``EMAWeightAveraging``, confined to ``fit``.
+
+Inside ``fit`` Lightning's callback validates with the averaged weights (so early stopping and the best checkpoint
+follow them) and saves them as the checkpoint's ``state_dict``, with the raw weights and the average's state beside
+them, so a resumed run continues both. Outside ``fit`` it would undo that: loading ``best.ckpt`` for the final
+``validate``/``test`` puts the *raw* weights back into the model and swaps the average in only during those loops,
+so everything after them (predictions, calibration, Grad-CAM) would see raw weights. Here the checkpoint's
+``state_dict`` -- the average -- is simply what evaluation loads.
+
+Put it before :class:`~litcls.callbacks.precise_bn.PreciseBatchNorm`: the average is swapped in first, and its
+batch-norm statistics are then recomputed for the averaged weights.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import EMAWeightAveraging
+from lightning.pytorch.trainer.states import TrainerFn
+
+
+def _fitting(trainer: L.Trainer) -> bool:
+    return trainer.state.fn == TrainerFn.FITTING
+
+
+class EMA(EMAWeightAveraging):
+    """Exponential moving average of the weights (and batch-norm buffers), updated after every optimizer step."""
+
+    def __init__(self, decay: float):
+        if not 0 < decay < 1:
+            raise ValueError(f"decay must be in (0, 1), got {decay}")
+        super().__init__(decay=decay)
+
+    def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if _fitting(trainer):
+            super().on_validation_epoch_start(trainer, pl_module)
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if _fitting(trainer):
+            super().on_validation_epoch_end(trainer, pl_module)
+
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        if _fitting(trainer):  # resuming: raw weights to train on, the average to continue
+            super().on_load_checkpoint(trainer, pl_module, checkpoint)
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        if _fitting(trainer):
+            super().on_save_checkpoint(trainer, pl_module, checkpoint)
