@@ -107,7 +107,8 @@ class TrainConfig:
     cutmix: float | None = _opt(None, "CutMix of training batches with this Beta alpha (e.g. 1.0); with --mixup, "
                                 "each batch gets one of the two", group="recipe")
     ema: float | None = _opt(None, "keep an exponential moving average of the weights with this decay (e.g. "
-                             "0.999); validation, the best checkpoint and the evaluation use it", group="recipe")
+                             "0.999, warmed up as timm does); validation, the best checkpoint and the evaluation use "
+                             "it", group="recipe")
     warmup_epochs: int = _opt(0, "epochs of linear learning-rate warmup before the schedule: epoch e trains at "
                               "lr * (e + 1) / (N + 1)", group="recipe")
     grad_clip: float | None = _opt(None, "clip the gradients' global norm to this value", group="recipe")

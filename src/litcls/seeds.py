@@ -52,9 +52,9 @@ def repeat_seeds(config: TrainConfig) -> Path:
                                               encoding="utf-8")
     for number, seed in enumerate(config.seeds, 1):
         target = seed_dir(run_dir, seed)
-        if is_main_process():
+        if is_main_process():  # the other processes of a DDP run write and print nothing
             target.mkdir()
-        print(f"\nseed {seed} ({number} of {len(config.seeds)})", flush=True)
+            print(f"\nseed {seed} ({number} of {len(config.seeds)})", flush=True)
         seed_config = dataclasses.replace(config, seed=seed, seeds=[], resplit_per_seed=False, name=run_dir.name,
                                           out_dir=str(run_dir.parent), group=config.group or run_dir.name)
         fit_and_evaluate(seed_config, scan, splits[seed], target, job_type=f"seed_{seed}")

@@ -1,4 +1,9 @@
-"""``--ema DECAY``: Lightning's ``EMAWeightAveraging``, confined to ``fit``.
+"""``--ema DECAY``: Lightning's weight averaging with an exponential moving average that warms up, confined to ``fit``.
+
+The average after ``n`` updates moves with decay ``min(DECAY, (1 + n) / (10 + n))``, timm's EMA warmup
+(``ModelEmaV3(use_warmup=True)``). Lightning's ``EMAWeightAveraging`` uses ``DECAY`` from the first step; at 0.999
+the average then remembers its start for about a thousand steps, and a run on a small folder (the digits: 20
+steps per epoch, 600 in 30 epochs) would evaluate weights still half made of the random initialisation.
 
 Inside ``fit`` Lightning's callback validates with the averaged weights (so early stopping and the best checkpoint
 follow them) and saves them as the checkpoint's ``state_dict``, with the raw weights and the average's state beside
@@ -13,10 +18,12 @@ batch-norm statistics are then recomputed for the averaged weights.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import EMAWeightAveraging
+import torch
+from lightning.pytorch.callbacks import WeightAveraging
 from lightning.pytorch.trainer.states import TrainerFn
 
 
@@ -24,13 +31,21 @@ def _fitting(trainer: L.Trainer) -> bool:
     return trainer.state.fn == TrainerFn.FITTING
 
 
-class EMA(EMAWeightAveraging):
+def ema_update(averaged: torch.Tensor, current: torch.Tensor, updates: torch.Tensor, decay: float) -> torch.Tensor:
+    """One step of the average (``AveragedModel``'s ``avg_fn``), ``updates`` being those already made (a tensor on
+    the model's device: computing with it needs no device synchronisation)."""
+    warm = ((1 + updates) / (10 + updates)).clamp(max=decay)
+    return averaged * warm + current * (1 - warm)
+
+
+class EMA(WeightAveraging):
     """Exponential moving average of the weights (and batch-norm buffers), updated after every optimizer step."""
 
     def __init__(self, decay: float):
         if not 0 < decay < 1:
             raise ValueError(f"decay must be in (0, 1), got {decay}")
-        super().__init__(decay=decay)
+        super().__init__(avg_fn=partial(ema_update, decay=decay))
+        self.decay = decay
 
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if _fitting(trainer):
