@@ -32,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", metavar="FILE", help="YAML file of settings (a run's config.yaml works)")
     parser.add_argument("--resume", metavar="RUN", help="continue an interrupted run: its folder (runs/<name>) or a "
-                        "checkpoint in it; with its saved settings and split (only --epochs, --num-workers and the "
-                        "hardware flags may change)")
+                        "checkpoint in it; with its saved settings and split (only --epochs, --num-workers, --progress "
+                        "and the hardware flags may change)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("--list-models", action="store_true", help="list the registered models and exit")
     parser.add_argument("--aggregate", metavar="RUN_DIR", help="combine the finished fold_<i> folders of a "

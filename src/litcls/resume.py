@@ -30,7 +30,7 @@ from litcls.fit import fit_and_evaluate
 from litcls.rundir import is_main_process
 from litcls.trainer import check_hardware
 
-RESUMABLE_FLAGS = ("epochs", "num_workers", "accelerator", "devices", "strategy", "num_nodes")
+RESUMABLE_FLAGS = ("epochs", "num_workers", "accelerator", "devices", "strategy", "num_nodes", "progress")
 EPOCH_PLANNED_SCHEDULERS = ("cosine", "step")
 
 
