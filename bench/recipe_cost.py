@@ -80,21 +80,23 @@ def main() -> None:
     argv = ["--epochs", str(args.epochs), "--patience", "0", "--logger", "none", "--bootstrap", "0",
             "--gradcam-per-class", "0", "--gradcam-mistakes", "0", "--progress", "none", "--out-dir", args.out_dir,
             *rest]
-    epochs: dict[str, list[float]] = defaultdict(list)
+    epochs: dict[str, list[list[float]]] = defaultdict(list)  # variant -> per repetition, its timed epochs
     for rep in range(args.reps):
         for name in VARIANTS:
-            epochs[name] += run_variant(name, argv, EpochClock())
-            print(f"rep {rep} {name}: {statistics.median(epochs[name]):.3f} s per epoch so far", file=sys.stderr)
-    plain = statistics.median(epochs["plain"])
+            epochs[name].append(run_variant(name, argv, EpochClock()))
+            print(f"rep {rep} {name}: {statistics.median(epochs[name][-1]):.3f} s per epoch", file=sys.stderr)
     print(f"\n{machine()}; {args.reps} interleaved repetitions of {args.epochs} epochs, first epoch of each run "
           f"not timed; flags {' '.join(argv)}\n")
-    print("| variant | epoch (median s) | ratio to plain | inside the feature per epoch (s) | share of epoch |")
+    print("| variant | epoch, median per repetition (s) | ratio to plain, per repetition | inside the feature per "
+          "epoch (s) | share of its epochs |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for name, durations in epochs.items():
-        epoch = statistics.median(durations)
-        inside = INSIDE[name] / len(durations)
-        share = f"{100 * inside / epoch:.2f}%" if name != "plain" else ""
-        print(f"| {name} | {epoch:.3f} | {epoch / plain:.3f} | {inside:.4f} | {share} |")
+    for name, reps in epochs.items():
+        medians = [statistics.median(durations) for durations in reps]
+        ratios = [median / statistics.median(plain) for median, plain in zip(medians, epochs["plain"], strict=True)]
+        timed = [duration for durations in reps for duration in durations]
+        share = f"{100 * INSIDE[name] / sum(timed):.2f}%" if name != "plain" else ""
+        print(f"| {name} | {', '.join(f'{m:.2f}' for m in medians)} | {', '.join(f'{r:.3f}' for r in ratios)} | "
+              f"{INSIDE[name] / len(timed):.4f} | {share} |")
 
 
 if __name__ == "__main__":

@@ -31,11 +31,19 @@ def _fitting(trainer: L.Trainer) -> bool:
     return trainer.state.fn == TrainerFn.FITTING
 
 
-def ema_update(averaged: torch.Tensor, current: torch.Tensor, updates: torch.Tensor, decay: float) -> torch.Tensor:
-    """One step of the average (``AveragedModel``'s ``avg_fn``), ``updates`` being those already made (a tensor on
-    the model's device: computing with it needs no device synchronisation)."""
-    warm = ((1 + updates) / (10 + updates)).clamp(max=decay)
-    return averaged * warm + current * (1 - warm)
+@torch.no_grad()
+def ema_update(averaged: list[torch.Tensor], current: list[torch.Tensor], updates: torch.Tensor,
+               decay: float) -> None:
+    """One step of the average over a group of same-device, same-type tensors (``AveragedModel``'s
+    ``multi_avg_fn``), ``updates`` being those already made: one fused ``lerp`` per group, as torch's
+    ``get_ema_multi_avg_fn``, rather than a few small operations per tensor."""
+    made = float(updates)  # AveragedModel has already read it on the host this step
+    weight = 1 - min(decay, (1 + made) / (10 + made))
+    if torch.is_floating_point(averaged[0]) or torch.is_complex(averaged[0]):
+        torch._foreach_lerp_(averaged, current, weight)
+    else:  # integer buffers (batch norm's num_batches_tracked)
+        for mean, value in zip(averaged, current, strict=True):
+            mean.copy_(mean * (1 - weight) + value * weight)
 
 
 class EMA(WeightAveraging):
@@ -44,7 +52,7 @@ class EMA(WeightAveraging):
     def __init__(self, decay: float):
         if not 0 < decay < 1:
             raise ValueError(f"decay must be in (0, 1), got {decay}")
-        super().__init__(avg_fn=partial(ema_update, decay=decay))
+        super().__init__(multi_avg_fn=partial(ema_update, decay=decay))
         self.decay = decay
 
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
