@@ -11,11 +11,13 @@ import torch
 from torch import nn
 
 from conftest import make_class_folder, run_cli
-from litcls.cli import main
-from litcls.config import TrainConfig
+from litcls.cli import build_parser, flag_values, main
+from litcls.config import AUGMENT_PRESETS, TrainConfig, load_yaml, resolve
 from litcls.data.dataset import ImageDataset
+from litcls.data.presets import PRESET_DIR
 from litcls.data.transforms import eval_transform
 from litcls.models.module import ClassifierModule
+from litcls.plugins import parse_callback
 from litcls.recipe.focal import FocalLoss
 from litcls.resume import resume
 from litcls.run import train
@@ -184,3 +186,16 @@ def test_compile_falls_back_with_a_warning_where_the_platform_cannot(tmp_path):
                      env={"CXX": "/bin/false", "CC": "/bin/false"})  # no working C++ compiler for inductor
     assert result.returncode == 0, result.stderr[-3000:]
     assert "--compile: torch.compile failed on this platform" in result.stderr
+
+
+def test_callbacks_repeat_on_the_command_line_and_list_in_yaml(tmp_path):
+    args = build_parser().parse_args(["--callbacks", "a.b:C", "--callbacks", 'd:E:{"n": 1}', "--seeds", "0", "1"])
+    config = resolve({}, flag_values(args))
+    assert config.callbacks == ["a.b:C", 'd:E:{"n": 1}'] and config.seeds == [0, 1]
+    (tmp_path / "c.yaml").write_text("callbacks: [a.b:C]\nseeds: [3, 4]\n")
+    assert resolve(load_yaml(tmp_path / "c.yaml"), {}).callbacks == ["a.b:C"]
+    assert parse_callback('d:E:{"n": 1}') == ("d", "E", {"n": 1})
+
+
+def test_augmentation_presets_are_the_files_in_the_preset_folder():
+    assert set(AUGMENT_PRESETS) == {path.stem for path in PRESET_DIR.glob("*.yaml")} >= {"none", "light"}
