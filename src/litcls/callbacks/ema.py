@@ -3,7 +3,7 @@
 The average after ``n`` updates moves with decay ``min(DECAY, (1 + n) / (10 + n))``, timm's EMA warmup
 (``ModelEmaV3(use_warmup=True)``). Lightning's ``EMAWeightAveraging`` uses ``DECAY`` from the first step; at 0.999
 the average then remembers its start for about a thousand steps, and a run on a small folder (the digits: 20
-steps per epoch, 600 in 30 epochs) would evaluate weights still half made of the random initialisation.
+steps per epoch, 600 in 30 epochs) would still weigh the weights of its first step by 0.999^600 = 0.55.
 
 Inside ``fit`` Lightning's callback validates with the averaged weights (so early stopping and the best checkpoint
 follow them) and saves them as the checkpoint's ``state_dict``, with the raw weights and the average's state beside
