@@ -199,3 +199,11 @@ def test_callbacks_repeat_on_the_command_line_and_list_in_yaml(tmp_path):
 
 def test_augmentation_presets_are_the_files_in_the_preset_folder():
     assert set(AUGMENT_PRESETS) == {path.stem for path in PRESET_DIR.glob("*.yaml")} >= {"none", "light"}
+
+
+def test_a_whole_seeds_run_is_not_resumed_but_its_seeds_are(tmp_path, capsys):
+    run = tmp_path / "runs" / "r"
+    (run / "seed_0").mkdir(parents=True)
+    TrainConfig(seeds=[0, 1]).save(run / "config.yaml")
+    assert main(["--resume", str(run)]) == 2
+    assert f"resume the seed that stopped (python train.py --resume {run}/seed_<s>)" in capsys.readouterr().err
