@@ -25,6 +25,8 @@ def test_ddp_on_two_cpu_processes_counts_every_test_image_once(image_folder, tmp
     # 9 training images per process, 3 steps per epoch: batch-norm statistics are recomputed on both processes
     # and averaged; the single-process evaluation below then sees what each process evaluated with
     assert "batch-norm statistics are recomputed" in result.stdout + result.stderr
+    # not a terminal: one line per epoch, printed by the first process only
+    assert [line.split()[1] for line in result.stdout.splitlines() if line.startswith("epoch ")] == ["1/2", "2/2"]
     run = tmp_path / "runs" / "ddp"
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["ddp"]  # one folder for both processes
     results = json.loads((run / "results.json").read_text())

@@ -6,10 +6,11 @@ import argparse
 import sys
 import typing
 from collections.abc import Sequence
+from pathlib import Path
 
 import yaml
 
-from litcls.config import TrainConfig, config_fields, field_type, load_yaml, resolve
+from litcls.config import TrainConfig, config_fields, field_type, item_type, load_yaml, resolve
 from litcls.errors import TrainingInterrupted, UserError
 
 
@@ -31,12 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", metavar="FILE", help="YAML file of settings (a run's config.yaml works)")
     parser.add_argument("--resume", metavar="RUN", help="continue an interrupted run: its folder (runs/<name>) or a "
-                        "checkpoint in it; with its saved settings and split (only --epochs, --num-workers and the "
-                        "hardware flags may change)")
+                        "checkpoint in it; with its saved settings and split (only --epochs, --num-workers, --progress "
+                        "and the hardware flags may change)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("--list-models", action="store_true", help="list the registered models and exit")
     parser.add_argument("--aggregate", metavar="RUN_DIR", help="combine the finished fold_<i> folders of a "
-                        "cross-validation run into its cv_results.json/.csv and out-of-fold files, and exit")
+                        "cross-validation run into its cv_results.json/.csv and out-of-fold files (or the seed_<s> "
+                        "folders of a --seeds run into seeds_results.json/.csv), and exit")
     groups: dict[str, argparse._ArgumentGroup] = {}
     defaults = TrainConfig()
     for f in config_fields():
@@ -49,11 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
         kwargs: dict = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_text}
         if f.metadata["choices"]:  # checked by TrainConfig.validate, which names the closest valid value
             kwargs["metavar"] = "{" + ",".join(f.metadata["choices"]) + "}"
+        if f.name == "callbacks":  # repeatable as well as several after one flag
+            kwargs["action"] = "extend"
         kind = field_type(f)
         if kind is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif kind is list:
             kwargs["nargs"] = "+"
+            kwargs["type"] = item_type(f)
         else:
             kwargs["type"] = kind
         groups[group_name].add_argument(flag, **kwargs)
@@ -102,6 +107,19 @@ def print_models() -> None:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[4])
 
 
+def aggregate_run(run_dir: str) -> None:
+    """``--aggregate``: a repeated-seed run's seeds (its config.yaml lists seeds), else a k-fold run's folds."""
+    config_file = Path(run_dir) / "config.yaml"
+    if config_file.is_file() and (yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}).get("seeds"):
+        from litcls.seeds import aggregate_seeds
+
+        aggregate_seeds(run_dir)
+    else:
+        from litcls.crossval import aggregate
+
+        aggregate(run_dir)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``train.py``; returns the process exit code."""
     try:
@@ -116,9 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print_config(config)
             return 0
         if args.aggregate:
-            from litcls.crossval import aggregate
-
-            aggregate(args.aggregate)
+            aggregate_run(args.aggregate)
             return 0
         from litcls.run import train
 

@@ -17,14 +17,18 @@ from typing import Any
 
 import yaml
 
+from litcls.data.presets import augment_presets
 from litcls.errors import UserError
 from litcls.evaluation.metrics import monitors
 from litcls.evaluation.threshold import parse_rule
+from litcls.plugins import parse_callback
+from litcls.recipe.losses import LOSSES
+from litcls.recipe.optim import METRIC_SCHEDULERS, OPTIMIZERS, SCHEDULERS
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULERS = ("none", "cosine", "step", "plateau")
-AUGMENT_PRESETS = ("none", "light", "medium", "heavy")
+# names owned by the parts that use them, gathered here for the flags' choices and validation
+AUGMENT_PRESETS = augment_presets()  # the YAML files in litcls/data/augment_presets/
 LOGGERS = ("csv", "tensorboard", "wandb", "none")
+PROGRESS = ("auto", "bar", "lines", "none")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 BALANCE = ("none", "sampler", "loss")
 PRECISE_BN = ("auto", "on", "off")
@@ -72,7 +76,7 @@ class TrainConfig:
     val_size: float = _opt(0.15, "fraction of images for validation, in (0, 1)", group="data")
     test_size: float = _opt(0.15, "fraction of images for the test split, in [0, 1); 0 = no test split",
                             group="data")
-    augment: str = _opt("light", "training augmentation: a preset (none, light, medium, heavy) or an "
+    augment: str = _opt("light", f"training augmentation: a preset ({', '.join(AUGMENT_PRESETS)}) or an "
                         "albumentations YAML file", group="data")
     batch_size: int | None = _opt(None, "images per batch (per device); default: chosen from the size of the "
                                   "training split, the largest of 64, 32, 16, 8 that gives at least 10 optimizer "
@@ -107,13 +111,32 @@ class TrainConfig:
     weight_decay: float = _opt(1e-4, "weight decay")
     optimizer: str = _opt("adamw", "optimizer", OPTIMIZERS)
     scheduler: str = _opt("cosine", "learning-rate schedule", SCHEDULERS)
-    label_smoothing: float = _opt(0.0, "label smoothing of the cross-entropy loss, in [0, 1)")
+    label_smoothing: float = _opt(0.0, "label smoothing of the loss, in [0, 1)")
     monitor: str = _opt("val/loss", "validation metric for early stopping and the best checkpoint",
                         tuple(MONITORS))
     patience: int = _opt(5, "epochs without improvement of --monitor before stopping, raised so that at least "
                          "50 optimizer steps are waited for; 0 disables early stopping")
     precise_bn: str = _opt("auto", "recompute batch-norm statistics over the training split before every "
                            "validation: auto = when an epoch has fewer than 16 optimizer steps", PRECISE_BN)
+    # recipe (see litcls.recipe)
+    loss: str = _opt("ce", "training loss: ce (cross-entropy) or focal", LOSSES, group="recipe")
+    focal_gamma: float = _opt(2.0, "with --loss focal: the focusing exponent (0 = cross-entropy)", group="recipe")
+    mixup: float | None = _opt(None, "MixUp of training batches with this Beta alpha (e.g. 0.2)", group="recipe")
+    cutmix: float | None = _opt(None, "CutMix of training batches with this Beta alpha (e.g. 1.0); with --mixup, "
+                                "each batch gets one of the two", group="recipe")
+    ema: float | None = _opt(None, "keep an exponential moving average of the weights with this decay (e.g. "
+                             "0.999, warmed up as timm does); validation, the best checkpoint and the evaluation use "
+                             "it", group="recipe")
+    warmup_epochs: int = _opt(0, "epochs of linear learning-rate warmup before the schedule: epoch e trains at "
+                              "lr * (e + 1) / (N + 1)", group="recipe")
+    grad_clip: float | None = _opt(None, "clip the gradients' global norm to this value", group="recipe")
+    channels_last: bool = _opt(False, "channels-last memory format (faster convolutions on recent GPUs)",
+                               group="recipe")
+    compile: bool = _opt(False, "torch.compile the model; falls back with a warning where it fails",
+                         group="recipe")
+    callbacks: list[str] = _opt([], "extra Lightning callbacks as pkg.module:Class or "
+                                "pkg.module:Class:{\"arg\": 1} (JSON keyword arguments); several allowed",
+                                group="recipe")
     # output and tracking
     out_dir: str = _opt("runs", "folder that holds run folders", group="output")
     name: str | None = _opt(None, "run folder name (default: <data>-<model>-<date>-<time>)", group="output")
@@ -122,8 +145,12 @@ class TrainConfig:
     wandb_entity: str | None = _opt(None, "W&B entity (user or team; default: yours)", group="weights & biases")
     wandb_mode: str = _opt("auto", "auto: online when logged in (or WANDB_API_KEY is set), else offline",
                            WANDB_MODES, group="weights & biases")
+    progress: str = _opt("auto", "progress display: bar (Lightning's progress bar), lines (one line per epoch), "
+                         "none; auto = bar on a terminal, lines otherwise (a batch job's log)", PROGRESS,
+                         group="output")
     tags: list[str] = _opt([], "W&B tags", group="weights & biases")
-    group: str | None = _opt(None, "W&B group (k-fold runs are grouped by run name)", group="weights & biases")
+    group: str | None = _opt(None, "W&B group (k-fold and repeated-seed runs are grouped by run name)",
+                             group="weights & biases")
     log_model: bool = _opt(True, "upload the best and last checkpoints as a W&B model artifact",
                            group="weights & biases")
     # evaluation figures
@@ -162,6 +189,9 @@ class TrainConfig:
                               "go to the same split and fold", group="cross-validation")
     dedupe: bool = _opt(False, "keep one copy of byte-identical images (the first by path) before splitting",
                         group="cross-validation")
+    seeds: list[int] = _opt([], "train once per seed into <out-dir>/<name>/seed_<s>/ and aggregate mean and std; "
+                            "the split stays that of --seed", group="repeated seeds")
+    resplit_per_seed: bool = _opt(False, "with --seeds: each seed also draws its own split", group="repeated seeds")
 
     def validate(self) -> TrainConfig:
         """Check values that need no heavy import; raise UserError naming the flag at fault."""
@@ -214,9 +244,41 @@ class TrainConfig:
                             "nor an existing YAML file")
         if self.threshold_rule is not None:
             parse_rule(self.threshold_rule)
+        self._validate_recipe()
         self._validate_cache_features()  # before the warning about a random frozen backbone
         self._validate_starting_weights()
         return self
+
+    def _validate_recipe(self) -> None:
+        for name in ("mixup", "cutmix", "grad_clip"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise UserError(f"--{_flag(name)} must be positive, got {value}; leave it out to turn it off")
+        if self.ema is not None and not 0 < self.ema < 1:
+            raise UserError(f"--ema is the decay of the weights' moving average and must be in (0, 1), e.g. 0.999; "
+                            f"got {self.ema}")
+        if self.focal_gamma < 0:
+            raise UserError(f"--focal-gamma must be 0 or more, got {self.focal_gamma}")
+        if self.warmup_epochs < 0:
+            raise UserError(f"--warmup-epochs must be 0 or more, got {self.warmup_epochs}")
+        if self.warmup_epochs and self.warmup_epochs >= self.epochs:
+            raise UserError(f"--warmup-epochs ({self.warmup_epochs}) must be less than --epochs ({self.epochs}), "
+                            "so that the schedule has epochs after the warmup")
+        if self.warmup_epochs and self.scheduler in METRIC_SCHEDULERS:
+            raise UserError(f"--warmup-epochs does not chain with --scheduler {self.scheduler} (it reacts to "
+                            "validation, not to the epoch count); use cosine, step or none")
+        if self.cache_features and (self.mixup or self.cutmix):
+            raise UserError("--mixup/--cutmix mix images, and --cache-features trains on cached features; drop one")
+        if self.seeds:
+            if self.folds:
+                raise UserError("--seeds and --folds: repeat a single train/val split over seeds (--seeds) or "
+                                "cross-validate (--folds, whose mean ± std is over folds); give one of them")
+            if len(set(self.seeds)) != len(self.seeds):
+                raise UserError(f"--seeds must be different from each other, got {' '.join(map(str, self.seeds))}")
+        elif self.resplit_per_seed:
+            raise UserError("--resplit-per-seed needs --seeds")
+        for spec in self.callbacks:
+            parse_callback(spec)
 
     def _validate_starting_weights(self) -> None:
         if self.pretrained and self.weights:
@@ -283,6 +345,11 @@ def field_type(f: dataclasses.Field) -> type:
     return next(arg for arg in typing.get_args(hint) or [hint] if arg is not type(None))
 
 
+def item_type(f: dataclasses.Field) -> type:
+    """The type of a list field's items: ``int`` for ``seeds: list[int]``."""
+    return typing.get_args(typing.get_type_hints(TrainConfig)[f.name])[0]
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a config file into a dict of known keys (``img-size`` and ``img_size`` both accepted)."""
     path = Path(path)
@@ -331,7 +398,8 @@ def _coerce(f: dataclasses.Field, value: Any) -> Any:
                 return value.lower() in ("true", "1", "yes")
             return bool(value)
         if kind is list:
-            return [str(v) for v in (value if isinstance(value, list) else [value])]
+            item = item_type(f)
+            return [item(v) for v in (value if isinstance(value, list) else [value])]
         if kind is int:
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError(f"{value} is not a whole number")

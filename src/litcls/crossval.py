@@ -53,7 +53,7 @@ STD = "sample standard deviation over folds (ddof=1)"
 # settings that say where a fold job runs or logs, not what it computes: jobs of one run may differ in them.
 # (--num-workers is not one: each loader worker draws its own augmentations.)
 _JOB_SETTINGS = frozenset({"fold", "name", "out_dir", "accelerator", "logger", "wandb_project", "wandb_entity",
-                           "wandb_mode", "tags", "group", "log_model"})
+                           "wandb_mode", "tags", "group", "log_model", "progress"})
 
 
 def fold_dir(run_dir: Path, fold: int) -> Path:

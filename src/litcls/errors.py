@@ -21,6 +21,9 @@ class TrainingInterrupted(Exception):
         last = run_dir / "checkpoints" / "last.ckpt"
         saved = f"saved {checkpoint}" if checkpoint else f"the last checkpoint is {last}"
         how = f"python train.py --resume {run_dir}"
+        if run_dir.name.startswith("seed_") and (run_dir.parent / "config.yaml").is_file():  # one of --seeds
+            how = (f"{how} (this seed; the seeds after it have not run), then python train.py --aggregate "
+                   f"{run_dir.parent}")
         if run_dir.name.startswith("fold_") and (run_dir.parent / "config.yaml").is_file():  # a k-fold run's fold
             how = (f"python train.py --resume {run_dir.parent} (every fold left, then the aggregate), or {how} "
                    "(this fold only)")

@@ -65,7 +65,8 @@ def extract(module: HeadOnlyModule, head: str, root: Path, paths: list[str], bat
     module.eval().to(device)
     chunks = []
     try:
-        for images, _ in tqdm(loader, desc="extracting features", unit="batch", dynamic_ncols=True):
+        for images, _ in tqdm(loader, desc="extracting features", unit="batch", dynamic_ncols=True,
+                              disable=None):  # None: no bar when stderr is not a terminal
             chunks.append(head_inputs(module.model, head, images.to(device))[0].float().cpu())
     finally:
         module.train(was_training).to(was_device)

@@ -18,6 +18,7 @@ from lightning.pytorch.utilities import rank_zero_info
 
 from litcls.advice import settle_batch_size, warn_small_images
 from litcls.callbacks.graceful_stop import GracefulStop
+from litcls.compile import compile_or_warn
 from litcls.config import TrainConfig
 from litcls.data.balance import class_weights, imbalance_hint
 from litcls.data.batching import steps_per_epoch
@@ -151,8 +152,11 @@ def fit_and_evaluate(config: TrainConfig, scan: SampleTable, samples: pd.DataFra
         class_weights=class_weights(train_labels, len(scan.classes)) if config.balance == "loss" else None,
         curve_thresholds=curve_thresholds(max(len(datamodule.split(name)) for name in ("val", "test")),
                                           len(scan.classes)),
-        head=config.head,
+        head=config.head, loss=config.loss, focal_gamma=config.focal_gamma, mixup=config.mixup or 0.0,
+        cutmix=config.cutmix or 0.0, warmup_epochs=config.warmup_epochs, channels_last=config.channels_last,
     )
+    if config.compile:
+        compile_or_warn(module.model, preprocessing.img_size)
     check_input_size(module, config, preprocessing.img_size)
     if start:
         rank_zero_info(load_starting_weights(module.model, start, spec.head_name(module.model), scan.classes))

@@ -20,6 +20,7 @@ from lightning.pytorch.utilities import rank_zero_info
 
 from litcls.callbacks.freeze_backbone import BackboneFreeze
 from litcls.config import TrainConfig
+from litcls.trainer import progress_mode
 
 NUM_TRAINING = 100
 
@@ -31,6 +32,7 @@ def find_lr(config: TrainConfig, module: L.LightningModule, datamodule: L.Lightn
     with tempfile.TemporaryDirectory(prefix="litcls-lr-find-") as scratch:  # the finder's temporary checkpoint
         trainer = L.Trainer(default_root_dir=scratch, max_epochs=-1, logger=False, enable_checkpointing=False,
                             enable_model_summary=False, accelerator=config.accelerator, devices=1,
+                            enable_progress_bar=progress_mode(config.progress) == "bar",
                             precision=config.precision, num_sanity_val_steps=0,
                             callbacks=[BackboneFreeze()] if config.freeze_backbone else [])
         with warnings.catch_warnings():

@@ -30,7 +30,7 @@ from litcls.fit import fit_and_evaluate
 from litcls.rundir import is_main_process
 from litcls.trainer import check_hardware
 
-RESUMABLE_FLAGS = ("epochs", "num_workers", "accelerator", "devices", "strategy", "num_nodes")
+RESUMABLE_FLAGS = ("epochs", "num_workers", "accelerator", "devices", "strategy", "num_nodes", "progress")
 EPOCH_PLANNED_SCHEDULERS = ("cosine", "step")
 
 
@@ -64,6 +64,10 @@ def locate(target: str) -> tuple[Path, Path]:
     if not (run_dir / "config.yaml").is_file():
         raise UserError(f"--resume: {run_dir} is not a run folder (it has no config.yaml); pass the folder a run "
                         "wrote, e.g. runs/<name>, or a checkpoint inside its checkpoints/ folder")
+    if not checkpoint.is_file() and load_yaml(run_dir / "config.yaml").get("seeds"):
+        raise UserError(f"--resume: {run_dir} is a --seeds run, which is not resumed as a whole: resume the seed "
+                        f"that stopped (python train.py --resume {run_dir}/seed_<s>), then python train.py "
+                        f"--aggregate {run_dir} combines the finished seeds")
     if not checkpoint.is_file():
         raise UserError(f"--resume: {run_dir} has no checkpoints/last.ckpt: the run stopped before its first "
                         f"checkpoint. Start it again with: python train.py --config {run_dir / 'config.yaml'}")

@@ -1,12 +1,12 @@
 """``train.py``'s job: check what can be checked in seconds, then dispatch to one run (:mod:`litcls.fit`) or
-a k-fold run (:mod:`litcls.crossval`).
+a k-fold run (:mod:`litcls.crossval`) or a repeated-seed run (:mod:`litcls.seeds`).
 
 Layering (a module imports only modules below it; ``tests/test_layering.py`` checks there is no cycle)::
 
     cli, predict_cli, demo_cli          command lines
     run                                 dispatch
     resume                              continue a run or a k-fold run from its folder
-    crossval                            folds of one sample table, aggregate
+    crossval, seeds                     folds of one sample table / one configuration over seeds, aggregate
     fit                                 one training run on a sample table
     data, models, evaluation, callbacks, trainer, report, tracking, ...
     config, errors, rundir              settings and plumbing, no torch at import
@@ -22,6 +22,8 @@ from litcls.fit import train_one
 from litcls.launch import check_launch
 from litcls.models import get_model_spec
 from litcls.models.pretrained import starting_weights
+from litcls.plugins import load_callbacks
+from litcls.seeds import repeat_seeds
 from litcls.trainer import check_hardware
 
 
@@ -34,6 +36,9 @@ def train(config: TrainConfig) -> Path:
     get_model_spec(config.model)
     check_launch(config, check_hardware(config))
     starting_weights(config.model, config.pretrained, config.weights)  # a missing download stops here
+    load_callbacks(config.callbacks)  # --callbacks that do not import or are no Callback stop here
     if config.folds:
         return cross_validate(config)
+    if config.seeds:
+        return repeat_seeds(config)
     return train_one(config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -11,6 +12,8 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_info
 
 import litcls.quiet  # noqa: F401  (Lightning's messages a user can do nothing about)
+from litcls.callbacks.ema import EMA
+from litcls.callbacks.epoch_lines import EpochLines
 from litcls.callbacks.freeze_backbone import BackboneFreeze
 from litcls.callbacks.graceful_stop import GracefulStop
 from litcls.callbacks.gradcam import GradCAMGallery
@@ -22,6 +25,7 @@ from litcls.callbacks.resume_state import ResumeState
 from litcls.config import MONITORS, TrainConfig
 from litcls.data.batching import MIN_PATIENCE_STEPS, PRECISE_BN_BELOW_STEPS, patience_epochs
 from litcls.errors import UserError
+from litcls.plugins import load_callbacks
 from litcls.tracking import build_loggers
 
 
@@ -61,13 +65,24 @@ def build_callbacks(config: TrainConfig, run_dir: Path, steps_per_epoch: int) ->
                            f"{config.patience}: at {steps_per_epoch} steps per epoch it waits at least "
                            f"{MIN_PATIENCE_STEPS} optimizer steps")
         callbacks.append(EarlyStopping(monitor=config.monitor, mode=mode, patience=patience))
+    if config.ema is not None:  # before precise BN, which then recomputes the averaged weights' statistics
+        callbacks.append(EMA(config.ema))
     if config.precise_bn == "on" or (config.precise_bn == "auto" and steps_per_epoch < PRECISE_BN_BELOW_STEPS):
         callbacks.append(PreciseBatchNorm(announce=f"{steps_per_epoch} steps per epoch are too few for their running "
                                           "averages to keep up (--precise-bn off turns this off)"
                                           if config.precise_bn == "auto" else None))
     if config.freeze_backbone:
         callbacks.append(BackboneFreeze(config.unfreeze_at_epoch, config.backbone_lr_ratio))
-    return callbacks
+    if progress_mode(config.progress) == "lines":
+        callbacks.append(EpochLines())
+    return callbacks + load_callbacks(config.callbacks)
+
+
+def progress_mode(progress: str) -> str:
+    """``auto`` -> ``bar`` when standard output is a terminal, else ``lines`` (a batch job's log)."""
+    if progress != "auto":
+        return progress
+    return "bar" if sys.stdout.isatty() else "lines"
 
 
 HARDWARE_FLAGS = ("accelerator", "devices", "strategy", "num_nodes", "precision", "sync_batchnorm")
@@ -120,5 +135,7 @@ def build_trainer(config: TrainConfig, run_dir: Path, steps_per_epoch: int,
         log_every_n_steps=max(1, min(50, steps_per_epoch)),
         fast_dev_run=config.fast_dev_run,
         accumulate_grad_batches=config.accumulate_grad_batches,
+        gradient_clip_val=config.grad_clip,
+        enable_progress_bar=progress_mode(config.progress) == "bar",
         **hardware_options(config),
     )

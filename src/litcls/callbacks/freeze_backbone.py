@@ -80,9 +80,11 @@ class BackboneFreeze(BaseFinetuning):
             group["initial_lr"] = head_group["initial_lr"] * self.backbone_lr_ratio
         optimizer.add_param_group(group)
         for config in pl_module.trainer.lr_scheduler_configs:  # schedules keep one base lr per param group
-            base_lrs = getattr(config.scheduler, "base_lrs", None)
-            if config.scheduler.optimizer is optimizer and base_lrs and len(base_lrs) < len(optimizer.param_groups):
-                base_lrs.append(base_lrs[0] * self.backbone_lr_ratio)
+            # (a warmup chains schedules in a SequentialLR, each with its own list)
+            for scheduler in [config.scheduler, *getattr(config.scheduler, "_schedulers", [])]:
+                base_lrs = getattr(scheduler, "base_lrs", None)
+                if scheduler.optimizer is optimizer and base_lrs and len(base_lrs) < len(optimizer.param_groups):
+                    base_lrs.append(base_lrs[0] * self.backbone_lr_ratio)
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_epoch_start(trainer, pl_module)

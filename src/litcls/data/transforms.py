@@ -16,9 +16,9 @@ import numpy as np
 from albumentations.pytorch import ToTensorV2
 
 from litcls.config import AUGMENT_PRESETS
+from litcls.data.presets import PRESET_DIR
 from litcls.errors import UserError
 
-PRESET_DIR = Path(__file__).with_name("augment_presets")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

@@ -1,4 +1,5 @@
-"""The one training LightningModule: any registered model, cross-entropy, torchmetrics under the contract's names."""
+"""The one training LightningModule: any registered model, the recipe's loss, optimizer and schedule (see
+:mod:`litcls.recipe`), MixUp/CutMix of training batches, torchmetrics under the contract's names."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.trainer.states import TrainerFn
-from torch import nn
 from torchmetrics import MeanMetric
 
 from litcls.config import MONITORS
@@ -15,6 +15,9 @@ from litcls.data.transforms import Preprocessing
 from litcls.evaluation.metrics import build_metrics
 from litcls.models.heads import replace_head
 from litcls.models.registry import build_model, get_model_spec
+from litcls.recipe.losses import build_loss
+from litcls.recipe.mixing import build_mixing
+from litcls.recipe.optim import build_optimizer, build_scheduler
 
 
 class ClassifierModule(L.LightningModule):
@@ -31,8 +34,9 @@ class ClassifierModule(L.LightningModule):
         lr: learning rate.
         weight_decay: weight decay.
         scheduler: ``none``, ``cosine`` (over ``max_epochs``), ``step`` (x0.1 every third of the epochs)
-            or ``plateau`` (x0.1 after two epochs without improvement of ``monitor``).
-        label_smoothing: label smoothing of the cross-entropy loss.
+            or ``plateau`` (x0.1 after two epochs without improvement of ``monitor``); see
+            :mod:`litcls.recipe.optim`, also for ``warmup_epochs``.
+        label_smoothing: label smoothing of the loss.
         max_epochs: planned number of epochs, for the schedule.
         monitor: validation metric the plateau schedule watches.
         class_weights: optional weight per class for the training loss (``--balance loss``); validation
@@ -40,22 +44,30 @@ class ClassifierModule(L.LightningModule):
         curve_thresholds: fixed thresholds of the AUROC and AP metrics; None computes them exactly (see
             :func:`litcls.evaluation.metrics.curve_thresholds`).
         head: ``linear`` (the model's own) or ``mlp`` (see :mod:`litcls.models.heads`).
+        loss: ``ce`` or ``focal`` (with ``focal_gamma``), see :mod:`litcls.recipe.losses`.
+        mixup, cutmix: Beta-distribution alphas of MixUp and CutMix on training batches; 0 = off. Training
+            metrics of a mixed batch are computed against each image's dominant label (the larger share).
+        warmup_epochs: epochs of linear learning-rate warmup.
+        channels_last: keep weights and images in channels-last memory format (faster convolutions on GPUs).
     """
 
     def __init__(self, model: str, class_names: list[str], preprocessing: dict[str, Any], optimizer: str = "adamw",
                  lr: float = 1e-3, weight_decay: float = 1e-4, scheduler: str = "cosine",
                  label_smoothing: float = 0.0, max_epochs: int = 30, monitor: str = "val/loss",
                  class_weights: list[float] | None = None, curve_thresholds: int | None = None,
-                 head: str = "linear"):
+                 head: str = "linear", loss: str = "ce", focal_gamma: float = 2.0, mixup: float = 0.0,
+                 cutmix: float = 0.0, warmup_epochs: int = 0, channels_last: bool = False):
         super().__init__()
         self.save_hyperparameters()
         self.class_names = list(class_names)
         self.preprocessing = Preprocessing.from_dict(preprocessing)
         self.model = build_model(model, len(self.class_names), self.preprocessing.img_size)
         replace_head(self.model, model, get_model_spec(model).head_name(self.model), head)
-        self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-        weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
-        self.train_criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
+        if channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.criterion = build_loss(loss, None, label_smoothing, focal_gamma)
+        self.train_criterion = build_loss(loss, class_weights, label_smoothing, focal_gamma)
+        self.mixing = build_mixing(mixup, cutmix, len(self.class_names))
         # every stage's metrics come from the metric table (litcls.evaluation.metrics)
         classes = len(self.class_names)
         self.train_metrics = build_metrics(classes, "train", curve_thresholds, prefix="train/")
@@ -70,12 +82,18 @@ class ClassifierModule(L.LightningModule):
         self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.hparams.get("channels_last") and images.dim() == 4:
+            images = images.contiguous(memory_format=torch.channels_last)
         return self.model(images)  # (B, 3, H, W) -> (B, num_classes) logits
 
     def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = batch
+        targets = labels
+        if stage == "train" and self.mixing is not None:
+            images, targets = self.mixing(images, labels)  # soft targets (B, C)
+            labels = targets.argmax(dim=1)  # the dominant label, for the training metrics
         logits = self(images)
-        loss = (self.train_criterion if stage == "train" else self.criterion)(logits, labels)
+        loss = (self.train_criterion if stage == "train" else self.criterion)(logits, targets)
         metrics, mean_loss = getattr(self, f"{stage}_metrics"), getattr(self, f"{stage}_loss")
         metrics.update(logits.detach().float().softmax(dim=1), labels)  # probabilities, whatever the logits' range
         mean_loss.update(loss.detach(), weight=len(labels))
@@ -115,24 +133,10 @@ class ClassifierModule(L.LightningModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        params = [p for p in self.parameters() if p.requires_grad]
-        if hp.optimizer == "sgd":
-            optimizer = torch.optim.SGD(params, lr=hp.lr, momentum=0.9, nesterov=True, weight_decay=hp.weight_decay)
-        elif hp.optimizer == "adam":
-            optimizer = torch.optim.Adam(params, lr=hp.lr, weight_decay=hp.weight_decay)
-        elif hp.optimizer == "adamw":
-            optimizer = torch.optim.AdamW(params, lr=hp.lr, weight_decay=hp.weight_decay)
-        else:
-            raise ValueError(f"unknown optimizer {hp.optimizer!r}")
-        if hp.scheduler == "none":
+        optimizer = build_optimizer(hp.optimizer, [p for p in self.parameters() if p.requires_grad], hp.lr,
+                                    hp.weight_decay)
+        scheduler = build_scheduler(hp.scheduler, optimizer, hp.max_epochs, hp.get("warmup_epochs", 0),
+                                    mode=MONITORS[hp.monitor])
+        if scheduler is None:
             return optimizer
-        if hp.scheduler == "cosine":
-            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=hp.max_epochs)
-        elif hp.scheduler == "step":
-            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, hp.max_epochs // 3), gamma=0.1)
-        elif hp.scheduler == "plateau":
-            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode=MONITORS[hp.monitor],
-                                                                   factor=0.1, patience=2)
-        else:
-            raise ValueError(f"unknown scheduler {hp.scheduler!r}")
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": hp.monitor}}

@@ -1,0 +1,135 @@
+"""Repeated seeds (``--seeds 0 1 2``): the same configuration trained once per seed, each a complete run in
+``<run>/seed_<s>/``, then mean ± sample std over the seeds, as a paper reports it.
+
+The seed sets the weight initialisation, the augmentation and the batch order; the split stays the one ``--seed``
+draws (so the spread is the training's, not the split's), or is drawn anew per seed with ``--resplit-per-seed``.
+Each ``seed_<s>/config.yaml`` holds ``seed: s`` and its ``splits.csv`` the split it used.
+
+The run folder::
+
+    config.yaml, classes.json                   the configuration with its seeds
+    seed_<s>/ ...                               complete run folders (a W&B run each, grouped by the run name)
+    seeds_results.json, seeds_results.csv       every metric per seed, its mean and sample std (ddof=1)
+    report.html                                 mean ± std and the per-seed table, linking each seed's report
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from litcls.config import TrainConfig
+from litcls.data.splits import split_samples
+from litcls.errors import UserError
+from litcls.fit import check_leakage, fit_and_evaluate, load_data, warn_imbalance
+from litcls.report.seeds_page import write_seeds_report
+from litcls.rundir import claim_run_dir, is_main_process
+
+STD = "sample standard deviation over seeds (ddof=1)"
+
+
+def seed_dir(run_dir: Path, seed: int) -> Path:
+    return run_dir / f"seed_{seed}"
+
+
+def repeat_seeds(config: TrainConfig) -> Path:
+    """Train once per seed of ``--seeds``, then aggregate; returns the run folder that holds ``seed_<s>/``."""
+    scan, duplicates = load_data(config)
+    splits = {seed: split_samples(scan, config.val_size, config.test_size,
+                                  seed if config.resplit_per_seed else config.seed, config.resplit_val)
+              for seed in config.seeds}
+    for samples in splits.values():  # every split checked before the first seed trains
+        check_leakage(samples, duplicates)
+    warn_imbalance(config, splits[config.seeds[0]], scan.classes)
+    run_dir = claim_run_dir(config)
+    if is_main_process():
+        config.save(run_dir / "config.yaml")
+        (run_dir / "classes.json").write_text(json.dumps(scan.classes, ensure_ascii=False, indent=1),
+                                              encoding="utf-8")
+    for number, seed in enumerate(config.seeds, 1):
+        target = seed_dir(run_dir, seed)
+        if is_main_process():  # the other processes of a DDP run write and print nothing
+            target.mkdir()
+            print(f"\nseed {seed} ({number} of {len(config.seeds)})", flush=True)
+        seed_config = dataclasses.replace(config, seed=seed, seeds=[], resplit_per_seed=False, name=run_dir.name,
+                                          out_dir=str(run_dir.parent), group=config.group or run_dir.name)
+        fit_and_evaluate(seed_config, scan, splits[seed], target, job_type=f"seed_{seed}")
+    if is_main_process():
+        aggregate_seeds(run_dir)
+    return run_dir
+
+
+def aggregate_seeds(run_dir: str | Path) -> dict:
+    """Combine the finished ``seed_<s>/results.json`` of ``run_dir`` into ``seeds_results.json``/``.csv`` and
+    ``report.html``; print the summary.
+
+    Returns:
+        The content of ``seeds_results.json``.
+    """
+    run_dir = Path(run_dir)
+    seeds = [int(seed) for seed in (yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+                                    or {}).get("seeds") or []]
+    finished = [seed for seed in seeds if (seed_dir(run_dir, seed) / "results.json").is_file()]
+    if not finished:
+        raise UserError(f"--aggregate: no seed of {run_dir} has finished (no seed_<s>/results.json)")
+    per_seed = seed_metrics(run_dir, finished)
+    summary = pd.DataFrame({"mean": per_seed.mean(), "std": per_seed.std(ddof=1)}).T
+    pd.concat([per_seed.set_axis(per_seed.index.astype(str)), summary]).to_csv(
+        run_dir / "seeds_results.csv", index_label="seed", encoding="utf-8")
+    results = {
+        "seeds": seeds,
+        "finished_seeds": finished,
+        "missing_seeds": [seed for seed in seeds if seed not in finished],
+        "std": STD,
+        "metrics": {name: {"mean": _number(summary.at["mean", name]), "std": _number(summary.at["std", name]),
+                           "per_seed": [_number(value) for value in per_seed[name]]} for name in per_seed.columns},
+    }
+    (run_dir / "seeds_results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    write_seeds_report(run_dir)
+    print_seeds_summary(run_dir, results)
+    return results
+
+
+def seed_metrics(run_dir: Path, seeds: list[int]) -> pd.DataFrame:
+    """One row per seed: every metric of its results.json, epochs trained and seconds."""
+    rows = {}
+    for seed in seeds:
+        values = json.loads((seed_dir(run_dir, seed) / "results.json").read_text(encoding="utf-8"))
+        rows[seed] = {key: value for key, value in values.items()
+                      if ("/" in key or key in ("epochs_trained", "seconds")) and isinstance(value, int | float)}
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("seed")
+    metrics = sorted(column for column in table.columns if "/" in column)
+    return table[metrics + [column for column in ("epochs_trained", "seconds") if column in table]]
+
+
+def _number(value: float) -> float | None:
+    """JSON has no NaN: an undefined value (the std of one seed) is written as null."""
+    return None if math.isnan(value) else float(value)
+
+
+def print_seeds_summary(run_dir: Path, results: dict) -> None:
+    """Print mean ± std of the main metrics over the seeds, the total time and the run folder."""
+    metrics, finished = results["metrics"], results["finished_seeds"]
+
+    def spread(name: str, digits: int = 4) -> str:
+        mean, std = metrics[name]["mean"], metrics[name]["std"]
+        per_seed = ", ".join("-" if value is None else f"{value:.{digits}f}" for value in metrics[name]["per_seed"])
+        return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "") + f"   ({per_seed})"
+
+    rows = [(name, spread(name)) for name in metrics if "/" in name and metrics[name]["mean"] is not None]
+    if "epochs_trained" in metrics:
+        rows.append(("epochs trained", spread("epochs_trained", 1)))
+    if "seconds" in metrics:
+        rows.append(("time", f"{sum(metrics['seconds']['per_seed']):.0f} s over {len(finished)} seeds"))
+    rows.append(("run folder", str(run_dir)))
+    width = max(len(key) for key, _ in rows)
+    line = "-" * (width + 50)
+    print(f"\n{line}\nseeds {' '.join(map(str, finished))}: mean ± std ({STD}), then per seed")
+    for key, value in rows:
+        print(f"{key.ljust(width)}  {value}")
+    print(line)
