@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from litcls.report.html import configuration_section, html_document, image, link, table
+from litcls.report.html import configuration_section, file_links, html_document, image, table
 
 
 def _spread(entry: dict) -> str:
@@ -39,10 +39,10 @@ def build_cv_page(run_dir: Path) -> str:
     title = run_dir.name
     body = [f"<h1>{html.escape(title)}</h1>",
             f'<p class="meta">{folds}-fold cross-validation of <b>{html.escape(str(config.get("model", "?")))}</b> '
-            f'on <b>{html.escape(str(config.get("data", "?")))}</b>; {finished} of {folds} folds finished. Files: '
-            + " ".join(filter(None, (link(run_dir, name) for name in (
+            f'on <b>{html.escape(str(config.get("data", "?")))}</b>; {finished} of {folds} folds finished. '
+            + file_links(run_dir, (
                 "cv_results.json", "cv_results.csv", "oof_predictions.csv", "oof_classification_report.csv",
-                "splits.csv", "config.yaml")))) + "</p>"]
+                "splits.csv", "config.yaml")) + "</p>"]
     if results["missing_folds"]:
         body.append(f"<p><b>Folds {', '.join(map(str, results['missing_folds']))} have not finished</b>: the "
                     "figures below cover the finished folds only.</p>")

@@ -35,6 +35,11 @@ def link(run_dir: Path, name: str) -> str:
     return f'<a href="{html.escape(name)}">{html.escape(name)}</a>' if (run_dir / name).is_file() else ""
 
 
+def file_links(run_dir: Path, names: tuple[str, ...]) -> str:
+    """``Files: a b c``: links to those of ``names`` that exist in ``run_dir`` (a page's header line)."""
+    return "Files: " + " ".join(filter(None, (link(run_dir, name) for name in names)))
+
+
 def configuration_section(config: dict) -> list[str]:
     """The run's settings as a folded table (a run's and a k-fold run's page)."""
     rows = [(key, json.dumps(value, ensure_ascii=False) if isinstance(value, list) else str(value))

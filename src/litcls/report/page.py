@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from litcls.report.cv_page import write_cv_report
-from litcls.report.html import configuration_section, html_document, image, link, table
+from litcls.report.html import configuration_section, file_links, html_document, image, table
 from litcls.summary import decision_rows, format_value
 
 
@@ -105,10 +105,9 @@ def build_page(run_dir: Path) -> str:
     title = run_dir.name
     body = [f"<h1>{html.escape(title)}</h1>",
             f'<p class="meta">data <b>{html.escape(str(config.get("data", "?")))}</b>, model '
-            f'<b>{html.escape(str(config.get("model", "?")))}</b>. Files: '
-            + " ".join(filter(None, (link(run_dir, name) for name in (
+            f'<b>{html.escape(str(config.get("model", "?")))}</b>. ' + file_links(run_dir, (
                 "results.json", "predictions.csv", "val_predictions.csv", "classification_report.csv",
-                "confusion_matrix.csv", "slices.csv", "metrics.csv", "splits.csv", "config.yaml")))) + "</p>",
+                "confusion_matrix.csv", "slices.csv", "metrics.csv", "splits.csv", "config.yaml")) + "</p>",
             f"<h2>Results on the {html.escape(split)} split</h2>", *_results_section(results)]
     body += _decisions_section(run_dir, results)
     if report_path.is_file():

@@ -13,7 +13,7 @@ import pandas as pd
 import yaml
 
 from litcls.report.cv_page import _spread
-from litcls.report.html import configuration_section, html_document, link, table
+from litcls.report.html import configuration_section, file_links, html_document, table
 
 
 def build_seeds_page(run_dir: Path) -> str:
@@ -25,9 +25,8 @@ def build_seeds_page(run_dir: Path) -> str:
     body = [f"<h1>{html.escape(run_dir.name)}</h1>",
             f'<p class="meta"><b>{html.escape(str(config.get("model", "?")))}</b> on '
             f'<b>{html.escape(str(config.get("data", "?")))}</b>, trained with seeds '
-            f'{", ".join(map(str, finished))} on {html.escape(split)}. Files: '
-            + " ".join(filter(None, (link(run_dir, name) for name in ("seeds_results.json", "seeds_results.csv",
-                                                                       "config.yaml")))) + "</p>"]
+            f'{", ".join(map(str, finished))} on {html.escape(split)}. '
+            + file_links(run_dir, ("seeds_results.json", "seeds_results.csv", "config.yaml")) + "</p>"]
     metrics = results["metrics"]
     rows = [(name, _spread(entry), ", ".join("" if value is None else f"{value:.4f}" for value in entry["per_seed"]))
             for name, entry in metrics.items() if "/" in name]
