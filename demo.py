@@ -2,7 +2,7 @@
 
 import sys
 
-from litcls.demo_cli import main
+from litcls.cli.demo import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,7 +2,7 @@
 
 import sys
 
-from litcls.predict_cli import main
+from litcls.cli.predict import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,7 +2,7 @@
 
 import sys
 
-from litcls.cli import main
+from litcls.cli.train import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -26,15 +26,15 @@ import torchvision
 from common import machine
 from torch.utils.data import DataLoader
 
-import litcls.trainer
-from litcls.cli import parse_config
+import litcls.runs.trainer
+from litcls.cli.train import parse_config
 from litcls.data.builtin import resolve_data
 from litcls.data.dataset import ImageDataset
 from litcls.data.scan import scan_folder
 from litcls.data.transforms import Preprocessing, eval_transform
 from litcls.models import get_model_spec
 from litcls.models.pretrained import cached_weights_path
-from litcls.run import train
+from litcls.runs.dispatch import train
 
 
 class EpochTimer(L.Callback):
@@ -53,15 +53,15 @@ class EpochTimer(L.Callback):
 
 def timed_run(flags: list[str]) -> dict:
     timer = EpochTimer()
-    build = litcls.trainer.build_callbacks
-    litcls.trainer.build_callbacks = lambda *args: [*build(*args), timer]
+    build = litcls.runs.trainer.build_callbacks
+    litcls.runs.trainer.build_callbacks = lambda *args: [*build(*args), timer]
     try:
         config, _ = parse_config(flags)
         started = time.perf_counter()
         run_dir = train(config)
         total = time.perf_counter() - started
     finally:
-        litcls.trainer.build_callbacks = build
+        litcls.runs.trainer.build_callbacks = build
     results = json.loads((run_dir / "results.json").read_text())
     later = timer.seconds[1:] or timer.seconds  # the first epoch also warms up workers and caches
     return {"epochs": len(timer.seconds), "first_epoch_s": round(timer.seconds[0], 2),

@@ -15,9 +15,9 @@ from collections import defaultdict
 
 import lightning as L
 
-import litcls.run
-import litcls.trainer
-from litcls.cli import parse_config
+import litcls.runs.dispatch
+import litcls.runs.trainer
+from litcls.cli.train import parse_config
 
 SECONDS: dict[tuple[str, str], float] = defaultdict(float)  # (callback, phase) -> seconds
 HOOKS = [name for name in dir(L.Callback) if name.startswith("on_") or name in ("setup", "teardown")]
@@ -54,7 +54,7 @@ class EpochClock(L.Callback):
 def main(argv: list[str]) -> None:
     config, _ = parse_config(argv)
     clock = EpochClock()
-    build_callbacks = litcls.trainer.build_callbacks
+    build_callbacks = litcls.runs.trainer.build_callbacks
 
     def timed_callbacks(config, run_dir, steps):
         callbacks = build_callbacks(config, run_dir, steps)
@@ -64,16 +64,16 @@ def main(argv: list[str]) -> None:
                     setattr(callback, hook, _timed(callback, hook))
         return [*callbacks, clock]
 
-    write_report = litcls.run.write_run_report
+    write_report = litcls.runs.dispatch.write_run_report
 
     def timed_report(run_dir):
         started = time.perf_counter()
         write_report(run_dir)
         SECONDS["report.html + curves.png", "after fit"] += time.perf_counter() - started
 
-    litcls.trainer.build_callbacks = timed_callbacks
-    litcls.run.write_run_report = timed_report
-    run_dir = litcls.run.train(config)
+    litcls.runs.trainer.build_callbacks = timed_callbacks
+    litcls.runs.dispatch.write_run_report = timed_report
+    run_dir = litcls.runs.dispatch.train(config)
 
     epochs = len(clock.durations)
     epoch = sum(clock.durations[1:]) / max(1, epochs - 1) if epochs > 1 else clock.durations[0]

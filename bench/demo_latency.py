@@ -57,8 +57,8 @@ def stop(process: subprocess.Popen) -> None:
 def server_side(run: Path, images: list[Path]) -> list[float]:
     """Seconds per explain_image call (the page's whole server-side work), after one warm-up call."""
     sys.path.insert(0, str(REPO / "src"))
-    from litcls.demo_app import explain_image
-    from litcls.inference import gradcam_target, load_checkpoint
+    from litcls.cli.demo_page import explain_image
+    from litcls.inference.predictor import gradcam_target, load_checkpoint
 
     module = load_checkpoint(run)
     target = gradcam_target(module)
@@ -107,7 +107,7 @@ def main() -> None:
                        "--gradcam-per-class", "0", "--gradcam-mistakes", "0"], cwd)
             run = cwd / "runs" / "digits-cnn"
         sys.path.insert(0, str(REPO / "src"))
-        from litcls.runfolder import held_out_images
+        from litcls.runs.finished_folder import held_out_images
 
         images = [path for path, _ in held_out_images(run, args.images)[0]]
         startups = []

@@ -27,10 +27,10 @@ from collections import defaultdict
 import lightning as L
 from torchmetrics.classification import MulticlassAccuracy, MulticlassCalibrationError
 
-import litcls.evaluation.final as final
 import litcls.evaluation.writer as writer
-import litcls.run
-from litcls.cli import parse_config
+import litcls.runs.dispatch
+import litcls.runs.evaluate as final
+from litcls.cli.train import parse_config
 from litcls.evaluation.present_classes import PresentClassAUROC, PresentClassAveragePrecision
 
 SECONDS: dict[str, float] = defaultdict(float)
@@ -87,7 +87,7 @@ def main(argv: list[str]) -> None:
         SECONDS.clear()
         config, _ = parse_config([*train_argv, "--name", f"evaluation-cost-{rep}"])
         started = time.perf_counter()
-        litcls.run.train(config)
+        litcls.runs.dispatch.train(config)
         wall = time.perf_counter() - started
         parts = dict(SECONDS)
         rows.append((wall, parts))

@@ -6,7 +6,7 @@ import time
 
 import lightning as L
 
-import litcls.trainer
+import litcls.runs.trainer
 
 
 class _StopAtFirstStep(L.Callback):
@@ -15,11 +15,11 @@ class _StopAtFirstStep(L.Callback):
         os._exit(0)  # leave at once: the measurement is taken
 
 
-_build_callbacks = litcls.trainer.build_callbacks
-litcls.trainer.build_callbacks = lambda config, run_dir, steps: [*_build_callbacks(config, run_dir, steps),
+_build_callbacks = litcls.runs.trainer.build_callbacks
+litcls.runs.trainer.build_callbacks = lambda config, run_dir, steps: [*_build_callbacks(config, run_dir, steps),
                                                                      _StopAtFirstStep()]
 
 if __name__ == "__main__":
-    from litcls.cli import main
+    from litcls.cli.train import main
 
     sys.exit(main(["--out-dir", "runs"]))

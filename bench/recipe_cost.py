@@ -25,10 +25,10 @@ from callback_cost import EpochClock
 from common import machine
 
 import litcls.models.module
-import litcls.run
-import litcls.trainer
+import litcls.runs.dispatch
+import litcls.runs.trainer
 from litcls.callbacks.ema import EMA
-from litcls.cli import parse_config
+from litcls.cli.train import parse_config
 
 VARIANTS = {"plain": [], "--ema 0.999": ["--ema", "0.999"], "--mixup 0.2": ["--mixup", "0.2"],
             "--cutmix 1.0": ["--cutmix", "1.0"]}
@@ -48,7 +48,7 @@ def _timed(function, key: str, clock: EpochClock):
 
 def run_variant(name: str, argv: list[str], clock: EpochClock) -> list[float]:
     config, _ = parse_config(argv + VARIANTS[name])
-    build_callbacks, build_mixing = litcls.trainer.build_callbacks, litcls.models.module.build_mixing
+    build_callbacks, build_mixing = litcls.runs.trainer.build_callbacks, litcls.models.module.build_mixing
 
     def with_clock(config, run_dir, steps):
         callbacks = build_callbacks(config, run_dir, steps)
@@ -63,11 +63,11 @@ def run_variant(name: str, argv: list[str], clock: EpochClock) -> list[float]:
         mixing = build_mixing(*args)
         return None if mixing is None else _timed(mixing, name, clock)
 
-    litcls.trainer.build_callbacks, litcls.models.module.build_mixing = with_clock, timed_mixing
+    litcls.runs.trainer.build_callbacks, litcls.models.module.build_mixing = with_clock, timed_mixing
     try:
-        litcls.run.train(config)
+        litcls.runs.dispatch.train(config)
     finally:
-        litcls.trainer.build_callbacks, litcls.models.module.build_mixing = build_callbacks, build_mixing
+        litcls.runs.trainer.build_callbacks, litcls.models.module.build_mixing = build_callbacks, build_mixing
     return clock.durations[1:]
 
 

@@ -122,7 +122,7 @@ def test_balance_loss_weighs_training_loss_only():
 
 
 def test_balance_loss_run_stores_the_class_weights_with_the_model(tmp_path, monkeypatch):
-    from litcls.cli import main
+    from litcls.cli.train import main
 
     data = make_class_folder(tmp_path / "data", {"common": 24, "rare": 4}, size=8)
     monkeypatch.chdir(tmp_path)

@@ -10,20 +10,20 @@ import torch
 import yaml
 from torch import nn
 
-import litcls.lr_find
+import litcls.runs.lr_find
 from conftest import make_class_folder, run_cli, write_images
 from litcls.callbacks.freeze_backbone import backbone_modules
-from litcls.cli import main
+from litcls.cli.predict import main as predict_main
+from litcls.cli.train import main
 from litcls.config import TrainConfig
 from litcls.data.feature_datamodule import FeatureDataModule
 from litcls.data.transforms import Preprocessing
-from litcls.lr_find import find_lr
 from litcls.models import get_model_spec
 from litcls.models.head_only import HeadOnlyModule, head_inputs
 from litcls.models.heads import MLPHead
 from litcls.models.module import ClassifierModule
 from litcls.models.pretrained import cached_weights_path
-from litcls.predict_cli import main as predict_main
+from litcls.runs.lr_find import find_lr
 from test_pretrained import stage_torchvision_weights
 
 TINY = ["--img-size", "32", "--batch-size", "8", "--num-workers", "0", "--val-size", "0.25", "--test-size", "0.25",
@@ -193,7 +193,7 @@ def test_a_two_process_k_fold_run_finds_each_rate_and_the_features_once(home, im
 
 
 def test_a_finder_without_a_suggestion_falls_back_to_lr_with_a_warning(tmp_path, monkeypatch):
-    monkeypatch.setattr(litcls.lr_find, "NUM_TRAINING", 5)  # too few points for Lightning to suggest a rate
+    monkeypatch.setattr(litcls.runs.lr_find, "NUM_TRAINING", 5)  # too few points for Lightning to suggest a rate
     torch.manual_seed(0)
     module = HeadOnlyModule(model="mobilenet_v3_small", class_names=["a", "b"],
                             preprocessing=Preprocessing(32).to_dict())

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from conftest import make_class_folder, run_cli
-from litcls.cli import main
+from litcls.cli.train import main
 
 TINY = ["--img-size", "16", "--batch-size", "8", "--num-workers", "0", "--val-size", "0.25", "--test-size", "0.25",
         "--logger", "csv"]

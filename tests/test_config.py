@@ -1,7 +1,7 @@
 import pytest
 import yaml
 
-from litcls.cli import parse_config
+from litcls.cli.train import parse_config
 from litcls.config import TrainConfig, load_yaml
 from litcls.errors import UserError
 

@@ -25,7 +25,7 @@ def test_sweep_parameters_are_train_py_flags(path):
     """A sweep passes ``--name=value`` for every parameter: each must be a flag with a valid value."""
     import yaml
 
-    from litcls.cli import parse_config
+    from litcls.cli.train import parse_config
 
     sweep = yaml.safe_load(path.read_text())
     assert sweep["program"] == "train.py"

@@ -1,4 +1,4 @@
-"""k-fold cross-validation end to end: real tiny runs in-process through litcls.run, one through the CLI."""
+"""k-fold cross-validation end to end: real tiny runs in-process through litcls.runs.dispatch, one through the CLI."""
 
 import dataclasses
 import json
@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
-import litcls.trainer
+import litcls.runs.trainer
 from conftest import make_class_folder, run_cli
-from litcls.cli import main
+from litcls.cli.train import main
 from litcls.config import TrainConfig
-from litcls.crossval import aggregate
 from litcls.errors import UserError
-from litcls.resume import resume
-from litcls.run import train
+from litcls.runs.crossval import aggregate
+from litcls.runs.dispatch import train
+from litcls.runs.resume import resume
 from test_resume import SendSignal
 from wandb_records import read_offline_run
 
@@ -314,8 +314,8 @@ def test_a_cross_validation_run_stopped_in_its_second_fold_resumes_as_one_run(tm
             "--epochs", "2", "--num-workers", "0", "--augment", "none", "--logger", "none", "--gradcam-per-class",
             "0", "--gradcam-mistakes", "0", "--out-dir", str(tmp_path / "runs")]
     assert main([*args, "--name", "whole"]) == 0
-    original = litcls.trainer.build_callbacks
-    monkeypatch.setattr(litcls.trainer, "build_callbacks", lambda config, run_dir, steps: [
+    original = litcls.runs.trainer.build_callbacks
+    monkeypatch.setattr(litcls.runs.trainer, "build_callbacks", lambda config, run_dir, steps: [
         *original(config, run_dir, steps), *([SendSignal(signal.SIGTERM, epoch=1, batch=1)] if config.fold == 1
                                              else [])])
     assert main([*args, "--name", "cut"]) == 128 + signal.SIGTERM

@@ -22,7 +22,7 @@ from litcls.evaluation.metrics import METRICS, build_metrics, curve_thresholds, 
 from litcls.evaluation.slices import slice_metrics
 from litcls.evaluation.threshold import choose_threshold, parse_rule, point_metrics, positive_label
 from litcls.evaluation.writer import per_class_scores
-from litcls.tracking import monitors
+from litcls.tracking.loggers import monitors
 
 
 def known_probabilities(rows=120, classes=4, absent=None, seed=0, ties=True):

@@ -12,10 +12,10 @@ import torch
 from sklearn.metrics import recall_score, roc_auc_score
 
 from conftest import make_class_folder, run_cli, write_images
-from litcls.cli import main
+from litcls.cli.train import main
 from litcls.config import TrainConfig
 from litcls.evaluation.threshold import choose_threshold, parse_rule
-from litcls.run import train
+from litcls.runs.dispatch import train
 
 TINY = ["--model", "linear", "--img-size", "8", "--batch-size", "16", "--num-workers", "0", "--epochs", "2",
         "--val-size", "0.25", "--test-size", "0.25", "--logger", "none"]

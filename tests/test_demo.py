@@ -16,15 +16,15 @@ import pytest
 import torch
 
 from conftest import REPO, make_class_folder, run_cli, write_images
+from litcls.cli.demo import main as demo_main
+from litcls.cli.demo_page import decision_note, explain_image
+from litcls.cli.predict import main as predict_main
 from litcls.config import TrainConfig
-from litcls.demo_app import decision_note, explain_image
-from litcls.demo_cli import main as demo_main
 from litcls.errors import UserError
-from litcls.inference import gradcam_target, load_checkpoint, predict_images
+from litcls.inference.predictor import gradcam_target, load_checkpoint, predict_images
 from litcls.models.module import ClassifierModule
-from litcls.predict_cli import main as predict_main
-from litcls.run import train
-from litcls.runfolder import held_out_images, resolve_checkpoint
+from litcls.runs.dispatch import train
+from litcls.runs.finished_folder import held_out_images, resolve_checkpoint
 
 CLASSES = {"red": 8, "green": 8, "blue": 8}
 

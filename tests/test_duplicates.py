@@ -6,12 +6,12 @@ import pytest
 
 from conftest import make_class_folder
 from litcls.config import TrainConfig
-from litcls.crossval import kfold_samples
 from litcls.data import duplicates as dup
 from litcls.data import index
 from litcls.data.scan import scan_folder
 from litcls.data.splits import split_samples
-from litcls.fit import load_data
+from litcls.runs.crossval import kfold_samples
+from litcls.runs.fit import load_data
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from conftest import make_class_folder
 from litcls.config import TrainConfig
 from litcls.errors import UserError
-from litcls.run import train
+from litcls.runs.dispatch import train
 
 CLASSES = {"고양이": 12, "dog": 12, "bird": 12}
 

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 from conftest import make_class_folder
-from litcls.crossval import kfold_samples
 from litcls.data.folds import fold_split
 from litcls.data.groups import attach_groups, check_groups_disjoint
 from litcls.data.scan import scan_folder
 from litcls.data.splits import split_samples
 from litcls.errors import UserError
+from litcls.runs.crossval import kfold_samples
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ import pytest
 import torch
 import torchvision
 
-from litcls.callbacks.gradcam import select_examples
+from litcls.callbacks.gradcam_gallery import select_examples
 from litcls.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from litcls.errors import UserError
-from litcls.gradcam import find_target_layer, gradcam_heatmaps, overlay, resolve_target_layer, to_display
+from litcls.models.gradcam import find_target_layer, gradcam_heatmaps, overlay, resolve_target_layer, to_display
 from litcls.models.module import ClassifierModule
 
 

@@ -170,7 +170,7 @@ def test_image_that_breaks_during_training_stops_the_run_naming_it(tmp_path, mon
     monkeypatch.chdir(tmp_path)
     argv = ["--data", str(data), "--model", "linear", "--img-size", "8", "--batch-size", "16", "--epochs", "1",
             "--val-size", "0.5", "--test-size", "0", "--num-workers", num_workers, "--augment", "none"]
-    from litcls.cli import main
+    from litcls.cli.train import main
 
     assert main(argv) == 2
     stderr = capsys.readouterr().err

@@ -1,7 +1,7 @@
 """The package's layering: no litcls module imports, even lazily inside a function, one that imports it back.
 
 A cycle is how "run dispatches to crossval, crossval borrows from run" starts; see the layer list in
-:mod:`litcls.run`.
+:mod:`litcls.runs.dispatch`.
 """
 
 import ast
@@ -51,7 +51,7 @@ def test_litcls_modules_import_without_cycles():
 
 def test_one_run_sits_below_its_orchestration():
     graph = import_graph()
-    below_fit = nx.descendants(graph, "litcls.fit")
-    assert not {"litcls.run", "litcls.crossval", "litcls.resume", "litcls.cli"} & below_fit
-    assert "litcls.fit" in nx.descendants(graph, "litcls.crossval")
-    assert {"litcls.fit", "litcls.crossval"} <= nx.descendants(graph, "litcls.resume")
+    below_fit = nx.descendants(graph, "litcls.runs.fit")
+    assert not {"litcls.runs.dispatch", "litcls.runs.crossval", "litcls.runs.resume", "litcls.cli.train"} & below_fit
+    assert "litcls.runs.fit" in nx.descendants(graph, "litcls.runs.crossval")
+    assert {"litcls.runs.fit", "litcls.runs.crossval"} <= nx.descendants(graph, "litcls.runs.resume")

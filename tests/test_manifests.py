@@ -13,14 +13,14 @@ import pandas as pd
 import pytest
 
 from conftest import run_cli
-from litcls.cli import main
+from litcls.cli.predict import main as predict_main
+from litcls.cli.train import main
 from litcls.config import TrainConfig
-from litcls.crossval import cross_validate
 from litcls.data.sources import DataSpec, load_samples
 from litcls.data.splits import split_samples
 from litcls.errors import UserError
-from litcls.predict_cli import main as predict_main
-from litcls.runfolder import held_out_images
+from litcls.runs.crossval import cross_validate
+from litcls.runs.finished_folder import held_out_images
 from real_shaped_datasets import write_chest_xray_folder, write_ham_manifest
 
 HAM = ["--path-col", "images/{image_id}.jpg", "--label-col", "dx", "--group-col", "lesion_id"]

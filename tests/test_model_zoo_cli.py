@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import REPO, run_cli
-from litcls.cli import main
+from litcls.cli.train import main
 from litcls.models import get_model_spec, list_models
 from test_pretrained import stage_torchvision_weights
 

@@ -15,8 +15,8 @@ from litcls.data.scan import scan_folder
 from litcls.data.splits import split_samples
 from litcls.data.transforms import Preprocessing, eval_transform
 from litcls.errors import UserError
-from litcls.export import export_model, max_difference_to_pytorch
-from litcls.inference import find_images, load_checkpoint, predict_images, write_gradcam
+from litcls.inference.export import export_model, max_difference_to_pytorch
+from litcls.inference.predictor import find_images, load_checkpoint, predict_images, write_gradcam
 from litcls.models.module import ClassifierModule
 
 
@@ -127,7 +127,7 @@ def test_predict_cli_on_class_folders_writes_the_runs_columns_and_accuracy(train
 
 
 def test_unlabelled_images_get_prediction_columns_only(trained, tmp_path, capsys):
-    from litcls.predict_cli import main as predict_main
+    from litcls.cli.predict import main as predict_main
 
     ckpt, root = trained
     folder = tmp_path / "photos"

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from conftest import make_class_folder, run_cli
-from litcls.cli import build_parser, flag_values, main
+from litcls.cli.train import build_parser, flag_values, main
 from litcls.config import AUGMENT_PRESETS, TrainConfig, load_yaml, resolve
 from litcls.data.dataset import ImageDataset
 from litcls.data.presets import PRESET_DIR
@@ -19,8 +19,8 @@ from litcls.data.transforms import eval_transform
 from litcls.models.module import ClassifierModule
 from litcls.plugins import parse_callback
 from litcls.recipe.focal import FocalLoss
-from litcls.resume import resume
-from litcls.run import train
+from litcls.runs.dispatch import train
+from litcls.runs.resume import resume
 from wandb_records import read_offline_run
 
 TINY = ["--img-size", "16", "--batch-size", "8", "--num-workers", "0", "--val-size", "0.25", "--test-size", "0.25",

@@ -15,10 +15,10 @@ import pytest
 import torch
 import yaml
 
-import litcls.trainer
+import litcls.runs.trainer
 from conftest import REPO, make_class_folder
-from litcls.cli import main
-from litcls.resumable_csv import RunCSVLogger
+from litcls.cli.train import main
+from litcls.tracking.csv_logger import RunCSVLogger
 
 SMALL = ["--model", "mlp", "--img-size", "8", "--batch-size", "4", "--num-workers", "0", "--val-size", "0.25",
          "--test-size", "0.25", "--augment", "none", "--logger", "csv"]
@@ -51,8 +51,8 @@ def data(tmp_path):
 def interrupt(monkeypatch):
     """``interrupt(signal_callback)``: the next runs of the CLI get this callback."""
     def install(callback):
-        original = litcls.trainer.build_callbacks
-        monkeypatch.setattr(litcls.trainer, "build_callbacks", lambda config, run_dir, steps: [
+        original = litcls.runs.trainer.build_callbacks
+        monkeypatch.setattr(litcls.runs.trainer, "build_callbacks", lambda config, run_dir, steps: [
             *original(config, run_dir, steps), callback])
     return install
 
@@ -290,7 +290,7 @@ def test_a_killed_training_process_resumes_to_its_planned_last_epoch(data, tmp_p
     logged = pd.read_csv(run / "logs" / "metrics.csv")
     assert list(logged.dropna(subset=["val/loss"])["epoch"]) == [0, 1, 2, 3, 4, 5]
     train_rows = logged.dropna(subset=["train/loss"])["epoch"]
-    # a SIGKILL right after an epoch-end checkpoint can miss that epoch's train/* row (see litcls.tracking)
+    # a SIGKILL right after an epoch-end checkpoint can miss that epoch's train/* row (see litcls.tracking.loggers)
     assert train_rows.is_unique and set(train_rows) >= set(range(6)) - {done_before - 1}
     assert json.loads((run / "results.json").read_text())["epochs_trained"] == 6
 

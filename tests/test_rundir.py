@@ -2,7 +2,7 @@ import pytest
 
 from litcls.config import TrainConfig
 from litcls.errors import UserError
-from litcls.rundir import RUN_DIR_ENV, claim_run_dir
+from litcls.runs.new_folder import RUN_DIR_ENV, claim_run_dir
 
 
 @pytest.fixture(autouse=True)

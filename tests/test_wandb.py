@@ -7,9 +7,9 @@ import wandb
 
 from conftest import run_cli
 from litcls.config import TrainConfig
-from litcls.run import train
-from litcls.rundir import RUN_DIR_ENV
-from litcls.tracking import wandb_mode
+from litcls.runs.dispatch import train
+from litcls.runs.new_folder import RUN_DIR_ENV
+from litcls.tracking.loggers import wandb_mode
 from wandb_records import read_offline_run
 
 TINY = ["--img-size", "16", "--batch-size", "8", "--num-workers", "0", "--val-size", "0.25", "--test-size", "0.25"]

@@ -8,7 +8,6 @@ one YAML key (``img_size`` or ``img-size``).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import typing
 import warnings
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from litcls.evaluation.threshold import parse_rule
 from litcls.plugins import parse_callback
 from litcls.recipe.losses import LOSSES
 from litcls.recipe.optim import METRIC_SCHEDULERS, OPTIMIZERS, SCHEDULERS
+from litcls.suggest import did_you_mean
 
 # names owned by the parts that use them, gathered here for the flags' choices and validation
 AUGMENT_PRESETS = augment_presets()  # the YAML files in litcls/data/augment_presets/
@@ -320,13 +320,6 @@ class TrainConfig:
     def save(self, path: Path) -> None:
         """Write the resolved config as YAML that ``--config`` accepts back."""
         path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True), encoding="utf-8")
-
-
-def did_you_mean(value: str, choices: typing.Iterable[str]) -> str:
-    """``" (did you mean adamw?)"`` for the closest valid value (case ignored), or ``""`` when none is close."""
-    lowered = {choice.lower(): choice for choice in choices}
-    close = difflib.get_close_matches(str(value).lower(), list(lowered), n=1, cutoff=0.6)
-    return f" (did you mean {lowered[close[0]]}?)" if close else ""
 
 
 def _flag(field_name: str) -> str:

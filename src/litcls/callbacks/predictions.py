@@ -12,7 +12,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from torchmetrics.utilities.distributed import gather_all_tensors
 
 from litcls.evaluation.writer import write_split_report
-from litcls.tracking import log_evaluation_tables, log_image
+from litcls.tracking.loggers import log_evaluation_tables, log_image
 
 
 class PredictionCollector(L.Callback):
@@ -22,9 +22,9 @@ class PredictionCollector(L.Callback):
     Each process evaluates its share of the split (under DDP an unrepeated sampler: no image twice, no padding).
     At the end of the epoch every process hands its logits and the dataset indices its loader drew to a gather,
     and the result is put in dataset order and checked to hold every image of the split exactly once. The
-    evaluation after training (:mod:`litcls.evaluation.final`) reads :attr:`logits` (``val``, ``test``), and
-    ``predict.py`` (:func:`litcls.inference.predict_logits`) reads ``predict``; sanity checks and fast dev runs,
-    whose batches are a sample, are not collected.
+    evaluation after training (:mod:`litcls.runs.evaluate`) reads :attr:`logits` (``val``, ``test``), and
+    ``predict.py`` (:func:`litcls.inference.predictor.predict_logits`) reads ``predict``; sanity checks and fast
+    dev runs, whose batches are a sample, are not collected.
 
     With ``every_epoch`` the validation of every training epoch is collected too, and its confusion matrix and
     per-class report written under ``epochs/epoch_<n>/`` (the Grad-CAM gallery of the epoch reads the same logits).

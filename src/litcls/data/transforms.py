@@ -15,8 +15,7 @@ import albumentations as A
 import numpy as np
 from albumentations.pytorch import ToTensorV2
 
-from litcls.config import AUGMENT_PRESETS
-from litcls.data.presets import PRESET_DIR
+from litcls.data.presets import PRESET_DIR, augment_presets
 from litcls.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -41,9 +40,9 @@ class Preprocessing:
 
 def load_augmentation(name_or_path: str) -> A.BaseCompose:
     """Load a preset by name or an albumentations YAML file saved with ``A.save(..., data_format='yaml')``."""
-    path = PRESET_DIR / f"{name_or_path}.yaml" if name_or_path in AUGMENT_PRESETS else Path(name_or_path)
+    path = PRESET_DIR / f"{name_or_path}.yaml" if name_or_path in augment_presets() else Path(name_or_path)
     if not path.is_file():
-        raise UserError(f"--augment: {name_or_path!r} is neither a preset ({', '.join(AUGMENT_PRESETS)}) "
+        raise UserError(f"--augment: {name_or_path!r} is neither a preset ({', '.join(augment_presets())}) "
                         "nor an existing YAML file")
     try:
         pipeline = A.load(str(path), data_format="yaml")

@@ -9,7 +9,7 @@ import pkgutil
 from litcls.models.registry import ModelSpec, build_model, get_model_spec, list_models, register_model
 
 for _module in pkgutil.iter_modules(__path__):
-    if _module.name not in ("registry", "module"):
+    if _module.name not in ("registry", "module", "compile", "gradcam"):
         importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["ModelSpec", "build_model", "get_model_spec", "list_models", "register_model"]

@@ -10,9 +10,8 @@ import torch
 from lightning.pytorch.trainer.states import TrainerFn
 from torchmetrics import MeanMetric
 
-from litcls.config import MONITORS
 from litcls.data.transforms import Preprocessing
-from litcls.evaluation.metrics import build_metrics
+from litcls.evaluation.metrics import build_metrics, monitors
 from litcls.models.heads import replace_head
 from litcls.models.registry import build_model, get_model_spec
 from litcls.recipe.losses import build_loss
@@ -136,7 +135,7 @@ class ClassifierModule(L.LightningModule):
         optimizer = build_optimizer(hp.optimizer, [p for p in self.parameters() if p.requires_grad], hp.lr,
                                     hp.weight_decay)
         scheduler = build_scheduler(hp.scheduler, optimizer, hp.max_epochs, hp.get("warmup_epochs", 0),
-                                    mode=MONITORS[hp.monitor])
+                                    mode=monitors()[hp.monitor])
         if scheduler is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": hp.monitor}}

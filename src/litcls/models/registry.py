@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from litcls.config import did_you_mean
 from litcls.errors import UserError
 from litcls.models.heads import MLPHead
+from litcls.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from torchvision.models import WeightsEnum

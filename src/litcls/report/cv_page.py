@@ -1,6 +1,6 @@
 """report.html of a k-fold run: mean ± std per metric, one row per fold, the out-of-fold evaluation.
 
-Built from the files :func:`litcls.crossval.aggregate` writes (``cv_results.json``/``.csv``, ``oof_*``) and
+Built from the files :func:`litcls.runs.crossval.aggregate` writes (``cv_results.json``/``.csv``, ``oof_*``) and
 the run's ``config.yaml``; each fold keeps its own ``fold_<i>/report.html``, linked from its row.
 """
 

@@ -18,7 +18,7 @@ import yaml
 
 from litcls.report.cv_page import write_cv_report
 from litcls.report.html import configuration_section, file_links, html_document, image, table
-from litcls.summary import decision_rows, format_value
+from litcls.report.summary import decision_rows, format_value
 
 
 def _results_section(results: dict) -> list[str]:

@@ -1,6 +1,6 @@
 """report.html of a repeated-seed run: mean ± std per metric and one row per seed, linking each seed's report.
 
-Built from ``seeds_results.json``/``.csv`` (:func:`litcls.seeds.aggregate_seeds`) and the run's ``config.yaml``.
+Built from ``seeds_results.json``/``.csv`` (:func:`litcls.runs.seeds.aggregate_seeds`) and the run's ``config.yaml``.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from scipy.special import expit, logit
 
-from litcls.callbacks.gradcam import GradCAMGallery
+from litcls.callbacks.gradcam_gallery import GradCAMGallery
 from litcls.callbacks.predictions import PredictionCollector
 from litcls.config import TrainConfig
 from litcls.evaluation.bootstrap import LEVEL, bootstrap_intervals
@@ -45,8 +45,8 @@ from litcls.evaluation.threshold import (
 )
 from litcls.evaluation.writer import write_split_report
 from litcls.report.figures import plot_reliability
-from litcls.rundir import is_main_process
-from litcls.tracking import log_evaluation_tables, log_image, log_predictions
+from litcls.processes import is_main_process
+from litcls.tracking.loggers import log_evaluation_tables, log_image, log_predictions
 
 C = TypeVar("C", bound=L.Callback)
 

@@ -20,7 +20,7 @@ from lightning.pytorch.utilities import rank_zero_info
 
 from litcls.callbacks.freeze_backbone import BackboneFreeze
 from litcls.config import TrainConfig
-from litcls.trainer import progress_mode
+from litcls.runs.trainer import progress_mode
 
 NUM_TRAINING = 100
 

@@ -26,7 +26,7 @@ from litcls.data.scan import is_image
 from litcls.data.transforms import Preprocessing, eval_transform
 from litcls.errors import UserError
 from litcls.models.module import ClassifierModule
-from litcls.runfolder import resolve_checkpoint
+from litcls.runs.finished_folder import resolve_checkpoint
 
 
 def load_checkpoint(path: str | Path, trust: bool = False) -> ClassifierModule:
@@ -246,7 +246,7 @@ def gradcam_target(module: ClassifierModule, layer: str | None = None) -> nn.Mod
     Raises:
         UserError: ``layer`` is not one Grad-CAM can use.
     """
-    from litcls.gradcam import resolve_target_layer
+    from litcls.models.gradcam import resolve_target_layer
 
     target = resolve_target_layer(module, layer, module.preprocessing.img_size)
     return None if target is None else target[1]
@@ -259,7 +259,7 @@ def gradcam_overlays(module: ClassifierModule, target: nn.Module, paths: Sequenc
     Returns:
         The images as the model sees them, (N, S, S, 3) float in [0, 1], and their overlays, (N, S, S, 3) uint8.
     """
-    from litcls.gradcam import gradcam_heatmaps, overlay, to_display
+    from litcls.models.gradcam import gradcam_heatmaps, overlay, to_display
 
     pre = module.preprocessing
     transform = eval_transform(pre)

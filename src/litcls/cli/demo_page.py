@@ -1,6 +1,6 @@
 """The demo page (``demo.py``): one image in, its top classes and a Grad-CAM overlay out, in Gradio.
 
-The page predicts with :func:`litcls.inference.predict_images`, the function ``predict.py`` uses, on the very
+The page predicts with :func:`litcls.inference.predictor.predict_images`, the function ``predict.py`` uses, on the very
 file that was uploaded (the image events skip Gradio's preprocessing, which would re-encode or convert it), so
 the page shows what ``predict.py --images FILE`` writes for that file. A file that is not an image becomes a
 message on the page, as it becomes an error row in ``predictions.csv``; the app keeps serving.
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from litcls.inference import decided_column, decision_rule, gradcam_overlays, predict_images
+from litcls.inference.predictor import decided_column, decision_rule, gradcam_overlays, predict_images
 from litcls.models.module import ClassifierModule
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home: the demo must work offline

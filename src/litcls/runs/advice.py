@@ -10,7 +10,7 @@ import warnings
 from lightning.pytorch.utilities import rank_zero_info
 
 from litcls.data.batching import MIN_STEPS_PER_EPOCH, auto_batch_size, steps_per_epoch
-from litcls.rundir import is_main_process
+from litcls.processes import is_main_process
 
 # a model run at 1/8 of the size it is designed for keeps a feature map of a pixel or two
 SMALL_IMAGE_RATIO = 8

@@ -79,7 +79,7 @@ def flag_values(args: argparse.Namespace) -> dict:
 
 
 def resume_from_flags(args: argparse.Namespace) -> int:
-    from litcls.resume import cross_validation_config, cross_validation_run, prepare_resume, resume
+    from litcls.runs.resume import cross_validation_config, cross_validation_run, prepare_resume, resume
 
     if args.config:
         raise UserError("--resume and --config: a resumed run keeps its own config.yaml; drop --config")
@@ -111,11 +111,11 @@ def aggregate_run(run_dir: str) -> None:
     """``--aggregate``: a repeated-seed run's seeds (its config.yaml lists seeds), else a k-fold run's folds."""
     config_file = Path(run_dir) / "config.yaml"
     if config_file.is_file() and (yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}).get("seeds"):
-        from litcls.seeds import aggregate_seeds
+        from litcls.runs.seeds import aggregate_seeds
 
         aggregate_seeds(run_dir)
     else:
-        from litcls.crossval import aggregate
+        from litcls.runs.crossval import aggregate
 
         aggregate(run_dir)
 
@@ -136,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.aggregate:
             aggregate_run(args.aggregate)
             return 0
-        from litcls.run import train
+        from litcls.runs.dispatch import train
 
         train(config)
         return 0

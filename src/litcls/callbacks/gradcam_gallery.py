@@ -12,8 +12,8 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import Dataset
 
 from litcls.callbacks.predictions import PredictionCollector
-from litcls.gradcam import gradcam_heatmaps, overlay, resolve_target_layer, to_display
-from litcls.tracking import log_image
+from litcls.models.gradcam import gradcam_heatmaps, overlay, resolve_target_layer, to_display
+from litcls.tracking.loggers import log_image
 
 
 def select_examples(labels: np.ndarray, probabilities: np.ndarray, per_class: int,
@@ -43,7 +43,7 @@ class GradCAMGallery(L.Callback):
     :meth:`explain` picks ``per_class`` images of each class and the ``mistakes`` most confident wrong predictions
     from predictions already made, and writes one PNG per image (the image beside its overlay, titled true class,
     predicted class and probability); each is also sent to the loggers that take images. After training, the
-    evaluation (:mod:`litcls.evaluation.final`) calls it with the evaluated split's predictions; with
+    evaluation (:mod:`litcls.runs.evaluate`) calls it with the evaluated split's predictions; with
     ``every_epoch`` the validation split is explained after every training epoch, under
     ``epochs/epoch_<n>/gradcam/``, from the logits ``predictions`` collected. Nothing is predicted a second time.
     Models without a convolution are skipped with one message.

@@ -18,8 +18,8 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 
 from litcls.config import TrainConfig
 from litcls.evaluation.metrics import monitors
-from litcls.resumable_csv import RunCSVLogger
-from litcls.rundir import is_main_process
+from litcls.processes import is_main_process
+from litcls.tracking.csv_logger import RunCSVLogger
 
 
 def build_loggers(config: TrainConfig, run_dir: Path, resume_step: int | None = None,

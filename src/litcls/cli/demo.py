@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from litcls.errors import UserError
-from litcls.runfolder import held_out_images, resolve_checkpoint, run_folder_of
+from litcls.runs.finished_folder import held_out_images, resolve_checkpoint, run_folder_of
 
 EXAMPLES = 8
 
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> None:
 
     checkpoint = resolve_checkpoint(args.ckpt)  # also before the imports
 
-    from litcls.inference import gradcam_target, load_checkpoint
+    from litcls.inference.predictor import gradcam_target, load_checkpoint
 
     module = load_checkpoint(checkpoint, trust=args.trust_checkpoint)
     target = gradcam_target(module, args.gradcam_layer)  # None for linear and mlp: bars only
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> None:
     if missing:
         print(f"no example images: {missing}", file=sys.stderr)
 
-    from litcls.demo_app import CSS, build_app
+    from litcls.cli.demo_page import CSS, build_app
 
     app = build_app(module, target, examples, checkpoint, top_k=args.top_k)
     print(f"demo of {checkpoint} ({module.hparams.model}, {len(module.class_names)} classes"

@@ -1,5 +1,5 @@
-"""``train.py``'s job: check what can be checked in seconds, then dispatch to one run (:mod:`litcls.fit`) or
-a k-fold run (:mod:`litcls.crossval`) or a repeated-seed run (:mod:`litcls.seeds`).
+"""``train.py``'s job: check what can be checked in seconds, then dispatch to one run (:mod:`litcls.runs.fit`) or
+a k-fold run (:mod:`litcls.runs.crossval`) or a repeated-seed run (:mod:`litcls.runs.seeds`).
 
 Layering (a module imports only modules below it; ``tests/test_layering.py`` checks there is no cycle)::
 
@@ -17,14 +17,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from litcls.config import TrainConfig
-from litcls.crossval import cross_validate
-from litcls.fit import train_one
-from litcls.launch import check_launch
+from litcls.runs.crossval import cross_validate
+from litcls.runs.fit import train_one
+from litcls.runs.before_launch import check_launch
 from litcls.models import get_model_spec
 from litcls.models.pretrained import starting_weights
 from litcls.plugins import load_callbacks
-from litcls.seeds import repeat_seeds
-from litcls.trainer import check_hardware
+from litcls.runs.seeds import repeat_seeds
+from litcls.runs.trainer import check_hardware
 
 
 def train(config: TrainConfig) -> Path:

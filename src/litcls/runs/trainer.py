@@ -16,7 +16,7 @@ from litcls.callbacks.ema import EMA
 from litcls.callbacks.epoch_lines import EpochLines
 from litcls.callbacks.freeze_backbone import BackboneFreeze
 from litcls.callbacks.graceful_stop import GracefulStop
-from litcls.callbacks.gradcam import GradCAMGallery
+from litcls.callbacks.gradcam_gallery import GradCAMGallery
 from litcls.callbacks.metrics_table import EpochMetricsTable
 from litcls.callbacks.precise_bn import PreciseBatchNorm
 from litcls.callbacks.prediction_collapse import PredictionCollapseWarning
@@ -26,7 +26,7 @@ from litcls.config import MONITORS, TrainConfig
 from litcls.data.batching import MIN_PATIENCE_STEPS, PRECISE_BN_BELOW_STEPS, patience_epochs
 from litcls.errors import UserError
 from litcls.plugins import load_callbacks
-from litcls.tracking import build_loggers
+from litcls.tracking.loggers import build_loggers
 
 
 def parse_devices(value: str) -> str | int | list[int]:

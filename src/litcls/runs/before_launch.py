@@ -25,8 +25,9 @@ from torchmetrics import Metric
 
 from litcls.config import TrainConfig
 from litcls.errors import UserError
-from litcls.lr_find import find_lr
-from litcls.rundir import RUN_DIR_ENV, external_job_id
+from litcls.runs.lr_find import find_lr
+from litcls.runs.new_folder import RUN_DIR_ENV
+from litcls.processes import external_job_id
 
 
 def check_launch(config: TrainConfig, processes: int) -> None:
@@ -50,7 +51,7 @@ def find_rate_once(config: TrainConfig, module: L.LightningModule, datamodule: L
     """``--lr-find`` found once per run, whatever the number of processes: (the rate to train with, the finder's
     suggestion or None in the processes that did not run it).
 
-    * One process, or the first before it launches the others: run the finder (:func:`litcls.lr_find.find_lr`).
+    * One process, or the first before it launches the others: run the finder (:func:`litcls.runs.lr_find.find_lr`).
     * A process the launcher started: read the rate the first one wrote into ``config.yaml`` before starting it.
     * Every process already running in one process group (the folds of a k-fold run after the first): the first
       runs the finder on its own device while the others wait for the rate it sends them.

@@ -13,27 +13,11 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from lightning.fabric.utilities.rank_zero import rank_zero_only
-
 from litcls.config import TrainConfig
 from litcls.errors import UserError
+from litcls.processes import external_job_id
 
 RUN_DIR_ENV = "LITCLS_RUN_DIR"
-
-
-def external_job_id() -> str | None:
-    """The id shared by all processes of a torchrun or multi-task SLURM job, or None outside one."""
-    run_id = os.environ.get("TORCHELASTIC_RUN_ID")
-    if run_id is not None:
-        return run_id if run_id != "none" else ""
-    if int(os.environ.get("SLURM_NTASKS", "1")) > 1 and "SLURM_JOB_ID" in os.environ:
-        return os.environ["SLURM_JOB_ID"]
-    return None
-
-
-def is_main_process() -> bool:
-    """True in the one process that writes files before training starts (global rank zero)."""
-    return rank_zero_only.rank == 0 and os.environ.get("NODE_RANK", "0") == "0"
 
 
 def default_name(config: TrainConfig) -> str:

@@ -50,8 +50,8 @@ def run(args: argparse.Namespace) -> None:
     import torch
 
     from litcls.data.manifest import is_manifest
-    from litcls.export import export_model, max_difference_to_pytorch
-    from litcls.inference import load_checkpoint, predict_images, write_gradcam
+    from litcls.inference.export import export_model, max_difference_to_pytorch
+    from litcls.inference.predictor import load_checkpoint, predict_images, write_gradcam
 
     if not args.images and not args.export:
         raise UserError("nothing to do: give --images to predict and/or --export to export the model")
@@ -90,7 +90,7 @@ def images_to_predict(args: argparse.Namespace, class_names: list[str]):
     """The image paths, their labels (indexes into the checkpoint's classes, or None) and how many are labelled:
     from one manifest (its label column) or from files and folders (class-named folders)."""
     from litcls.data.manifest import is_manifest, manifest_images
-    from litcls.inference import find_images, folder_labels
+    from litcls.inference.predictor import find_images, folder_labels
 
     if len(args.images) == 1 and is_manifest(args.images[0]):
         label_col = args.label_col or "label"
@@ -113,7 +113,7 @@ def images_to_predict(args: argparse.Namespace, class_names: list[str]):
 
 def describe_decision(module, calibrated: bool) -> None:
     """Say which probabilities are reported and, for a two-class checkpoint, how a prediction is made."""
-    from litcls.inference import decision_rule
+    from litcls.inference.predictor import decision_rule
 
     decision = module.decision
     temperature, operating = decision_rule(module, calibrated)
