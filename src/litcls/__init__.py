@@ -1,4 +1,22 @@
-"""litcls: a PyTorch Lightning template for image classification on folders of images."""
+"""litcls: a PyTorch Lightning template for image classification on folders of images.
+
+Layers, lowest first. A part (a subpackage, or a module at this level) imports only parts on its own line or on
+the lines above it, never one below, and no two parts import each other (``tests/test_layering.py`` reads this
+table and checks the code against it)::
+
+    errors, cache, processes, suggest, quiet    plumbing: exceptions, cache folder, process rank, suggestions
+    plugins                                     objects named on the command line by import path
+    data, recipe                                sample tables, splits, transforms, datamodules; losses, optimizers
+    report                                      figures, tables and pages drawn from numbers and files
+    evaluation                                  metric table and pure evaluation functions
+    models                                      registry, builders, starting weights, the LightningModule
+    config                                      the run's settings: defaults < YAML < flags, validated
+    tracking                                    experiment loggers
+    callbacks                                   what a person looks at, written during training
+    runs                                        one run (build, fit, evaluate), k-fold, seeds, resume, run folders
+    inference                                   a trained checkpoint put to use: predict, export
+    cli                                         train.py, predict.py and demo.py
+"""
 
 import os
 
