@@ -25,9 +25,9 @@ from torchmetrics import Metric
 
 from litcls.config import TrainConfig
 from litcls.errors import UserError
+from litcls.processes import external_job_id
 from litcls.runs.lr_find import find_lr
 from litcls.runs.new_folder import RUN_DIR_ENV
-from litcls.processes import external_job_id
 
 
 def check_launch(config: TrainConfig, processes: int) -> None:

@@ -45,10 +45,10 @@ from litcls.evaluation.predictions import (
     score_predictions,
 )
 from litcls.evaluation.writer import write_split_report
-from litcls.runs.fit import check_leakage, fit_and_evaluate, load_data
-from litcls.report.cv_page import write_cv_report
-from litcls.runs.new_folder import claim_run_dir
 from litcls.processes import is_main_process
+from litcls.report.cv_page import write_cv_report
+from litcls.runs.fit import check_leakage, fit_and_evaluate, load_data
+from litcls.runs.new_folder import claim_run_dir
 
 STD = "sample standard deviation over folds (ddof=1)"
 # settings that say where a fold job runs or logs, not what it computes: jobs of one run may differ in them.

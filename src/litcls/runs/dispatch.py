@@ -17,12 +17,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from litcls.config import TrainConfig
-from litcls.runs.crossval import cross_validate
-from litcls.runs.fit import train_one
-from litcls.runs.before_launch import check_launch
 from litcls.models import get_model_spec
 from litcls.models.pretrained import starting_weights
 from litcls.plugins import load_callbacks
+from litcls.runs.before_launch import check_launch
+from litcls.runs.crossval import cross_validate
+from litcls.runs.fit import train_one
 from litcls.runs.seeds import repeat_seeds
 from litcls.runs.trainer import check_hardware
 

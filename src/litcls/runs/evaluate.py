@@ -44,8 +44,8 @@ from litcls.evaluation.threshold import (
     positive_label,
 )
 from litcls.evaluation.writer import write_split_report
-from litcls.report.figures import plot_reliability
 from litcls.processes import is_main_process
+from litcls.report.figures import plot_reliability
 from litcls.tracking.loggers import log_evaluation_tables, log_image, log_predictions
 
 C = TypeVar("C", bound=L.Callback)

@@ -16,9 +16,7 @@ import pandas as pd
 import torch
 from lightning.pytorch.utilities import rank_zero_info
 
-from litcls.runs.advice import settle_batch_size, warn_small_images
 from litcls.callbacks.graceful_stop import GracefulStop
-from litcls.models.compile import compile_or_warn
 from litcls.config import TrainConfig
 from litcls.data.balance import class_weights, imbalance_hint
 from litcls.data.batching import steps_per_epoch
@@ -30,21 +28,23 @@ from litcls.data.sources import DataSpec, load_samples
 from litcls.data.splits import split_samples, write_splits
 from litcls.data.transforms import Preprocessing
 from litcls.errors import UserError
-from litcls.runs.evaluate import check_evaluation_flags, evaluate_run, evaluated_split
 from litcls.evaluation.metrics import curve_thresholds
 from litcls.evaluation.slices import check_slice_columns, slice_columns
-from litcls.runs.cached_features import cached_features
-from litcls.runs.before_launch import find_rate_once
 from litcls.models import get_model_spec
+from litcls.models.compile import compile_or_warn
 from litcls.models.head_only import HeadOnlyModule
 from litcls.models.module import ClassifierModule
 from litcls.models.pretrained import load_starting_weights, run_preprocessing, starting_weights
-from litcls.report.page import write_run_report
-from litcls.runs.new_folder import claim_run_dir
 from litcls.processes import is_main_process
+from litcls.report.page import write_run_report
 from litcls.report.summary import print_summary
-from litcls.tracking.loggers import finish_loggers, log_results
+from litcls.runs.advice import settle_batch_size, warn_small_images
+from litcls.runs.before_launch import find_rate_once
+from litcls.runs.cached_features import cached_features
+from litcls.runs.evaluate import check_evaluation_flags, evaluate_run, evaluated_split
+from litcls.runs.new_folder import claim_run_dir
 from litcls.runs.trainer import build_trainer, check_hardware
+from litcls.tracking.loggers import finish_loggers, log_results
 
 
 def train_one(config: TrainConfig) -> Path:

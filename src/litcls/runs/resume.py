@@ -22,12 +22,12 @@ import pandas as pd
 import torch
 
 from litcls.config import TrainConfig, load_yaml, resolve
-from litcls.runs.crossval import aggregate, finished_folds, fold_dir, run_fold, write_fold_results
 from litcls.data.samples import SampleTable
 from litcls.data.sources import DataSpec, image_root
 from litcls.errors import UserError
-from litcls.runs.fit import fit_and_evaluate
 from litcls.processes import is_main_process
+from litcls.runs.crossval import aggregate, finished_folds, fold_dir, run_fold, write_fold_results
+from litcls.runs.fit import fit_and_evaluate
 from litcls.runs.trainer import check_hardware
 
 RESUMABLE_FLAGS = ("epochs", "num_workers", "accelerator", "devices", "strategy", "num_nodes", "progress")

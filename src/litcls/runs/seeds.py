@@ -26,10 +26,10 @@ import yaml
 from litcls.config import TrainConfig
 from litcls.data.splits import split_samples
 from litcls.errors import UserError
-from litcls.runs.fit import check_leakage, fit_and_evaluate, load_data, warn_imbalance
-from litcls.report.seeds_page import write_seeds_report
-from litcls.runs.new_folder import claim_run_dir
 from litcls.processes import is_main_process
+from litcls.report.seeds_page import write_seeds_report
+from litcls.runs.fit import check_leakage, fit_and_evaluate, load_data, warn_imbalance
+from litcls.runs.new_folder import claim_run_dir
 
 STD = "sample standard deviation over seeds (ddof=1)"
 
