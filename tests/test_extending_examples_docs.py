@@ -84,3 +84,10 @@ def test_my_metric_is_logged_and_monitored(image_folder, tmp_path):
     results = json.loads((run / "results.json").read_text(encoding="utf-8"))
     assert {"val/recall_macro", "test/recall_macro"} <= set(results)
     assert 0 <= results["test/recall_macro"] <= 1
+
+
+def test_the_model_shown_on_the_page_is_the_example_file():
+    page = (REPO / "docs" / "extending.md").read_text(encoding="utf-8")
+    shown = re.search(r"```python\n(.*?def tiny_convnet.*?)```", page, re.DOTALL)
+    assert shown, "docs/extending.md no longer shows tiny_convnet"
+    assert shown[1] in (EXAMPLES / "my_model.py").read_text(encoding="utf-8")
