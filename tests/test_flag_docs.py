@@ -13,9 +13,6 @@ OTHER_PROGRAMS = {
     "--standalone": "torchrun",
     "--nproc-per-node": "torchrun",
     "--array": "sbatch",
-    "--ntasks-per-node": "sbatch",
-    "--nodes": "sbatch",
-    "--upgrade": "pip",
 }
 
 
