@@ -20,11 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import os
 import shutil
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -45,12 +42,14 @@ from litcls.evaluation.predictions import (
     score_predictions,
 )
 from litcls.evaluation.writer import write_split_report
+from litcls.files import write_atomically
 from litcls.processes import is_main_process
 from litcls.report.cv_page import write_cv_report
 from litcls.runs.fit import check_leakage, fit_and_evaluate, load_data
+from litcls.runs.members import member_dir, print_members_summary, std_note, summarize_members
 from litcls.runs.new_folder import claim_run_dir
 
-STD = "sample standard deviation over folds (ddof=1)"
+STD = std_note("fold")
 # settings that say where a fold job runs or logs, not what it computes: jobs of one run may differ in them.
 # (--num-workers is not one: each loader worker draws its own augmentations.)
 _JOB_SETTINGS = frozenset({"fold", "name", "out_dir", "accelerator", "logger", "wandb_project", "wandb_entity",
@@ -58,7 +57,7 @@ _JOB_SETTINGS = frozenset({"fold", "name", "out_dir", "accelerator", "logger", "
 
 
 def fold_dir(run_dir: Path, fold: int) -> Path:
-    return run_dir / f"fold_{fold}"
+    return member_dir(run_dir, "fold", fold)
 
 
 def kfold_samples(scan: SampleTable, folds: int, test_size: float, seed: int) -> pd.DataFrame:
@@ -157,19 +156,13 @@ def finished_folds(run_dir: Path, folds: int) -> list[int]:
     return finished
 
 
-def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """``write(tmp)`` then rename, so a fold job never reads a half-written file of another job."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def _write_run_files(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame, run_dir: Path) -> None:
-    """classes.json, splits.csv, then config.yaml: the last one marks the run folder as complete."""
+    """classes.json, splits.csv, then config.yaml: the last one marks the run folder as complete (each written
+    atomically, so a fold job never reads a half-written file of another job)."""
     classes = json.dumps(scan.classes, ensure_ascii=False, indent=1)
-    _write_atomically(run_dir / "classes.json", lambda tmp: tmp.write_text(classes, encoding="utf-8"))
-    _write_atomically(run_dir / "splits.csv", lambda tmp: write_splits(samples, scan.classes, tmp))
-    _write_atomically(run_dir / "config.yaml", dataclasses.replace(config, fold=None).save)
+    write_atomically(run_dir / "classes.json", lambda tmp: tmp.write_text(classes, encoding="utf-8"))
+    write_atomically(run_dir / "splits.csv", lambda tmp: write_splits(samples, scan.classes, tmp))
+    write_atomically(run_dir / "config.yaml", dataclasses.replace(config, fold=None).save)
 
 
 def _shared_run_dir(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame) -> Path:
@@ -220,47 +213,15 @@ def aggregate(run_dir: str | Path) -> dict:
     if missing:
         warnings.warn(f"{run_dir}: fold(s) {', '.join(map(str, missing))} of {folds} have not finished; the "
                       f"aggregate covers fold(s) {', '.join(map(str, finished))} only", stacklevel=2)
-    per_fold = fold_metrics(run_dir, finished)
-    summary = summarize(per_fold)
-    table = pd.concat([per_fold.set_axis(per_fold.index.astype(str)), summary])
-    table.to_csv(run_dir / "cv_results.csv", index_label="fold", encoding="utf-8")
+    metrics = summarize_members(run_dir, "fold", finished, "cv_results", ("results.json", "val_results.json"))
     classes = json.loads((run_dir / "classes.json").read_text(encoding="utf-8"))
     oof = out_of_fold(run_dir, classes, finished, complete=not missing)
-    results = {
-        "folds": folds,
-        "finished_folds": finished,
-        "missing_folds": missing,
-        "std": STD,
-        "metrics": {name: {"mean": _number(summary.at["mean", name]), "std": _number(summary.at["std", name]),
-                           "per_fold": [_number(value) for value in per_fold[name]]} for name in per_fold.columns},
-        "out_of_fold": oof,
-    }
+    results = {"folds": folds, "finished_folds": finished, "missing_folds": missing, "std": STD,
+               "metrics": metrics, "out_of_fold": oof}
     (run_dir / "cv_results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     write_cv_report(run_dir)
     print_cv_summary(run_dir, results)
     return results
-
-
-def fold_metrics(run_dir: Path, folds: list[int]) -> pd.DataFrame:
-    """One row per fold (index: fold number): every metric of its results.json and val_results.json, epochs
-    trained and seconds."""
-    rows = {}
-    for fold in folds:
-        row = {}
-        for name in ("results.json", "val_results.json"):
-            file = fold_dir(run_dir, fold) / name
-            if file.is_file():
-                row |= json.loads(file.read_text(encoding="utf-8"))
-        rows[fold] = {key: value for key, value in row.items()
-                      if ("/" in key or key in ("epochs_trained", "seconds")) and isinstance(value, int | float)}
-    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("fold")
-    metrics = sorted(column for column in table.columns if "/" in column)
-    return table[metrics + [column for column in ("epochs_trained", "seconds") if column in table]]
-
-
-def summarize(per_fold: pd.DataFrame) -> pd.DataFrame:
-    """Rows ``mean`` and ``std`` (sample standard deviation, ddof=1; undefined for a single fold) per column."""
-    return pd.DataFrame({"mean": per_fold.mean(), "std": per_fold.std(ddof=1)}).T
 
 
 def out_of_fold(run_dir: Path, classes: list[str], folds: list[int], complete: bool) -> dict | None:
@@ -310,38 +271,14 @@ def read_fold_predictions(file: Path, classes: list[str]) -> pd.DataFrame:
     return table
 
 
-def _number(value: float) -> float | None:
-    """JSON has no NaN: an undefined value (the std of one fold) is written as null."""
-    return None if math.isnan(value) else float(value)
-
-
 def print_cv_summary(run_dir: Path, results: dict) -> None:
     """Print mean ± std of every metric, the out-of-fold scores and where the run folder is."""
-    metrics = results["metrics"]
-    finished = len(results["finished_folds"])
-
-    def spread(name: str, digits: int) -> str:
-        mean, std = metrics[name]["mean"], metrics[name]["std"]
-        return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
-
-    rows = [(name, spread(name, 4)) for name in metrics if "/" in name]
     oof = results["out_of_fold"]
     if oof:
-        rows += [(name, f"{oof[name]:.4f} over {oof['images']} images, each predicted once")
+        extra = [(name, f"{oof[name]:.4f} over {oof['images']} images, each predicted once")
                  for name in ("oof/acc", "oof/f1_macro")]
     else:
-        rows.append(("out-of-fold", "none: no fold saved a checkpoint to predict with (fast dev run)"))
-    if "epochs_trained" in metrics:
-        rows.append(("epochs trained", spread("epochs_trained", 1)))
-    if "seconds" in metrics:
-        total = sum(metrics["seconds"]["per_fold"])
-        rows.append(("time", f"{total:.0f} s over {finished} folds"))
-    rows.append(("run folder", str(run_dir)))
-    width = max(len(key) for key, _ in rows)
-    line = "-" * (width + 50)
-    title = f"{results['folds']}-fold cross-validation: mean ± std over {finished} fold(s), {STD}"
-    print(f"\n{line}\n{title}")
-    for key, value in rows:
-        print(f"{key.ljust(width)}  {value}")
-    print(line)
-
+        extra = [("out-of-fold", "none: no fold saved a checkpoint to predict with (fast dev run)")]
+    title = (f"{results['folds']}-fold cross-validation: mean ± std over {len(results['finished_folds'])} fold(s), "
+             f"{STD}")
+    print_members_summary(run_dir, title, results["metrics"], "fold", extra=extra)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import time
 import warnings
@@ -30,6 +29,7 @@ from litcls.data.transforms import Preprocessing
 from litcls.errors import UserError
 from litcls.evaluation.metrics import curve_thresholds
 from litcls.evaluation.slices import check_slice_columns, slice_columns
+from litcls.files import json_number
 from litcls.models import get_model_spec
 from litcls.models.compile import compile_or_warn
 from litcls.models.head_only import HeadOnlyModule
@@ -220,7 +220,7 @@ def _results(config: TrainConfig, trainer: L.Trainer, metrics: dict, run_dir: Pa
     checkpoint = trainer.checkpoint_callback
     best = checkpoint.best_model_path if checkpoint else ""
     results = {
-        **{key: _number(value) for key, value in sorted(metrics.items())},
+        **{key: json_number(value) for key, value in sorted(metrics.items())},
         "monitor": config.monitor,
         "best_score": float(checkpoint.best_model_score) if best else None,
         "best_checkpoint": os.path.relpath(best, run_dir) if best else None,
@@ -233,6 +233,3 @@ def _results(config: TrainConfig, trainer: L.Trainer, metrics: dict, run_dir: Pa
     return results
 
 
-def _number(value) -> float | None:
-    """A metric as a JSON number; undefined (NaN, e.g. a PPV with no positive call) as null."""
-    return None if value is None or math.isnan(float(value)) else float(value)

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from pathlib import Path
 
-import pandas as pd
 import yaml
 
 from litcls.config import TrainConfig
@@ -29,13 +27,14 @@ from litcls.errors import UserError
 from litcls.processes import is_main_process
 from litcls.report.seeds_page import write_seeds_report
 from litcls.runs.fit import check_leakage, fit_and_evaluate, load_data, warn_imbalance
+from litcls.runs.members import member_dir, print_members_summary, std_note, summarize_members
 from litcls.runs.new_folder import claim_run_dir
 
-STD = "sample standard deviation over seeds (ddof=1)"
+STD = std_note("seed")
 
 
 def seed_dir(run_dir: Path, seed: int) -> Path:
-    return run_dir / f"seed_{seed}"
+    return member_dir(run_dir, "seed", seed)
 
 
 def repeat_seeds(config: TrainConfig) -> Path:
@@ -78,17 +77,12 @@ def aggregate_seeds(run_dir: str | Path) -> dict:
     finished = [seed for seed in seeds if (seed_dir(run_dir, seed) / "results.json").is_file()]
     if not finished:
         raise UserError(f"--aggregate: no seed of {run_dir} has finished (no seed_<s>/results.json)")
-    per_seed = seed_metrics(run_dir, finished)
-    summary = pd.DataFrame({"mean": per_seed.mean(), "std": per_seed.std(ddof=1)}).T
-    pd.concat([per_seed.set_axis(per_seed.index.astype(str)), summary]).to_csv(
-        run_dir / "seeds_results.csv", index_label="seed", encoding="utf-8")
     results = {
         "seeds": seeds,
         "finished_seeds": finished,
         "missing_seeds": [seed for seed in seeds if seed not in finished],
         "std": STD,
-        "metrics": {name: {"mean": _number(summary.at["mean", name]), "std": _number(summary.at["std", name]),
-                           "per_seed": [_number(value) for value in per_seed[name]]} for name in per_seed.columns},
+        "metrics": summarize_members(run_dir, "seed", finished, "seeds_results"),
     }
     (run_dir / "seeds_results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     write_seeds_report(run_dir)
@@ -96,41 +90,8 @@ def aggregate_seeds(run_dir: str | Path) -> dict:
     return results
 
 
-def seed_metrics(run_dir: Path, seeds: list[int]) -> pd.DataFrame:
-    """One row per seed: every metric of its results.json, epochs trained and seconds."""
-    rows = {}
-    for seed in seeds:
-        values = json.loads((seed_dir(run_dir, seed) / "results.json").read_text(encoding="utf-8"))
-        rows[seed] = {key: value for key, value in values.items()
-                      if ("/" in key or key in ("epochs_trained", "seconds")) and isinstance(value, int | float)}
-    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("seed")
-    metrics = sorted(column for column in table.columns if "/" in column)
-    return table[metrics + [column for column in ("epochs_trained", "seconds") if column in table]]
-
-
-def _number(value: float) -> float | None:
-    """JSON has no NaN: an undefined value (the std of one seed) is written as null."""
-    return None if math.isnan(value) else float(value)
-
-
 def print_seeds_summary(run_dir: Path, results: dict) -> None:
-    """Print mean ± std of the main metrics over the seeds, the total time and the run folder."""
-    metrics, finished = results["metrics"], results["finished_seeds"]
-
-    def spread(name: str, digits: int = 4) -> str:
-        mean, std = metrics[name]["mean"], metrics[name]["std"]
-        per_seed = ", ".join("-" if value is None else f"{value:.{digits}f}" for value in metrics[name]["per_seed"])
-        return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "") + f"   ({per_seed})"
-
-    rows = [(name, spread(name)) for name in metrics if "/" in name and metrics[name]["mean"] is not None]
-    if "epochs_trained" in metrics:
-        rows.append(("epochs trained", spread("epochs_trained", 1)))
-    if "seconds" in metrics:
-        rows.append(("time", f"{sum(metrics['seconds']['per_seed']):.0f} s over {len(finished)} seeds"))
-    rows.append(("run folder", str(run_dir)))
-    width = max(len(key) for key, _ in rows)
-    line = "-" * (width + 50)
-    print(f"\n{line}\nseeds {' '.join(map(str, finished))}: mean ± std ({STD}), then per seed")
-    for key, value in rows:
-        print(f"{key.ljust(width)}  {value}")
-    print(line)
+    """Print mean ± std of the main metrics over the seeds, each seed's value, the total time and the run folder."""
+    finished = results["finished_seeds"]
+    title = f"seeds {' '.join(map(str, finished))}: mean ± std ({STD}), then per seed"
+    print_members_summary(run_dir, title, results["metrics"], "seed", each=True)
