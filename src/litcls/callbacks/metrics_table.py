@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
+
+from litcls.files import write_atomically
 
 
 class EpochMetricsTable(L.Callback):
@@ -36,9 +37,11 @@ class EpochMetricsTable(L.Callback):
                   if "/" in key and not key.endswith("batch_loss")}
         self.rows.append({"epoch": trainer.current_epoch, **dict(sorted(values.items()))})
         columns = list(dict.fromkeys(key for row in self.rows for key in row))
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        with temporary.open("w", encoding="utf-8", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(self.rows)
-        os.replace(temporary, self.path)  # a process killed while writing leaves the previous table, never half
+
+        def write(temporary: Path) -> None:
+            with temporary.open("w", encoding="utf-8", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=columns)
+                writer.writeheader()
+                writer.writerows(self.rows)
+
+        write_atomically(self.path, write)  # a process killed while writing leaves the previous table, never half

@@ -7,8 +7,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from litcls.errors import UserError
+from litcls.files import write_atomically
 
 DATA_HOME_ENV = "LITCLS_DATA_HOME"
 
@@ -25,20 +24,22 @@ def data_home() -> Path:
     return Path(os.environ.get(DATA_HOME_ENV, "data"))
 
 
-def _write_atomically(target: Path, write: Callable[[Path], None]) -> Path:
-    """Build the dataset in a temporary folder and rename it, so a killed first run leaves no half dataset."""
+def _build_once(target: Path, write: Callable[[Path], None]) -> Path:
+    """Build the dataset in a temporary folder and rename it, so a killed first run leaves no half dataset; a
+    dataset already there is kept."""
     if target.is_dir():
         return target
-    tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir(parents=True)
-    try:
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    def build(tmp: Path) -> None:
+        tmp.mkdir()
         write(tmp)
-        os.replace(tmp, target)
+
+    try:
+        write_atomically(target, build)
     except OSError:
         if not target.is_dir():  # another process (a DDP rank) finished first otherwise
             raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
@@ -93,4 +94,4 @@ def resolve_data(data: str) -> Path:
     path = Path(data)
     if path.is_dir() or data not in BUILTIN_DATASETS:
         return path
-    return _write_atomically(data_home() / data, BUILTIN_DATASETS[data])
+    return _build_once(data_home() / data, BUILTIN_DATASETS[data])

@@ -23,7 +23,6 @@ import json
 import multiprocessing
 import os
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -34,6 +33,7 @@ import numpy as np
 import PIL
 
 from litcls.cache import cache_root
+from litcls.files import write_atomically
 
 HEAD_BYTES = 64 * 1024  # the duplicate check compares this much of a file before reading all of it
 INDEX_VERSION = 1
@@ -219,15 +219,16 @@ def save(root: Path, facts: Facts, scanned_ns: int) -> None:
             "scanned_ns": scanned_ns, "checker": _checker()}
     file = index_file(root)
     # permissions as the umask allows, as for any file the user writes (a team may share $LITCLS_CACHE)
-    partial = file.with_name(f"{file.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        with open(partial, "xb") as f:
+
+    def write(partial: Path) -> None:
+        with open(partial, "xb") as f:  # (np.savez given a path would add .npz to its name)
             np.savez(f, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), paths=_join(paths),
                      rejected=np.array(list(rejected), np.int64), reasons=_join(list(rejected.values())), **arrays)
-        os.replace(partial, file)  # a reader never sees half a file
+
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(file, write)  # a reader never sees half a file
     except OSError as err:
-        partial.unlink(missing_ok=True)
         warnings.warn(f"cannot write the scan index {file} ({err.strerror or err}); the next start checks the "
                       "images again", stacklevel=3)
         return

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from litcls.config import TrainConfig
 from litcls.data.dataset import ImageDataset
 from litcls.data.feature_datamodule import FeatureDataModule
 from litcls.data.transforms import eval_transform
+from litcls.files import write_atomically
 from litcls.models.head_only import HeadOnlyModule, check_head_is_last, head_inputs
 from litcls.models.registry import get_model_spec
 
@@ -101,9 +101,7 @@ def cached_features(config: TrainConfig, module: HeadOnlyModule, root: Path, sam
         features = extract(module, head, root, paths, batch_size, config.num_workers,
                            torch.device("cuda" if use_gpu else "cpu"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        torch.save({"paths": paths, "features": features}, partial)
-        os.replace(partial, path)  # a reader never sees half a file
+        write_atomically(path, lambda partial: torch.save({"paths": paths, "features": features}, partial))
         rank_zero_info(f"--cache-features: {len(paths)} images embedded in {time.perf_counter() - started:.1f} s, "
                        f"cached in {path}")
     row = {p: i for i, p in enumerate(paths)}

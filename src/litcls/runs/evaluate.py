@@ -11,7 +11,6 @@ split only measures.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,6 +43,7 @@ from litcls.evaluation.threshold import (
     positive_label,
 )
 from litcls.evaluation.writer import write_split_report
+from litcls.files import write_atomically
 from litcls.processes import is_main_process
 from litcls.report.figures import plot_reliability
 from litcls.tracking.loggers import log_evaluation_tables, log_image, log_predictions
@@ -215,9 +215,7 @@ def _store_decision(trainer: L.Trainer, module: L.LightningModule, decision: dic
         return
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     checkpoint["decision"] = dict(decision)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(checkpoint, temporary)
-    os.replace(temporary, path)  # never a half-written best checkpoint
+    write_atomically(path, lambda temporary: torch.save(checkpoint, temporary))  # never a half-written checkpoint
 
 
 def _json_safe(value: Any) -> Any:

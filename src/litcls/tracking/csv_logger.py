@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
+
+from litcls.files import write_atomically
 
 
 class _RunWriter(ExperimentWriter):
@@ -55,12 +56,13 @@ def _read_rows(path: Path) -> tuple[list[str], list[dict]]:
 
 
 def _write_rows(path: Path, columns: list[str], rows: list[dict]) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(temporary, path)
+    def write(temporary: Path) -> None:
+        with temporary.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+
+    write_atomically(path, write)
 
 
 class RunCSVLogger(CSVLogger):
