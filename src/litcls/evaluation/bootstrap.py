@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from litcls.evaluation.two_class import ratio, two_class_metrics
+
 LEVEL = 0.95
 CHUNK = 100  # replicates computed together: memory CHUNK x images
 
@@ -32,21 +34,16 @@ def replicate_weights(size: int, replicates: int, rng: np.random.Generator,
     return drawn[:, group_of].astype(np.float64)
 
 
-def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
-
-
 def weighted_macro_f1(weights: np.ndarray, labels: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
     """Macro F1 per replicate, over the classes present or predicted in it."""
     scores = []
     for label in range(classes):
         true, called = labels == label, predicted == label
         tp, support, calls = weights @ (true & called), weights @ true, weights @ called
-        scores.append(_divide(2 * tp, support + calls))
+        scores.append(ratio(2 * tp, support + calls))
     scores = np.stack(scores, axis=1)  # (R, C); NaN where neither present nor predicted
     seen = ~np.isnan(scores)
-    return _divide(np.nansum(scores, axis=1), seen.sum(axis=1))
+    return ratio(np.nansum(scores, axis=1), seen.sum(axis=1))
 
 
 def weighted_auroc(weights: np.ndarray, scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
@@ -60,7 +57,7 @@ def weighted_auroc(weights: np.ndarray, scores: np.ndarray, positive: np.ndarray
     neg = np.add.reduceat(w * ~positive[order], starts, axis=1)
     below = np.cumsum(neg, axis=1) - neg  # negative weight strictly below each block
     right = (pos * (below + 0.5 * neg)).sum(axis=1)
-    return _divide(right, pos.sum(axis=1) * neg.sum(axis=1))
+    return ratio(right, pos.sum(axis=1) * neg.sum(axis=1))
 
 
 def bootstrap_intervals(labels: np.ndarray, probabilities: np.ndarray, replicates: int, seed: int,
@@ -87,12 +84,12 @@ def bootstrap_intervals(labels: np.ndarray, probabilities: np.ndarray, replicate
     for start in range(0, replicates, CHUNK):
         weights = replicate_weights(len(labels), min(CHUNK, replicates - start), rng, groups)
         total = weights.sum(axis=1)
-        chunk = {"acc": _divide(weights @ correct, total),
+        chunk = {"acc": ratio(weights @ correct, total),
                  "f1_macro": weighted_macro_f1(weights, labels, predicted, classes)}
         per_class = np.stack([weighted_auroc(weights, probabilities[:, label], labels == label)
                               for label in range(classes)], axis=1)
         defined = ~np.isnan(per_class)
-        chunk["auroc"] = _divide(np.nansum(per_class, axis=1), defined.sum(axis=1))
+        chunk["auroc"] = ratio(np.nansum(per_class, axis=1), defined.sum(axis=1))
         if positive is not None and threshold is not None:
             chunk |= _point_metrics(weights, labels == positive, probabilities[:, positive] >= threshold)
         for name, array in chunk.items():
@@ -109,5 +106,4 @@ def bootstrap_intervals(labels: np.ndarray, probabilities: np.ndarray, replicate
 def _point_metrics(weights: np.ndarray, positive: np.ndarray, called: np.ndarray) -> dict[str, np.ndarray]:
     tp, fp = weights @ (positive & called), weights @ (~positive & called)
     fn, tn = weights @ (positive & ~called), weights @ (~positive & ~called)
-    return {"sensitivity": _divide(tp, tp + fn), "specificity": _divide(tn, tn + fp), "ppv": _divide(tp, tp + fp),
-            "npv": _divide(tn, tn + fn), "f1_at_threshold": _divide(2 * tp, 2 * tp + fp + fn)}
+    return two_class_metrics(tp, fp, fn, tn)

@@ -26,7 +26,6 @@ from litcls.errors import UserError
 
 RULE_NAMES = ("youden", "f1", "sensitivity=X", "specificity=X")
 DEFAULT_RULE = "youden"
-POINT_METRICS = ("sensitivity", "specificity", "ppv", "npv", "f1_at_threshold")
 
 
 @dataclass(frozen=True)
@@ -105,14 +104,11 @@ def point_metrics(scores: Any, positive: Any, threshold: float) -> dict[str, flo
     import numpy as np
     from sklearn.metrics import confusion_matrix
 
+    from litcls.evaluation.two_class import two_class_metrics
+
     called = np.asarray(scores, dtype=np.float64) >= threshold
     tn, fp, fn, tp = confusion_matrix(np.asarray(positive, dtype=bool), called, labels=[False, True]).ravel()
-
-    def ratio(numerator: int, denominator: int) -> float:
-        return float(numerator / denominator) if denominator else float("nan")
-
-    return {"sensitivity": ratio(tp, tp + fn), "specificity": ratio(tn, tn + fp), "ppv": ratio(tp, tp + fp),
-            "npv": ratio(tn, tn + fn), "f1_at_threshold": ratio(2 * tp, 2 * tp + fp + fn)}
+    return {name: float(value) for name, value in two_class_metrics(tp, fp, fn, tn).items()}
 
 
 def positive_label(positive_class: str | None, threshold_rule: str | None, classes: list[str]) -> int | None:
