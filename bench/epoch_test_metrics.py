@@ -54,7 +54,7 @@ class EpochTestMetrics(L.Callback):
         self.monitors, self.patience, self.rows = list(monitors), patience, []
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking:
+        if trainer.sanity_checking or trainer.state.fn != "fit":  # not the validation of the best checkpoint
             return
         states = torch.get_rng_state(), np.random.get_state(), random.getstate()
         modes = {module: module.training for module in pl_module.modules()}
