@@ -206,4 +206,4 @@ def test_a_whole_seeds_run_is_not_resumed_but_its_seeds_are(tmp_path, capsys):
     (run / "seed_0").mkdir(parents=True)
     TrainConfig(seeds=[0, 1]).save(run / "config.yaml")
     assert main(["--resume", str(run)]) == 2
-    assert f"resume the seed that stopped (python train.py --resume {run}/seed_<s>)" in capsys.readouterr().err
+    assert f"resume the seed that stopped (python train.py --resume {run}/seed_0)" in capsys.readouterr().err

@@ -48,6 +48,7 @@ from litcls.report.cv_page import write_cv_report
 from litcls.runs.fit import check_leakage, fit_and_evaluate, load_data
 from litcls.runs.members import member_dir, print_members_summary, std_note, summarize_members
 from litcls.runs.new_folder import claim_run_dir
+from litcls.shell import train_command
 
 STD = std_note("fold")
 # settings that say where a fold job runs or logs, not what it computes: jobs of one run may differ in them.
@@ -98,7 +99,7 @@ def cross_validate(config: TrainConfig) -> Path:
         left = [fold for fold in range(config.folds) if fold not in finished_folds(run_dir, config.folds)]
         if left:
             print(f"\nfold {config.fold} finished; still to run: {', '.join(map(str, left))}. The job that finishes "
-                  f"the last fold writes cv_results.*; or run: python train.py --aggregate {run_dir}")
+                  f"the last fold writes cv_results.*; or run: {train_command('--aggregate', run_dir)}")
         else:
             aggregate(run_dir)
     return run_dir
@@ -266,8 +267,8 @@ def read_fold_predictions(file: Path, classes: list[str]) -> pd.DataFrame:
     missing = [column for column in ("path", "label", "predicted", *prob_columns(classes)) if column not in table]
     if missing:
         raise UserError(f"--aggregate: {file} has no column(s) {', '.join(missing)} (not written by this version of "
-                        f"litcls for these classes); run the folds again under another name: python train.py "
-                        f"--config {file.parent.parent / 'config.yaml'} --name NEW_NAME")
+                        "litcls for these classes); run the folds again under another name: "
+                        + train_command("--config", file.parent.parent / "config.yaml", "--name", "NEW_NAME"))
     return table
 
 

@@ -29,6 +29,7 @@ from litcls.processes import is_main_process
 from litcls.runs.crossval import aggregate, finished_folds, fold_dir, run_fold, write_fold_results
 from litcls.runs.fit import fit_and_evaluate
 from litcls.runs.trainer import check_hardware
+from litcls.shell import train_command
 
 RESUMABLE_FLAGS = ("epochs", "num_workers", "accelerator", "devices", "strategy", "num_nodes", "progress")
 EPOCH_PLANNED_SCHEDULERS = ("cosine", "step")
@@ -64,13 +65,15 @@ def locate(target: str) -> tuple[Path, Path]:
     if not (run_dir / "config.yaml").is_file():
         raise UserError(f"--resume: {run_dir} is not a run folder (it has no config.yaml); pass the folder a run "
                         "wrote, e.g. runs/<name>, or a checkpoint inside its checkpoints/ folder")
-    if not checkpoint.is_file() and load_yaml(run_dir / "config.yaml").get("seeds"):
+    seeds = load_yaml(run_dir / "config.yaml").get("seeds")
+    if not checkpoint.is_file() and seeds:
+        stopped = next((seed for seed in seeds if not (run_dir / f"seed_{seed}" / "results.json").is_file()), seeds[0])
         raise UserError(f"--resume: {run_dir} is a --seeds run, which is not resumed as a whole: resume the seed "
-                        f"that stopped (python train.py --resume {run_dir}/seed_<s>), then python train.py "
-                        f"--aggregate {run_dir} combines the finished seeds")
+                        f"that stopped ({train_command('--resume', run_dir / f'seed_{stopped}')}), then "
+                        f"{train_command('--aggregate', run_dir)} combines the finished seeds")
     if not checkpoint.is_file():
         raise UserError(f"--resume: {run_dir} has no checkpoints/last.ckpt: the run stopped before its first "
-                        f"checkpoint. Start it again with: python train.py --config {run_dir / 'config.yaml'}")
+                        f"checkpoint. Start it again with: {train_command('--config', run_dir / 'config.yaml')}")
     return run_dir, checkpoint
 
 
@@ -105,8 +108,9 @@ def resume_config(run_dir: Path, flag_values: dict[str, Any], point: ResumePoint
         raise UserError(
             f"--resume continues {run_dir} with its saved settings; {flags} would make it another experiment. "
             f"With --resume only {', '.join('--' + _flag(name) for name in RESUMABLE_FLAGS)} may change. To try "
-            f"other settings, start a new run: python train.py --config {run_dir / 'config.yaml'} "
-            + " ".join(f"--{_flag(name)} {getattr(wanted, name)}" for name in refused))
+            "other settings, start a new run: " + train_command(
+                "--config", run_dir / "config.yaml",
+                *(word for name in refused for word in (f"--{_flag(name)}", getattr(wanted, name)))))
     if wanted.epochs <= point.epochs_done and wanted.epochs != saved.epochs:
         raise UserError(f"--epochs {wanted.epochs}: {run_dir} has already trained {point.epochs_done} epochs; "
                         f"give more than {point.epochs_done}")

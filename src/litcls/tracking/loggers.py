@@ -19,6 +19,7 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from litcls.config import TrainConfig
 from litcls.evaluation.metrics import monitors
 from litcls.processes import is_main_process
+from litcls.shell import Glob, command
 from litcls.tracking.csv_logger import RunCSVLogger
 
 
@@ -93,6 +94,11 @@ def _wandb_logger(config: TrainConfig, run_dir: Path, job_type: str | None, mode
     return logger
 
 
+def sync_command(run_dir: Path) -> str:
+    """The command that uploads the offline W&B runs of ``run_dir``."""
+    return command("wandb", "sync", Glob(run_dir / "wandb", "offline-run-*"))
+
+
 def start_wandb(config: TrainConfig, run_dir: Path, job_type: str | None = None,
                 resume: bool = False) -> WandbLogger | None:
     """Start (or, with ``resume``, continue) a W&B run; on failure retry offline, and give up with a warning
@@ -100,7 +106,7 @@ def start_wandb(config: TrainConfig, run_dir: Path, job_type: str | None = None,
     mode = wandb_mode(config)
     if mode == "offline" and config.wandb_mode == "auto" and not os.environ.get("WANDB_MODE") and is_main_process():
         print(f"W&B: not logged in, so logging offline to {run_dir / 'wandb'}; upload it later with "
-              f"`wandb sync {run_dir / 'wandb'}/offline-run-*` (or run `wandb login` first next time)")
+              f"`{sync_command(run_dir)}` (or run `wandb login` first next time)")
     try:
         return _wandb_logger(config, run_dir, job_type, mode, resume)
     except Exception as err:  # wandb raises many types: network, auth, config
@@ -109,7 +115,7 @@ def start_wandb(config: TrainConfig, run_dir: Path, job_type: str | None = None,
             warnings.warn(f"W&B could not start ({reason}); continuing without W&B", stacklevel=2)
             return None
         warnings.warn(f"W&B could not start {mode} ({reason}); continuing offline: upload later with "
-                      f"`wandb sync {run_dir / 'wandb'}/offline-run-*`", stacklevel=2)
+                      f"`{sync_command(run_dir)}`", stacklevel=2)
         _finish_wandb(exit_code=1)
         try:
             return _wandb_logger(config, run_dir, job_type, "offline", resume)
