@@ -40,7 +40,7 @@ def test_confusion_matrix_png_with_korean_names_never_spams_warnings(tmp_path):
 def test_a_font_that_covers_the_names_is_found_when_installed():
     # DejaVu Sans lacks U+24B6 (circled A); matplotlib's bundled STIX fonts have it, and so do CJK fonts
     # (Noto Sans CJK, Nanum), which are preferred when installed.
-    assert missing_characters(["Ⓐ"]) == {"Ⓐ"}
+    assert missing_characters(["Ⓐ"]) == ["Ⓐ"]
     family = _font_covering(frozenset("Ⓐ"))
     covering = [font for font in font_manager.fontManager.ttflist
                 if font.name == family and ord("Ⓐ") in _codepoints(font.fname)]
@@ -48,7 +48,7 @@ def test_a_font_that_covers_the_names_is_found_when_installed():
     assert family.startswith("STIX") or family in PREFERRED_FAMILIES
     labels, settings = drawable_labels(["Ⓐ", "plain"])
     assert labels == ["Ⓐ", "plain"] and settings["font.sans-serif"][0] == family
-    assert missing_characters(["cat", "Ünïcödé"]) == set()
+    assert missing_characters(["cat", "Ünïcödé"]) == []
 
 
 def test_curves_and_gradcam_panels_are_written(tmp_path):
@@ -57,7 +57,8 @@ def test_curves_and_gradcam_panels_are_written(tmp_path):
                             "train/f1_macro": [0.2, 0.5, 0.8], "val/f1_macro": [0.2, 0.4, 0.7]})
     plot_curves(metrics, tmp_path / "curves.png")
     image = np.random.default_rng(0).random((16, 16, 3))
-    pixels = plot_gradcam(image, (image * 255).astype(np.uint8), "cat", "dog", 0.87, tmp_path / "g" / "x.png")
+    pixels = plot_gradcam(image, (image * 255).astype(np.uint8), 0, 1, 0.87, drawable_labels(["cat", "dog"]),
+                          tmp_path / "g" / "x.png")
     assert (tmp_path / "curves.png").stat().st_size > 0 and (tmp_path / "g" / "x.png").is_file()
     assert pixels.ndim == 3 and pixels.shape[2] == 3
 

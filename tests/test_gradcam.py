@@ -1,15 +1,24 @@
 """Grad-CAM: the target layer of every model family, overlays, and a model left as it was found."""
 
+import os
+import warnings
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torchvision
+from PIL import Image
 
+import litcls.report.fonts
+from conftest import PALETTE, REPO, run_cli, write_images
 from litcls.callbacks.gradcam_gallery import select_examples
 from litcls.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from litcls.errors import UserError
 from litcls.models.gradcam import find_target_layer, gradcam_heatmaps, overlay, resolve_target_layer, to_display
 from litcls.models.module import ClassifierModule
+from litcls.report.figures import plot_gradcam
+from litcls.report.fonts import drawable_labels, missing_characters
 
 
 def _module(name: str = "cnn", size: int = 16) -> ClassifierModule:
@@ -94,3 +103,88 @@ def test_examples_are_a_fixed_sample_per_class_plus_the_most_confident_mistakes(
     assert chosen == [("class-00-0", 0), ("class-00-1", 6), ("class-01-0", 3), ("class-01-1", 4),
                       ("class-02-0", 5), ("mistake-00", 1), ("mistake-01", 6)]
     assert select_examples(labels, probabilities, per_class=0, mistakes=1) == [("mistake-00", 1)]
+
+
+# The classes of the report: a Korean name sorts last, so it is class 3 of four.
+SHAPES = ["circles", "squares", "triangles", "형태"]
+NO_FONT_LABELS = ["circles", "squares", "triangles", "class 3"]
+# Imported by Python at the start of each CLI process on its path: no installed font draws Hangul there, whatever
+# this machine has installed.
+NO_CJK_FONT = "import litcls.report.fonts as fonts\n\nfonts._font_covering = lambda chars: None\n"
+
+
+@pytest.fixture
+def no_cjk_font(monkeypatch):
+    monkeypatch.setattr(litcls.report.fonts, "_font_covering", lambda chars: None)
+    monkeypatch.setattr(litcls.report.fonts, "_warned", set())
+
+
+def title(png) -> str:
+    with Image.open(png) as image:
+        return image.text["Title"]
+
+
+def test_gradcam_titles_name_each_class_by_its_own_index_when_its_name_cannot_be_drawn(no_cjk_font, tmp_path):
+    image = np.random.default_rng(0).random((16, 16, 3))
+    cam = (image * 255).astype(np.uint8)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        labels = drawable_labels(SHAPES)
+    assert labels[0] == NO_FONT_LABELS
+    [warning] = caught
+    assert "(형태)" in str(warning.message)  # the characters as written, not sorted by code point
+    plot_gradcam(image, cam, 0, 3, 0.9, labels, tmp_path / "mistake.png")
+    plot_gradcam(image, cam, 3, 3, 0.8, labels, tmp_path / "correct.png")
+    plot_gradcam(image, cam, None, 3, 0.7, labels, tmp_path / "unlabelled.png")
+    assert title(tmp_path / "mistake.png") == "true: circles   predicted: class 3 (0.90)"
+    assert title(tmp_path / "correct.png") == "true: class 3   predicted: class 3 (0.80)"
+    assert title(tmp_path / "unlabelled.png") == "predicted: class 3 (0.70)"
+
+
+def test_missing_characters_keep_their_order_of_first_appearance(no_cjk_font):
+    assert missing_characters(["얼룩말", "말", "a 룩"]) == ["얼", "룩", "말"]
+
+
+def expected_title(row: pd.Series, labels: list[str]) -> str:
+    probabilities = row[[f"prob_{name}" for name in SHAPES]].to_numpy(dtype=float)
+    predicted = int(probabilities.argmax())
+    return (f"true: {labels[int(row['label'])]}   predicted: {labels[predicted]} "
+            f"({probabilities[predicted]:.2f})")
+
+
+@pytest.mark.slow
+def test_titles_of_a_runs_gallery_and_of_predict_name_the_true_classes_without_a_cjk_font(tmp_path):
+    """The report: without a font for 형태, a mistake read "true: circles, predicted: class 1" and a correct
+    image of 형태 "true: class 0, predicted: class 1". Here some circles look like 형태 (mislabelled), so the
+    gallery has both a correct 형태 and a circle taken for one."""
+    data = tmp_path / "shapes"
+    for index, name in enumerate(SHAPES):
+        write_images(data / name, 10, PALETTE[index], seed=index)
+    write_images(data / "circles", 5, PALETTE[3], seed=9, prefix="looks_like_3")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(NO_CJK_FONT)
+    env = {"PYTHONPATH": os.pathsep.join([str(site), str(REPO / "src")])}
+
+    result = run_cli("train.py", "--data", str(data), "--model", "cnn", "--img-size", "16", "--epochs", "6",
+                     "--batch-size", "8", "--num-workers", "0", "--augment", "none", "--logger", "csv",
+                     "--val-size", "0.2", "--test-size", "0.4", "--name", "shapes", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "some class names (형태)" in result.stderr
+    run = tmp_path / "runs" / "shapes"
+    table = pd.read_csv(run / "predictions.csv", keep_default_na=False)
+    shown = table[table["gradcam"] != ""]
+    for _, row in shown.iterrows():
+        for png in row["gradcam"].split(";"):
+            assert title(run / png) == expected_title(row, NO_FONT_LABELS), png
+    assert ((shown["class"] == "형태") & (shown["predicted"] == "형태")).any()  # a correct image of class 3
+    assert ((shown["class"] == "circles") & (shown["predicted"] == "형태")).any()  # a circle taken for class 3
+
+    result = run_cli("predict.py", "--ckpt", str(run), "--images", *(str(data / name) for name in SHAPES),
+                     "--gradcam", "--no-calibration", "--out", "preds", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(tmp_path / "preds" / "predictions.csv", keep_default_na=False)
+    for _, row in table.iterrows():
+        assert title(tmp_path / row["gradcam"]) == expected_title(row, NO_FONT_LABELS), row["path"]
+    assert ((table["class"] == "형태") & (table["predicted"] == "형태")).any()
+    assert ((table["class"] == "circles") & (table["predicted"] == "형태")).any()

@@ -116,6 +116,7 @@ class GradCAMGallery(L.Callback):
             (dataset index, PNG file) of every image explained; an image can be both a class sample and a mistake.
         """
         from litcls.report.figures import plot_gradcam
+        from litcls.report.fonts import drawable_labels
 
         if self._target is None or self._target_of is not pl_module:
             return []
@@ -129,15 +130,15 @@ class GradCAMGallery(L.Callback):
         pre = pl_module.preprocessing
         shown = to_display(images, pre.mean, pre.std)
         overlays = overlay(shown, heatmaps)
-        names = pl_module.class_names
+        titles = drawable_labels(pl_module.class_names)  # once for every class: labels by class index
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("*.png"):  # a re-run of the evaluation replaces the gallery, never mixes two
             old.unlink()
         written = []
         for (stem, index), image, cam in zip(chosen, shown, overlays, strict=True):
             path = folder / f"{stem}.png"
-            pixels = plot_gradcam(image, cam, names[labels[index]], names[predicted[index]],
-                                  float(probabilities[index, predicted[index]]), path)
+            pixels = plot_gradcam(image, cam, int(labels[index]), int(predicted[index]),
+                                  float(probabilities[index, predicted[index]]), titles, path)
             log_image(loggers, f"{split}/gradcam/{stem}", pixels, step)
             written.append((index, path))
         return written

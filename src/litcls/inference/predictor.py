@@ -281,11 +281,13 @@ def write_gradcam(module: ClassifierModule, table: pd.DataFrame, out_dir: Path, 
         UserError: the model has no convolutional layer, or ``layer`` is not one Grad-CAM can use.
     """
     from litcls.report.figures import plot_gradcam
+    from litcls.report.fonts import drawable_labels
 
     target = gradcam_target(module, layer)
     if target is None:
         raise UserError(f"--gradcam: model {module.hparams.model!r} has no convolutional layer to explain")
     index = {name: i for i, name in enumerate(module.class_names)}
+    titles = drawable_labels(module.class_names)  # once for every class: labels by class index
     decided = decided_column(table)
     written = pd.Series("", index=table.index, dtype=object)
     readable = table.index[table["error"] == ""]
@@ -294,6 +296,7 @@ def write_gradcam(module: ClassifierModule, table: pd.DataFrame, out_dir: Path, 
         shown, cams = gradcam_overlays(module, target, list(rows["path"]), [index[n] for n in rows[decided]])
         for (row_id, row), image, cam in zip(rows.iterrows(), shown, cams, strict=True):
             path = out_dir / f"{row_id:05d}_{Path(row['path']).stem}.png"
-            plot_gradcam(image, cam, row.get("class"), row[decided], row[f"prob_{row[decided]}"], path)
+            true = int(row["label"]) if pd.notna(row.get("label")) else None
+            plot_gradcam(image, cam, true, index[row[decided]], row[f"prob_{row[decided]}"], titles, path)
             written[row_id] = str(path)
     return written

@@ -37,16 +37,20 @@ def _figure(width: float, height: float, layout: str | None = "constrained"):
 
 
 def _render(figure, path: Path, dpi: int = 100) -> np.ndarray:
-    """Draw once on the Agg canvas; the same pixels go to the PNG file and to the caller."""
+    """Draw once on the Agg canvas; the same pixels go to the PNG file and to the caller. The figure's title is
+    also the PNG's Title text, which file browsers show and which can be searched."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from PIL import Image
+    from PIL import Image, PngImagePlugin
 
     path.parent.mkdir(parents=True, exist_ok=True)
     canvas = FigureCanvasAgg(figure)
     figure.set_dpi(dpi)
     canvas.draw()
     pixels = np.asarray(canvas.buffer_rgba())[..., :3].copy()
-    Image.fromarray(pixels).save(path, optimize=False)
+    info = PngImagePlugin.PngInfo()
+    if figure.get_suptitle():
+        info.add_itxt("Title", figure.get_suptitle())  # iTXt: UTF-8, so a Korean class name survives
+    Image.fromarray(pixels).save(path, optimize=False, pnginfo=info)
     return pixels
 
 
@@ -100,13 +104,17 @@ def plot_curves(metrics: pd.DataFrame, path: Path) -> np.ndarray:
         return _render(figure, path)
 
 
-def plot_gradcam(image: np.ndarray, overlay: np.ndarray, true_name: str | None, predicted_name: str,
-                 probability: float, path: Path) -> np.ndarray:
-    """The image beside its Grad-CAM overlay, titled true class (when known), predicted class and probability."""
-    (true_label, predicted_label), settings = drawable_labels([true_name or "", predicted_name])
-    title = f"predicted: {predicted_label} ({probability:.2f})"
-    if true_name is not None:
-        title = f"true: {true_label}   {title}"
+def plot_gradcam(image: np.ndarray, overlay: np.ndarray, true: int | None, predicted: int, probability: float,
+                 labels: tuple[list[str], dict], path: Path) -> np.ndarray:
+    """The image beside its Grad-CAM overlay, titled true class (when known), predicted class and probability.
+
+    ``true`` and ``predicted`` are class indices; ``labels`` is :func:`drawable_labels` of all the class names,
+    computed once for a gallery, so a name that cannot be drawn is titled ``class <its index>``.
+    """
+    names, settings = labels
+    title = f"predicted: {names[predicted]} ({probability:.2f})"
+    if true is not None:
+        title = f"true: {names[true]}   {title}"
     with _drawing(settings):
         figure = _figure(4.0, 2.4, layout=None)  # fixed margins: constrained layout would double the cost
         axes = figure.subplots(1, 2, gridspec_kw={"left": 0.02, "right": 0.98, "bottom": 0.02, "top": 0.8,
@@ -115,7 +123,7 @@ def plot_gradcam(image: np.ndarray, overlay: np.ndarray, true_name: str | None, 
             ax.imshow(pixels, interpolation="nearest" if pixels.shape[0] < 64 else "antialiased")
             ax.set_title(name, fontsize=8)
             ax.axis("off")
-        figure.suptitle(title, fontsize=9, color="firebrick" if true_name not in (None, predicted_name) else "black")
+        figure.suptitle(title, fontsize=9, color="firebrick" if true not in (None, predicted) else "black")
         return _render(figure, path)
 
 

@@ -11,6 +11,8 @@ import warnings
 from collections.abc import Iterable
 from functools import cache
 
+from litcls.shell import Glob, command
+
 # Families known to cover Hangul, tried first; any other installed font that covers the text also qualifies.
 PREFERRED_FAMILIES = ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR", "Malgun Gothic", "Apple SD Gothic Neo",
                       "AppleGothic", "UnDotum", "Baekmuk Gulim", "Noto Sans CJK JP", "Noto Sans CJK SC")
@@ -36,10 +38,12 @@ def _default_font() -> tuple[str, str]:
     return font_manager.FontProperties(fname=path).get_name(), path
 
 
-def missing_characters(texts: Iterable[str]) -> set[str]:
-    """Characters of ``texts`` that matplotlib's default font cannot draw."""
+def missing_characters(texts: Iterable[str]) -> list[str]:
+    """Characters of ``texts`` that matplotlib's default font cannot draw, each once, in order of first appearance
+    (so a warning lists ``형태`` as it is written)."""
     covered = _codepoints(_default_font()[1])
-    return {char for text in texts for char in text if not char.isspace() and ord(char) not in covered}
+    chars = (char for text in texts for char in text if not char.isspace() and ord(char) not in covered)
+    return list(dict.fromkeys(chars))
 
 
 @cache
@@ -59,7 +63,7 @@ def _font_covering(chars: frozenset[str]) -> str | None:
 _warned: set[frozenset[str]] = set()
 
 
-def font_settings(texts: Iterable[str]) -> tuple[dict, set[str]]:
+def font_settings(texts: Iterable[str]) -> tuple[dict, list[str]]:
     """Matplotlib rc settings that draw ``texts``, and the characters no installed font can draw.
 
     Use the settings with ``matplotlib.rc_context``; nothing global changes. The first time some characters
@@ -67,28 +71,32 @@ def font_settings(texts: Iterable[str]) -> tuple[dict, set[str]]:
     """
     missing = missing_characters(texts)
     if not missing:
-        return {}, set()
+        return {}, []
     family = _font_covering(frozenset(missing))
     if family is not None:
-        return {"font.family": "sans-serif", "font.sans-serif": [family, _default_font()[0]]}, set()
+        return {"font.family": "sans-serif", "font.sans-serif": [family, _default_font()[0]]}, []
     key = frozenset(missing)
     if key not in _warned:
         _warned.add(key)
         from matplotlib import get_cachedir
 
-        sample = "".join(sorted(missing)[:10]) + ("..." if len(missing) > 10 else "")
+        sample = "".join(missing[:10]) + ("..." if len(missing) > 10 else "")
         warnings.warn(f"no installed font can draw some class names ({sample}); figures label those classes "
                       "by index instead (names are in classes.json). Install a font with these characters, "
                       "for Korean e.g. fonts-nanum or fonts-noto-cjk, then delete matplotlib's font cache so "
-                      f"that it is rebuilt at the next run: rm {get_cachedir()}/fontlist-*.json", stacklevel=2)
+                      f"that it is rebuilt at the next run: {command('rm', Glob(get_cachedir(), 'fontlist-*.json'))}",
+                      stacklevel=2)
     return {}, missing
 
 
-def drawable_labels(names: list[str]) -> tuple[list[str], dict]:
-    """Labels for ``names`` that the chosen font can draw, and the rc settings to draw them with.
+def drawable_labels(class_names: list[str]) -> tuple[list[str], dict]:
+    """The label of each class, by class index, that the chosen font can draw, and the rc settings to draw them
+    with.
 
-    A name with characters no installed font has becomes ``class <index>`` rather than a row of boxes.
+    Pass every class name of the task at once: a name with characters no installed font has becomes
+    ``class <index>``, its index among all the classes (what classes.json lists), rather than a row of boxes.
     """
-    settings, missing = font_settings(names)
-    labels = [f"class {index}" if missing & set(name) else name for index, name in enumerate(names)]
+    settings, missing = font_settings(class_names)
+    labels = [f"class {index}" if any(char in missing for char in name) else name
+              for index, name in enumerate(class_names)]
     return labels, settings
