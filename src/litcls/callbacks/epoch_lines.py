@@ -18,15 +18,25 @@ COLUMNS = (("train/loss", "train loss"), ("val/loss", "val loss"), ("val/acc", "
 
 class EpochLines(L.Callback):
     """``epoch 3/30  train loss 0.4123  val loss 0.3012  val acc 0.9123  val F1 0.9100  lr 1.00e-03  4.1 s
-    1250 img/s``: seconds for the epoch with its validation, images per second of its training batches."""
+    1250 img/s``: seconds for the epoch with its validation, images per second of its training batches. After a
+    resume inside an epoch, both count from the first batch trained in this process."""
 
     def __init__(self) -> None:
-        self._started = self._trained = 0.0
+        self._started: float | None = None
+        self._trained = 0.0
+        self._images = 0
+
+    def _start_clock(self) -> None:
+        self._started = self._trained = time.perf_counter()
         self._images = 0
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._started = self._trained = time.perf_counter()
-        self._images = 0
+        self._start_clock()
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        if self._started is None:  # resumed inside an epoch: Lightning skips the epoch-start hook
+            self._start_clock()
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
@@ -35,9 +45,11 @@ class EpochLines(L.Callback):
 
     @rank_zero_only
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        started = self._started if self._started is not None else time.perf_counter()
         print(format_line(trainer.current_epoch, trainer.max_epochs, trainer.callback_metrics,
-                          time.perf_counter() - self._started,
-                          self._images / max(self._trained - self._started, 1e-9)), flush=True)
+                          time.perf_counter() - started, self._images / max(self._trained - started, 1e-9)),
+              flush=True)
+        self._started = None
 
 
 def format_line(epoch: int, epochs: int, metrics: dict, seconds: float, images_per_second: float) -> str:

@@ -74,7 +74,7 @@ class GracefulStop(L.Callback):
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self._stop_requested(trainer):  # arrived during validation: the epoch-end checkpoint is current
-            raise TrainingInterrupted(self._signum(), self.run_dir, None, f"before epoch {trainer.current_epoch}",
+            raise TrainingInterrupted(self._signum(), self.run_dir, None, f"before epoch {trainer.current_epoch + 1}",
                                       quiet=not trainer.is_global_zero)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
@@ -87,7 +87,8 @@ class GracefulStop(L.Callback):
         if not trainer.fast_dev_run:
             trainer.save_checkpoint(self.checkpoint, weights_only=False)
             checkpoint = self.checkpoint
-        where = f"in epoch {trainer.current_epoch} after batch {batch_idx + 1} of {trainer.num_training_batches}"
+        # epochs counted from 1, as the epoch lines and progress bar show them
+        where = f"in epoch {trainer.current_epoch + 1} after batch {batch_idx + 1} of {trainer.num_training_batches}"
         raise TrainingInterrupted(self._signum(), self.run_dir, checkpoint, where, quiet=not trainer.is_global_zero)
 
     def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

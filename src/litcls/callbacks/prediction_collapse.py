@@ -61,7 +61,7 @@ class PredictionCollapseWarning(L.Callback):
             name = pl_module.class_names[int(predicted.argmax())]
             if trainer.is_global_zero:
                 warnings.warn(
-                    f"epoch {trainer.current_epoch}: validation predicted {name!r} for all {int(true.sum())} "
+                    f"epoch {trainer.current_epoch + 1}: validation predicted {name!r} for all {int(true.sum())} "
                     f"images while training accuracy is {train_acc:.2f}; the model does not generalise yet. "
                     "With few images per class try --precise-bn on, a smaller --batch-size, a lower --lr, or "
                     "--model mlp; check that the validation images look like the training ones", stacklevel=1)
