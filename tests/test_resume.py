@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -70,7 +71,8 @@ def test_sigterm_mid_epoch_resumes_to_the_same_model_as_an_uninterrupted_run(dat
     interrupt(SendSignal(signal.SIGTERM, epoch=2, batch=1))
     assert main([*args, "--name", "cut"]) == 128 + signal.SIGTERM
     message = capsys.readouterr().err
-    assert "stopped by SIGTERM in epoch 2 after batch 2 of 5" in message  # 18 images: 4 batches of 4, one of 2
+    # counted from 1 as the epoch lines count: "epoch 2/4" was the last line; 18 images: 4 batches of 4, one of 2
+    assert "stopped by SIGTERM in epoch 3 after batch 2 of 5" in message
     assert "Continue with: python train.py --resume runs/cut" in message
     cut = tmp_path / "runs" / "cut"
     assert not (cut / "results.json").exists()
@@ -78,7 +80,13 @@ def test_sigterm_mid_epoch_resumes_to_the_same_model_as_an_uninterrupted_run(dat
 
     monkeypatch.undo()
     monkeypatch.chdir(tmp_path)
+    started = time.perf_counter()
     assert main(["--resume", "runs/cut"]) == 0
+    seconds = time.perf_counter() - started
+    lines = re.findall(r"^epoch (\d)/4 .*  ([\d.]+) s  (\d+) img/s$", capsys.readouterr().out, re.MULTILINE)
+    # the resumed epoch's clock starts at its first batch: not the machine's uptime, not 0 images per second
+    assert [epoch for epoch, _, _ in lines] == ["3", "4"]
+    assert all(float(taken) < seconds and int(rate) > 0 for _, taken, rate in lines), lines
     whole = tmp_path / "runs" / "whole"
     for name, tensor in weights(whole).items():
         assert torch.equal(tensor, weights(cut)[name]), name  # same batches, optimizer steps and dropout
@@ -105,7 +113,7 @@ def test_ctrl_c_during_validation_lets_it_finish_and_stops_before_the_next_epoch
     assert main([*args, "--name", "whole"]) == 0
     interrupt(SendSignal(signal.SIGINT, epoch=1, batch=0, stage="val"))
     assert main([*args, "--name", "cut"]) == 128 + signal.SIGINT
-    assert "stopped by SIGINT before epoch 2; the last checkpoint is runs/cut/checkpoints/last.ckpt" in (
+    assert "stopped by SIGINT before epoch 3; the last checkpoint is runs/cut/checkpoints/last.ckpt" in (
         capsys.readouterr().err)
     cut = tmp_path / "runs" / "cut"
     assert list(pd.read_csv(cut / "metrics.csv")["epoch"]) == [0, 1]  # epoch 1 validated in full
@@ -114,6 +122,34 @@ def test_ctrl_c_during_validation_lets_it_finish_and_stops_before_the_next_epoch
     monkeypatch.chdir(tmp_path)
     assert main(["--resume", str(cut / "checkpoints" / "last.ckpt")]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(cut / "metrics.csv"), pd.read_csv(tmp_path / "runs/whole/metrics.csv"))
+
+
+def test_the_printed_resume_command_pastes_into_bash_for_a_folder_with_spaces_parentheses_and_hangul(
+        data, tmp_path, monkeypatch, interrupt, capsys):
+    """The report: ``Continue with: python train.py --resume ~/My Runs/형태 images (copy)-...`` was unquoted, and
+    bash answered ``syntax error near unexpected token '('``. Here the command is run as printed."""
+    out_dir = tmp_path / "My Runs" / "형태 images (copy)"
+    monkeypatch.chdir(tmp_path)
+    interrupt(SendSignal(signal.SIGINT, epoch=1, batch=1))
+    args = ["--data", str(data), "--epochs", "2", "--out-dir", str(out_dir), "--name", "it's (1)", *SMALL]
+    assert main(args) == 128 + signal.SIGINT
+    message = capsys.readouterr().err
+    assert "stopped by SIGINT in epoch 2 after batch 2 of 5" in message
+    [command] = re.findall(r"^Continue with: (.*)$", message, re.MULTILINE)
+    run = out_dir / "it's (1)"
+    assert shlex.split(command) == ["python", "train.py", "--resume", str(run)]
+
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONUNBUFFERED": "1",
+           "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
+    started = time.perf_counter()
+    resumed = subprocess.run(["bash", "-c", command], cwd=REPO, env=env, capture_output=True, text=True,
+                             timeout=600)
+    seconds = time.perf_counter() - started
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((run / "results.json").read_text())["epochs_trained"] == 2
+    # the epoch it resumed inside: timed from its first batch after the resume (it read the uptime before)
+    [(taken, rate)] = re.findall(r"^epoch 2/2 .*  ([\d.]+) s  (\d+) img/s$", resumed.stdout, re.MULTILINE)
+    assert float(taken) < seconds and int(rate) > 0, resumed.stdout
 
 
 def test_signal_in_the_last_validation_skips_the_test_until_resumed(data, tmp_path, monkeypatch, interrupt,
