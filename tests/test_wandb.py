@@ -1,6 +1,8 @@
 """The real wandb client in offline mode: read back what it wrote. No test mocks wandb away or uses the network."""
 
 import json
+import re
+import subprocess
 
 import pytest
 import wandb
@@ -59,15 +61,23 @@ def test_a_failing_wandb_init_continues_offline_and_finishes(image_folder, tmp_p
         return real_init(*args, **kwargs)
 
     monkeypatch.setattr(wandb, "init", init_with_outage)
-    config = TrainConfig(data=str(image_folder), out_dir=str(tmp_path / "runs"), name="outage", epochs=1,
+    out_dir = tmp_path / "My Runs" / "형태 images (copy)"  # the upload hint must paste into bash as it is
+    config = TrainConfig(data=str(image_folder), out_dir=str(out_dir), name="outage", epochs=1,
                          img_size=16, batch_size=8, num_workers=0, val_size=0.25, test_size=0.25,
                          logger=["wandb"], wandb_mode="online")
-    with pytest.warns(UserWarning, match="W&B could not start online .*simulated outage.*continuing offline"):
+    with pytest.warns(UserWarning, match="W&B could not start online .*simulated outage.*continuing offline") as caught:
         run_dir = train(config)
     assert (run_dir / "results.json").is_file()
     [offline] = (run_dir / "wandb").glob("offline-run-*")
     assert read_offline_run(offline).exit_code == 0
     assert wandb.run is None  # finished, not left open
+
+    [hint] = [found for warning in caught for found in re.findall(r"upload later with `(wandb sync .*)`",
+                                                                    str(warning.message))]
+    # bash parses the hint as printed; a stand-in wandb shows the words it would get, the glob expanded
+    shown = subprocess.run(["bash", "-c", "wandb() { printf '%s\\n' \"$@\"; }; " + hint], capture_output=True,
+                           text=True, check=True).stdout.splitlines()
+    assert shown == ["sync", str(offline)]
 
 
 def test_mode_follows_flag_then_environment_then_login(tmp_path, wandb_env, monkeypatch):
