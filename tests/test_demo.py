@@ -190,6 +190,16 @@ def demo_server(tiny_run, tmp_path):
         log.close()
 
 
+def test_the_started_demo_names_our_share_flag_not_gradios_launch_argument(demo_server, tmp_path):
+    log = tmp_path / "demo.log"
+    deadline = time.monotonic() + 30  # the lines follow the server's start
+    while "add --share" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    printed = log.read_text()
+    assert f"* Running on local URL:  {demo_server}" in printed
+    assert "* To create a public link, add --share" in printed and "share=True" not in printed, printed
+
+
 @pytest.mark.slow
 def test_the_page_in_chromium_predicts_what_predict_py_predicts(tiny_run, demo_server, tmp_path):
     from playwright.sync_api import expect, sync_playwright

@@ -198,6 +198,10 @@ def test_messy_folder_trains_end_to_end_and_outputs_keep_non_ascii_names(tmp_pat
     assert result.returncode == 0, result.stderr
     assert "skipped 1 of 41 image files that cannot be read" in result.stderr
     assert "猫/broken.jpg: truncated" in result.stderr
+    # our warnings show their message only, not the file, line and code that raised them
+    [line] = [line for line in result.stderr.splitlines() if "skipped 1 of 41" in line]
+    assert line.startswith(f"warning: {data}: skipped 1 of 41 image files"), line
+    assert "scan_folder(" not in result.stderr and "litcls/data" not in result.stderr, result.stderr
     run = tmp_path / "runs" / "messy"
     assert (run / "classes.json").read_text(encoding="utf-8").count("猫") == 1  # written as text, not \\u escapes
     assert json_load(run / "classes.json") == ["café", "Ωmega", "猫"]

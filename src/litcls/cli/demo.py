@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from litcls.errors import UserError
+from litcls.quiet import one_line_warnings
 from litcls.runs.finished_folder import held_out_images, resolve_checkpoint, run_folder_of
 
 EXAMPLES = 8
@@ -76,13 +77,23 @@ def run(args: argparse.Namespace) -> None:
     print(f"demo of {checkpoint} ({module.hparams.model}, {len(module.class_names)} classes"
           f"{'' if target is not None else ', no Grad-CAM: the model has no convolution'}); Ctrl+C stops it")
     try:
-        app.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS,
-                   allowed_paths=sorted({str(path.parent) for path, _ in examples}))
+        # quiet: Gradio's own start-up lines name its Python arguments ("set `share=True` in `launch()`"); the
+        # lines below name our flags. Its public URL, and why a public link failed, are printed regardless.
+        app.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS, quiet=True,
+                   prevent_thread_lock=True, allowed_paths=sorted({str(path.parent) for path, _ in examples}))
     except OSError as err:  # the port was taken between the check and the start
         raise UserError(f"--port {args.port}: {' '.join(str(err).split())}") from None
+    print(f"* Running on local URL:  {app.local_url}")
+    if app.share_url:
+        print("* The public link is temporary: it lasts up to a week")
+    elif not args.share:
+        print("* To create a public link, add --share")
+    sys.stdout.flush()
+    app.block_thread()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    one_line_warnings()
     args = build_parser().parse_args(argv)
     try:
         run(args)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from litcls.errors import UserError
+from litcls.quiet import one_line_warnings
 
 EXPORT_FORMATS = ("onnx", "torchscript")
 
@@ -145,6 +146,7 @@ def describe_labels(table, images: int, labelled: int, source: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    one_line_warnings()
     args = build_parser().parse_args(argv)
     try:
         run(args)

@@ -12,6 +12,7 @@ import yaml
 
 from litcls.config import TrainConfig, config_fields, field_type, item_type, load_yaml, resolve
 from litcls.errors import TrainingInterrupted, UserError
+from litcls.quiet import one_line_warnings
 
 
 class OneLineErrors(argparse.ArgumentParser):
@@ -122,6 +123,7 @@ def aggregate_run(run_dir: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``train.py``; returns the process exit code."""
+    one_line_warnings()
     try:
         args = build_parser().parse_args(argv)
         if args.list_models:
