@@ -4,7 +4,7 @@ Layers, lowest first. A part (a subpackage, or a module at this level) imports o
 the lines above it, never one below, and no two parts import each other (``tests/test_layering.py`` reads this
 table and checks the code against it)::
 
-    errors, cache, processes, suggest, quiet, files  plumbing: exceptions, caches, process rank, hints, atomic writes
+    errors, cache, processes, suggest, quiet, files, shell  plumbing: exceptions, caches, rank, hints, writes, commands
     plugins                                     objects named on the command line by import path
     data, recipe                                sample tables, splits, transforms, datamodules; losses, optimizers
     report                                      figures, tables and pages drawn from numbers and files
