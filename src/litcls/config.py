@@ -21,7 +21,7 @@ from litcls.errors import UserError
 from litcls.evaluation.metrics import monitors
 from litcls.evaluation.threshold import parse_rule
 from litcls.plugins import parse_callback
-from litcls.recipe.losses import LOSSES
+from litcls.recipe.losses import LOSSES, check_loss_parameters, loss_parameters
 from litcls.recipe.optim import METRIC_SCHEDULERS, OPTIMIZERS, SCHEDULERS
 from litcls.suggest import did_you_mean
 
@@ -119,8 +119,10 @@ class TrainConfig:
     precise_bn: str = _opt("auto", "recompute batch-norm statistics over the training split before every "
                            "validation: auto = when an epoch has fewer than 16 optimizer steps", PRECISE_BN)
     # recipe (see litcls.recipe)
-    loss: str = _opt("ce", "training loss: ce (cross-entropy) or focal", LOSSES, group="recipe")
-    focal_gamma: float = _opt(2.0, "with --loss focal: the focusing exponent (0 = cross-entropy)", group="recipe")
+    loss: str = _opt("ce", "training loss: " + ", ".join(f"{name} ({entry.description})"
+                                                         for name, entry in LOSSES.items()), tuple(LOSSES),
+                     group="recipe")
+    # and one field per loss parameter (focal_gamma), declared beside its loss: see the end of this module
     mixup: float | None = _opt(None, "MixUp of training batches with this Beta alpha (e.g. 0.2)", group="recipe")
     cutmix: float | None = _opt(None, "CutMix of training batches with this Beta alpha (e.g. 1.0); with --mixup, "
                                 "each batch gets one of the two", group="recipe")
@@ -257,8 +259,7 @@ class TrainConfig:
         if self.ema is not None and not 0 < self.ema < 1:
             raise UserError(f"--ema is the decay of the weights' moving average and must be in (0, 1), e.g. 0.999; "
                             f"got {self.ema}")
-        if self.focal_gamma < 0:
-            raise UserError(f"--focal-gamma must be 0 or more, got {self.focal_gamma}")
+        check_loss_parameters(self)
         if self.warmup_epochs < 0:
             raise UserError(f"--warmup-epochs must be 0 or more, got {self.warmup_epochs}")
         if self.warmup_epochs and self.warmup_epochs >= self.epochs:
@@ -320,6 +321,14 @@ class TrainConfig:
     def save(self, path: Path) -> None:
         """Write the resolved config as YAML that ``--config`` accepts back."""
         path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+# The parameters of the losses (focal_gamma -> --focal-gamma) are declared beside each loss in
+# litcls.recipe.losses, so that adding a loss is one entry there; they become the last fields of the config.
+TrainConfig = dataclasses.make_dataclass(  # type: ignore[misc]
+    "TrainConfig", [(parameter.name, float, _opt(parameter.default, parameter.help, group="recipe"))
+                    for parameter in loss_parameters()],
+    bases=(TrainConfig,), namespace={"__doc__": TrainConfig.__doc__, "__module__": __name__})
 
 
 def _flag(field_name: str) -> str:
