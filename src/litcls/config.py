@@ -20,7 +20,7 @@ from litcls.data.presets import augment_presets
 from litcls.errors import UserError
 from litcls.evaluation.metrics import monitors
 from litcls.evaluation.threshold import parse_rule
-from litcls.plugins import parse_callback
+from litcls.plugins import is_import_path, parse_plugin
 from litcls.recipe.losses import LOSSES, check_loss_parameters, loss_parameters
 from litcls.recipe.optim import METRIC_SCHEDULERS, OPTIMIZERS, SCHEDULERS
 from litcls.suggest import did_you_mean
@@ -142,7 +142,9 @@ class TrainConfig:
     # output and tracking
     out_dir: str = _opt("runs", "folder that holds run folders", group="output")
     name: str | None = _opt(None, "run folder name (default: <data>-<model>-<date>-<time>)", group="output")
-    logger: list[str] = _opt(["csv"], "experiment loggers, several allowed", LOGGERS, group="output")
+    logger: list[str] = _opt(["csv"], "experiment loggers, several allowed; also your own Lightning Logger as "
+                             "pkg.module:Class or pkg.module:Class:{\"arg\": 1} (JSON keyword arguments), given the "
+                             "run folder as save_dir when its constructor takes one", LOGGERS, group="output")
     wandb_project: str = _opt("litcls", "W&B project", group="weights & biases")
     wandb_entity: str | None = _opt(None, "W&B entity (user or team; default: yours)", group="weights & biases")
     wandb_mode: str = _opt("auto", "auto: online when logged in (or WANDB_API_KEY is set), else offline",
@@ -219,7 +221,7 @@ class TrainConfig:
             choices = f.metadata.get("choices")
             values = getattr(self, f.name)
             for value in values if isinstance(values, list) else [values]:
-                if choices and value not in choices:
+                if choices and value not in choices and not (f.name == "logger" and is_import_path(value)):
                     raise UserError(f"--{_flag(f.name)}: unknown value {value!r}{did_you_mean(value, choices)}; "
                                     f"valid values: {', '.join(choices)}")
         if self.folds < 0 or self.folds == 1:
@@ -244,6 +246,8 @@ class TrainConfig:
         if self.augment not in AUGMENT_PRESETS and not Path(self.augment).is_file():
             raise UserError(f"--augment: {self.augment!r} is neither a preset ({', '.join(AUGMENT_PRESETS)}) "
                             "nor an existing YAML file")
+        for spec in filter(is_import_path, self.logger):
+            parse_plugin(spec, "--logger")
         if self.threshold_rule is not None:
             parse_rule(self.threshold_rule)
         self._validate_recipe()
@@ -279,7 +283,7 @@ class TrainConfig:
         elif self.resplit_per_seed:
             raise UserError("--resplit-per-seed needs --seeds")
         for spec in self.callbacks:
-            parse_callback(spec)
+            parse_plugin(spec)
 
     def _validate_starting_weights(self) -> None:
         if self.pretrained and self.weights:
