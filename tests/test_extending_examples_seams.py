@@ -15,10 +15,12 @@ import yaml
 
 from conftest import REPO, make_class_folder, run_cli
 from litcls.cli.train import main
+from litcls.config import LOGGERS
 from litcls.data.builtin import DATA_HOME_ENV
 from litcls.data.sources import SOURCES, DataSpec, image_root, load_samples
 from litcls.errors import UserError
 from litcls.recipe.losses import LOSSES, build_loss
+from litcls.tracking.loggers import BUILTIN_LOGGERS
 
 EXAMPLES = REPO / "docs" / "examples"
 TINY = ["--img-size", "16", "--batch-size", "4", "--num-workers", "0", "--model", "linear", "--progress", "none",
@@ -93,6 +95,10 @@ def test_logger_and_callback_examples_run_by_import_path(tmp_path):
 
 
 NOT_A_LOGGER = "class NotALogger:\n    pass\n"
+
+
+def test_every_logger_name_the_flag_offers_has_a_builder():
+    assert set(BUILTIN_LOGGERS) | {"none"} == set(LOGGERS)
 
 
 @pytest.mark.parametrize("spec, message", [
