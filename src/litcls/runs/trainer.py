@@ -23,8 +23,8 @@ from litcls.callbacks.prediction_collapse import PredictionCollapseWarning
 from litcls.callbacks.predictions import PredictionCollector
 from litcls.callbacks.resume_state import ResumeState
 from litcls.config import MONITORS, TrainConfig
-from litcls.devices import parse_devices
 from litcls.data.batching import MIN_PATIENCE_STEPS, PRECISE_BN_BELOW_STEPS, patience_epochs
+from litcls.devices import parse_devices
 from litcls.errors import UserError
 from litcls.plugins import load_callbacks
 from litcls.tracking.loggers import build_loggers
