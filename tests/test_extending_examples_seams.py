@@ -64,20 +64,27 @@ def test_loss_example_is_cross_entropy_at_epsilon_zero(registries):
     assert build_loss("poly1", label_smoothing=0.1, poly_epsilon=2.0, focal_gamma=5.0)(logits, labels) > cross_entropy
 
 
-def test_data_source_and_loss_examples_train_by_name(tmp_path):
-    """The two examples imported before the package reads its registries (in the package, their files would be)."""
-    launcher = ("import sys, runpy, my_data_source, my_loss; sys.argv[0] = 'train.py'; "
-                f"runpy.run_path({str(REPO / 'train.py')!r}, run_name='__main__')")
-    env = {**os.environ, "PYTHONPATH": f"{EXAMPLES}{os.pathsep}{REPO / 'src'}", DATA_HOME_ENV: str(tmp_path / "data")}
-    result = subprocess.run([sys.executable, "-c", launcher, "--data", "two_shapes", "--loss", "poly1",
-                             "--poly-epsilon", "2", "--name", "ext", *TINY], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=600)
+def run_example_script(name: str, *args: str, cwd) -> subprocess.CompletedProcess:
+    """``python docs/examples/<name>.py ...``: the example registers its entry, then runs train.py's entry point."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), DATA_HOME_ENV: str(cwd / "data")}
+    return subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py"), *args, *TINY], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_data_source_example_trains_by_name(tmp_path):
+    result = run_example_script("my_data_source", "--data", "two_shapes", "--name", "source", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    run = tmp_path / "runs" / "ext"
-    config = yaml.safe_load((run / "config.yaml").read_text())
-    assert (config["data"], config["loss"], config["poly_epsilon"]) == ("two_shapes", "poly1", 2.0)
-    splits = pd.read_csv(run / "splits.csv")
+    splits = pd.read_csv(tmp_path / "runs" / "source" / "splits.csv")
     assert len(splits) == 32 and set(splits["class"]) == {"dark", "light"}
+
+
+def test_loss_example_trains_with_its_flag(tmp_path):
+    data = make_class_folder(tmp_path / "shapes", {"circle": 8, "square": 8})
+    result = run_example_script("my_loss", "--data", str(data), "--loss", "poly1", "--poly-epsilon", "2", "--name",
+                                "loss", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = yaml.safe_load((tmp_path / "runs" / "loss" / "config.yaml").read_text())
+    assert (config["loss"], config["poly_epsilon"], config["focal_gamma"]) == ("poly1", 2.0, 2.0)
 
 
 def test_logger_and_callback_examples_run_by_import_path(tmp_path):

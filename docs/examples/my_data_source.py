@@ -1,12 +1,14 @@
-"""A data source: ``--data two_shapes``, light and dark squares drawn on first use.
+"""A data source: ``--data two_shapes``, dark and light noisy images drawn on first use.
 
 Put this file in ``src/litcls/data/sources/`` (every module there is imported with the package), then train with
-``python train.py --data two_shapes``. A loader takes the :class:`DataSpec` (``--data`` and its options) and
-returns the sample table: the folder the image paths are relative to, the class names, and one row per image
-(``path``, ``label`` as an index into the class names, ``split`` as ``train``/``val``/``test`` or '' to let
-``--val-size``/``--test-size`` split it).
+``python train.py --data two_shapes``. Without copying it there, running this file registers the source and hands
+every flag to ``train.py``'s entry point: ``python docs/examples/my_data_source.py --data two_shapes``. A loader
+takes the :class:`DataSpec` (``--data`` and its options) and returns the sample table: the folder the image paths
+are relative to, the class names, and one row per image (``path``, ``label`` as an index into the class names,
+``split`` as ``train``/``val``/``test`` or '' to let ``--val-size``/``--test-size`` split it).
 """
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,3 +42,9 @@ def two_shapes(spec: DataSpec) -> SampleTable:
             rows.append((path, label))
     samples = pd.DataFrame(rows, columns=["path", "label"]).assign(split="")
     return SampleTable(root=root, classes=CLASSES, samples=samples)
+
+
+if __name__ == "__main__":
+    from litcls.cli.train import main
+
+    sys.exit(main())

@@ -2,10 +2,14 @@
 
 Adding a loss is one entry in ``LOSSES`` of ``src/litcls/recipe/losses.py``: its builder
 ``(weight, label_smoothing, **parameters) -> nn.Module`` and the parameters it reads, each of which becomes a flag
-and a YAML key with its default and help. Here the entry is added from a module imported before ``litcls.config``
-(as the test does), which works the same; in the package you would write it inside the dict. Then
-``python train.py --loss poly1 --poly-epsilon 2``.
+and a YAML key with its default and help: ``python train.py --loss poly1 --poly-epsilon 2``. The configuration
+reads the registry when it is imported, so running this file shows that without editing the package: it adds the
+entry first, then hands every flag to ``train.py``'s entry point::
+
+    python docs/examples/my_loss.py --loss poly1 --poly-epsilon 2
 """
+
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -34,3 +38,9 @@ LOSSES["poly1"] = Loss(
     "cross-entropy + epsilon * (1 - p_t)",
     (LossParameter("poly_epsilon", 1.0, "with --loss poly1: the weight of the 1 - p_t term (0 = cross-entropy)"),),
 )
+
+
+if __name__ == "__main__":
+    from litcls.cli.train import main  # imported after the entry: the configuration reads the registry on import
+
+    sys.exit(main())
