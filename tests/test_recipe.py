@@ -17,7 +17,7 @@ from litcls.data.dataset import ImageDataset
 from litcls.data.presets import PRESET_DIR
 from litcls.data.transforms import eval_transform
 from litcls.models.module import ClassifierModule
-from litcls.plugins import parse_callback
+from litcls.plugins import parse_plugin
 from litcls.recipe.focal import FocalLoss
 from litcls.runs.dispatch import train
 from litcls.runs.resume import resume
@@ -194,7 +194,7 @@ def test_callbacks_repeat_on_the_command_line_and_list_in_yaml(tmp_path):
     assert config.callbacks == ["a.b:C", 'd:E:{"n": 1}'] and config.seeds == [0, 1]
     (tmp_path / "c.yaml").write_text("callbacks: [a.b:C]\nseeds: [3, 4]\n")
     assert resolve(load_yaml(tmp_path / "c.yaml"), {}).callbacks == ["a.b:C"]
-    assert parse_callback('d:E:{"n": 1}') == ("d", "E", {"n": 1})
+    assert parse_plugin('d:E:{"n": 1}') == ("d", "E", {"n": 1})
 
 
 def test_augmentation_presets_are_the_files_in_the_preset_folder():

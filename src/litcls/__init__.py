@@ -5,6 +5,7 @@ the lines above it, never one below, and no two parts import each other (``tests
 table and checks the code against it)::
 
     errors, cache, processes, suggest, quiet, files, shell  plumbing: exceptions, caches, rank, hints, writes, commands
+    devices                                     the devices a command names, as Lightning takes them
     plugins                                     objects named on the command line by import path
     data, recipe                                sample tables, splits, transforms, datamodules; losses, optimizers
     report                                      figures, tables and pages drawn from numbers and files

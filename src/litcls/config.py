@@ -20,8 +20,8 @@ from litcls.data.presets import augment_presets
 from litcls.errors import UserError
 from litcls.evaluation.metrics import monitors
 from litcls.evaluation.threshold import parse_rule
-from litcls.plugins import parse_callback
-from litcls.recipe.losses import LOSSES
+from litcls.plugins import is_import_path, parse_plugin
+from litcls.recipe.losses import LOSSES, check_loss_parameters, loss_parameters
 from litcls.recipe.optim import METRIC_SCHEDULERS, OPTIMIZERS, SCHEDULERS
 from litcls.suggest import did_you_mean
 
@@ -119,8 +119,10 @@ class TrainConfig:
     precise_bn: str = _opt("auto", "recompute batch-norm statistics over the training split before every "
                            "validation: auto = when an epoch has fewer than 16 optimizer steps", PRECISE_BN)
     # recipe (see litcls.recipe)
-    loss: str = _opt("ce", "training loss: ce (cross-entropy) or focal", LOSSES, group="recipe")
-    focal_gamma: float = _opt(2.0, "with --loss focal: the focusing exponent (0 = cross-entropy)", group="recipe")
+    loss: str = _opt("ce", "training loss: " + ", ".join(f"{name} ({entry.description})"
+                                                         for name, entry in LOSSES.items()), tuple(LOSSES),
+                     group="recipe")
+    # and one field per loss parameter (focal_gamma), declared beside its loss: see the end of this module
     mixup: float | None = _opt(None, "MixUp of training batches with this Beta alpha (e.g. 0.2)", group="recipe")
     cutmix: float | None = _opt(None, "CutMix of training batches with this Beta alpha (e.g. 1.0); with --mixup, "
                                 "each batch gets one of the two", group="recipe")
@@ -140,7 +142,9 @@ class TrainConfig:
     # output and tracking
     out_dir: str = _opt("runs", "folder that holds run folders", group="output")
     name: str | None = _opt(None, "run folder name (default: <data>-<model>-<date>-<time>)", group="output")
-    logger: list[str] = _opt(["csv"], "experiment loggers, several allowed", LOGGERS, group="output")
+    logger: list[str] = _opt(["csv"], "experiment loggers, several allowed; also your own Lightning Logger as "
+                             "pkg.module:Class or pkg.module:Class:{\"arg\": 1} (JSON keyword arguments), given the "
+                             "run folder as save_dir when its constructor takes one", LOGGERS, group="output")
     wandb_project: str = _opt("litcls", "W&B project", group="weights & biases")
     wandb_entity: str | None = _opt(None, "W&B entity (user or team; default: yours)", group="weights & biases")
     wandb_mode: str = _opt("auto", "auto: online when logged in (or WANDB_API_KEY is set), else offline",
@@ -217,7 +221,7 @@ class TrainConfig:
             choices = f.metadata.get("choices")
             values = getattr(self, f.name)
             for value in values if isinstance(values, list) else [values]:
-                if choices and value not in choices:
+                if choices and value not in choices and not (f.name == "logger" and is_import_path(value)):
                     raise UserError(f"--{_flag(f.name)}: unknown value {value!r}{did_you_mean(value, choices)}; "
                                     f"valid values: {', '.join(choices)}")
         if self.folds < 0 or self.folds == 1:
@@ -242,6 +246,8 @@ class TrainConfig:
         if self.augment not in AUGMENT_PRESETS and not Path(self.augment).is_file():
             raise UserError(f"--augment: {self.augment!r} is neither a preset ({', '.join(AUGMENT_PRESETS)}) "
                             "nor an existing YAML file")
+        for spec in filter(is_import_path, self.logger):
+            parse_plugin(spec, "--logger")
         if self.threshold_rule is not None:
             parse_rule(self.threshold_rule)
         self._validate_recipe()
@@ -257,8 +263,7 @@ class TrainConfig:
         if self.ema is not None and not 0 < self.ema < 1:
             raise UserError(f"--ema is the decay of the weights' moving average and must be in (0, 1), e.g. 0.999; "
                             f"got {self.ema}")
-        if self.focal_gamma < 0:
-            raise UserError(f"--focal-gamma must be 0 or more, got {self.focal_gamma}")
+        check_loss_parameters(self)
         if self.warmup_epochs < 0:
             raise UserError(f"--warmup-epochs must be 0 or more, got {self.warmup_epochs}")
         if self.warmup_epochs and self.warmup_epochs >= self.epochs:
@@ -278,7 +283,7 @@ class TrainConfig:
         elif self.resplit_per_seed:
             raise UserError("--resplit-per-seed needs --seeds")
         for spec in self.callbacks:
-            parse_callback(spec)
+            parse_plugin(spec)
 
     def _validate_starting_weights(self) -> None:
         if self.pretrained and self.weights:
@@ -320,6 +325,14 @@ class TrainConfig:
     def save(self, path: Path) -> None:
         """Write the resolved config as YAML that ``--config`` accepts back."""
         path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+# The parameters of the losses (focal_gamma -> --focal-gamma) are declared beside each loss in
+# litcls.recipe.losses, so that adding a loss is one entry there; they become the last fields of the config.
+TrainConfig = dataclasses.make_dataclass(  # type: ignore[misc]
+    "TrainConfig", [(parameter.name, float, _opt(parameter.default, parameter.help, group="recipe"))
+                    for parameter in loss_parameters()],
+    bases=(TrainConfig,), namespace={"__doc__": TrainConfig.__doc__, "__module__": __name__})
 
 
 def _flag(field_name: str) -> str:

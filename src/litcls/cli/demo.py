@@ -13,6 +13,7 @@ import socket
 import sys
 from collections.abc import Sequence
 
+from litcls.cli.exit_codes import one_line_errors
 from litcls.errors import UserError
 from litcls.quiet import one_line_warnings
 from litcls.runs.finished_folder import held_out_images, resolve_checkpoint, run_folder_of
@@ -92,14 +93,8 @@ def run(args: argparse.Namespace) -> None:
     app.block_thread()
 
 
+@one_line_errors
 def main(argv: Sequence[str] | None = None) -> int:
     one_line_warnings()
-    args = build_parser().parse_args(argv)
-    try:
-        run(args)
-        return 0
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    run(build_parser().parse_args(argv))
+    return 0

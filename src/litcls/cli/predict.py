@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from litcls.cli.exit_codes import one_line_errors
 from litcls.errors import UserError
 from litcls.quiet import one_line_warnings
 
@@ -145,12 +145,8 @@ def describe_labels(table, images: int, labelled: int, source: str) -> None:
               "every image must, for its folder to be its label")
 
 
+@one_line_errors
 def main(argv: Sequence[str] | None = None) -> int:
     one_line_warnings()
-    args = build_parser().parse_args(argv)
-    try:
-        run(args)
-        return 0
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    run(build_parser().parse_args(argv))
+    return 0

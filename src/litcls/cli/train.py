@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import typing
 from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 
+from litcls.cli.exit_codes import one_line_errors
 from litcls.config import TrainConfig, config_fields, field_type, item_type, load_yaml, resolve
-from litcls.errors import TrainingInterrupted, UserError
+from litcls.errors import UserError
 from litcls.quiet import one_line_warnings
 
 
@@ -121,34 +121,24 @@ def aggregate_run(run_dir: str) -> None:
         aggregate(run_dir)
 
 
+@one_line_errors
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``train.py``; returns the process exit code."""
     one_line_warnings()
-    try:
-        args = build_parser().parse_args(argv)
-        if args.list_models:
-            print_models()
-            return 0
-        if args.resume:
-            return resume_from_flags(args)
-        config = resolve(load_yaml(args.config) if args.config else {}, flag_values(args))
-        if args.print_config:
-            print_config(config)
-            return 0
-        if args.aggregate:
-            aggregate_run(args.aggregate)
-            return 0
-        from litcls.runs.dispatch import train
-
-        train(config)
+    args = build_parser().parse_args(argv)
+    if args.list_models:
+        print_models()
         return 0
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except TrainingInterrupted as err:
-        if not err.quiet:
-            print(err, file=sys.stderr)
-        return 128 + err.signum
+    if args.resume:
+        return resume_from_flags(args)
+    config = resolve(load_yaml(args.config) if args.config else {}, flag_values(args))
+    if args.print_config:
+        print_config(config)
+        return 0
+    if args.aggregate:
+        aggregate_run(args.aggregate)
+        return 0
+    from litcls.runs.dispatch import train
+
+    train(config)
+    return 0

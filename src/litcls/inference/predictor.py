@@ -24,6 +24,7 @@ import litcls.quiet  # noqa: F401  (Lightning's messages a user can do nothing a
 from litcls.data.dataset import load_rgb
 from litcls.data.scan import is_image
 from litcls.data.transforms import Preprocessing, eval_transform
+from litcls.devices import lightning_device
 from litcls.errors import UserError
 from litcls.models.module import ClassifierModule
 from litcls.runs.finished_folder import resolve_checkpoint
@@ -112,15 +113,6 @@ class _DecodingErrors(L.Callback):
         self.messages += list(batch[1])
 
 
-def lightning_device(name: str) -> tuple[str, int | list[int]]:
-    """``--device`` (``auto``, ``cpu``, ``cuda``, ``cuda:1``, ``mps``) as a Trainer's accelerator and devices."""
-    kind, _, index = name.partition(":")
-    if kind not in ("auto", "cpu", "cuda", "gpu", "mps") or (index and not (kind in ("cuda", "gpu")
-                                                                              and index.isdigit())):
-        raise UserError(f"--device: {name!r} is not one of auto, cpu, cuda, cuda:N, mps")
-    return kind, [int(index)] if index else 1
-
-
 def predict_logits(module: ClassifierModule, paths: Sequence[Path], batch_size: int = 32, num_workers: int = 0,
                    device: str = "cpu", flip: bool = False) -> tuple[np.ndarray, list[str]]:
     """(N, C) logits of the image files, in order, and each file's decoding error ('' when it was read).
@@ -132,7 +124,7 @@ def predict_logits(module: ClassifierModule, paths: Sequence[Path], batch_size: 
 
     Args:
         flip: predict the horizontally mirrored images (test-time augmentation).
-        device: see :func:`lightning_device`.
+        device: see :func:`litcls.devices.lightning_device`.
     """
     from litcls.callbacks.predictions import PredictionCollector
 

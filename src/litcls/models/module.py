@@ -43,19 +43,20 @@ class ClassifierModule(L.LightningModule):
         curve_thresholds: fixed thresholds of the AUROC and AP metrics; None computes them exactly (see
             :func:`litcls.evaluation.metrics.curve_thresholds`).
         head: ``linear`` (the model's own) or ``mlp`` (see :mod:`litcls.models.heads`).
-        loss: ``ce`` or ``focal`` (with ``focal_gamma``), see :mod:`litcls.recipe.losses`.
+        loss: a name of :data:`litcls.recipe.losses.LOSSES` (``ce``, ``focal``).
         mixup, cutmix: Beta-distribution alphas of MixUp and CutMix on training batches; 0 = off. Training
             metrics of a mixed batch are computed against each image's dominant label (the larger share).
         warmup_epochs: epochs of linear learning-rate warmup.
         channels_last: keep weights and images in channels-last memory format (faster convolutions on GPUs).
+        loss_parameters: the parameters of the losses by name (``focal_gamma``), each declared beside its loss.
     """
 
     def __init__(self, model: str, class_names: list[str], preprocessing: dict[str, Any], optimizer: str = "adamw",
                  lr: float = 1e-3, weight_decay: float = 1e-4, scheduler: str = "cosine",
                  label_smoothing: float = 0.0, max_epochs: int = 30, monitor: str = "val/loss",
                  class_weights: list[float] | None = None, curve_thresholds: int | None = None,
-                 head: str = "linear", loss: str = "ce", focal_gamma: float = 2.0, mixup: float = 0.0,
-                 cutmix: float = 0.0, warmup_epochs: int = 0, channels_last: bool = False):
+                 head: str = "linear", loss: str = "ce", mixup: float = 0.0, cutmix: float = 0.0,
+                 warmup_epochs: int = 0, channels_last: bool = False, **loss_parameters: float):
         super().__init__()
         self.save_hyperparameters()
         self.class_names = list(class_names)
@@ -64,8 +65,8 @@ class ClassifierModule(L.LightningModule):
         replace_head(self.model, model, get_model_spec(model).head_name(self.model), head)
         if channels_last:
             self.model.to(memory_format=torch.channels_last)
-        self.criterion = build_loss(loss, None, label_smoothing, focal_gamma)
-        self.train_criterion = build_loss(loss, class_weights, label_smoothing, focal_gamma)
+        self.criterion = build_loss(loss, None, label_smoothing, **loss_parameters)
+        self.train_criterion = build_loss(loss, class_weights, label_smoothing, **loss_parameters)
         self.mixing = build_mixing(mixup, cutmix, len(self.class_names))
         # every stage's metrics come from the metric table (litcls.evaluation.metrics)
         classes = len(self.class_names)

@@ -25,6 +25,7 @@ from litcls.runs.crossval import cross_validate
 from litcls.runs.fit import train_one
 from litcls.runs.seeds import repeat_seeds
 from litcls.runs.trainer import check_hardware
+from litcls.tracking.loggers import check_loggers
 
 
 def train(config: TrainConfig) -> Path:
@@ -37,6 +38,7 @@ def train(config: TrainConfig) -> Path:
     check_launch(config, check_hardware(config))
     starting_weights(config.model, config.pretrained, config.weights)  # a missing download stops here
     load_callbacks(config.callbacks)  # --callbacks that do not import or are no Callback stop here
+    check_loggers(config.logger)  # and so do --logger pkg.module:Class that are no Logger
     if config.folds:
         return cross_validate(config)
     if config.seeds:

@@ -36,6 +36,7 @@ from litcls.models.head_only import HeadOnlyModule
 from litcls.models.module import ClassifierModule
 from litcls.models.pretrained import load_starting_weights, run_preprocessing, starting_weights
 from litcls.processes import is_main_process
+from litcls.recipe.losses import loss_parameters
 from litcls.report.page import write_run_report
 from litcls.report.summary import print_summary
 from litcls.runs.advice import settle_batch_size, warn_small_images
@@ -153,8 +154,9 @@ def fit_and_evaluate(config: TrainConfig, scan: SampleTable, samples: pd.DataFra
         class_weights=class_weights(train_labels, len(scan.classes)) if config.balance == "loss" else None,
         curve_thresholds=curve_thresholds(max(len(datamodule.split(name)) for name in ("val", "test")),
                                           len(scan.classes)),
-        head=config.head, loss=config.loss, focal_gamma=config.focal_gamma, mixup=config.mixup or 0.0,
-        cutmix=config.cutmix or 0.0, warmup_epochs=config.warmup_epochs, channels_last=config.channels_last,
+        head=config.head, loss=config.loss, mixup=config.mixup or 0.0, cutmix=config.cutmix or 0.0,
+        warmup_epochs=config.warmup_epochs, channels_last=config.channels_last,
+        **{parameter.name: getattr(config, parameter.name) for parameter in loss_parameters()},
     )
     if config.compile:
         compile_or_warn(module.model, preprocessing.img_size)

@@ -24,21 +24,10 @@ from litcls.callbacks.predictions import PredictionCollector
 from litcls.callbacks.resume_state import ResumeState
 from litcls.config import MONITORS, TrainConfig
 from litcls.data.batching import MIN_PATIENCE_STEPS, PRECISE_BN_BELOW_STEPS, patience_epochs
+from litcls.devices import parse_devices
 from litcls.errors import UserError
 from litcls.plugins import load_callbacks
 from litcls.tracking.loggers import build_loggers
-
-
-def parse_devices(value: str) -> str | int | list[int]:
-    """``auto`` -> ``auto``, ``2`` -> 2 devices, ``0,1`` -> device ids [0, 1]."""
-    if value.isdigit():
-        return int(value)
-    if "," in value:
-        try:
-            return [int(part) for part in value.split(",") if part.strip()]
-        except ValueError:
-            raise UserError(f"--devices: {value!r} is not a list of device ids such as 0,1") from None
-    return value
 
 
 def build_callbacks(config: TrainConfig, run_dir: Path, steps_per_epoch: int) -> list[L.Callback]:

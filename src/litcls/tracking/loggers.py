@@ -6,9 +6,11 @@ and is dropped with a warning when it cannot start at all.
 
 from __future__ import annotations
 
+import inspect
 import netrc
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -18,15 +20,50 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 
 from litcls.config import TrainConfig
 from litcls.evaluation.metrics import monitors
+from litcls.plugins import import_plugin, instantiate, is_import_path
 from litcls.processes import is_main_process
 from litcls.shell import Glob, command
 from litcls.tracking.csv_logger import RunCSVLogger
 
 
+def _tensorboard(config: TrainConfig, run_dir: Path, resume_step: int | None, job_type: str | None) -> Logger:
+    # purge_step: TensorBoard hides the events an earlier session wrote from that step on
+    return TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", purge_step=resume_step)
+
+
+def _wandb(config: TrainConfig, run_dir: Path, resume_step: int | None, job_type: str | None) -> Logger | None:
+    return start_wandb(config, run_dir, job_type, resume=resume_step is not None)
+
+
+# --logger's built-in names -> a builder (config, run_dir, resume_step, job_type); with ``none`` (no logger), the
+# names litcls.config.LOGGERS offers
+BUILTIN_LOGGERS: dict[str, Callable[[TrainConfig, Path, int | None, str | None], Logger | None]] = {
+    "csv": lambda config, run_dir, resume_step, job_type: RunCSVLogger(run_dir, resume_step or 0),
+    "tensorboard": _tensorboard,
+    "wandb": _wandb,
+}
+LOGGER_BASE = "lightning.pytorch.loggers.Logger"
+
+
+def check_loggers(specs: list[str]) -> None:
+    """Import the loggers given by import path and check each is a Lightning Logger class, before any training."""
+    for spec in filter(is_import_path, specs):
+        import_plugin(spec, "--logger", Logger, LOGGER_BASE)
+
+
+def user_logger(spec: str, run_dir: Path) -> Logger:
+    """``--logger pkg.module:Class[:{"arg": 1}]``, given ``save_dir=run_dir`` when its constructor takes one."""
+    target, kwargs = import_plugin(spec, "--logger", Logger, LOGGER_BASE)
+    if "save_dir" in inspect.signature(target).parameters:
+        kwargs = {"save_dir": str(run_dir), **kwargs}
+    return instantiate(spec, "--logger", target, kwargs)
+
+
 def build_loggers(config: TrainConfig, run_dir: Path, resume_step: int | None = None,
                   job_type: str | None = None) -> list[Logger]:
     """``csv`` -> ``run_dir/logs/metrics.csv`` (every logged step); ``tensorboard`` -> ``run_dir/tensorboard``;
-    ``wandb`` -> a W&B run whose local files live in ``run_dir/wandb``.
+    ``wandb`` -> a W&B run whose local files live in ``run_dir/wandb``; ``pkg.module:Class`` -> that Logger
+    (see :func:`user_logger`).
 
     Args:
         config: the run configuration (``logger`` and the ``wandb_*`` settings).
@@ -35,16 +72,10 @@ def build_loggers(config: TrainConfig, run_dir: Path, resume_step: int | None = 
             W&B run found in ``run_dir/wandb`` is resumed.
         job_type: W&B job type, e.g. ``fold_2`` for one fold of a k-fold run.
     """
-    loggers: list[Logger] = []
-    if "csv" in config.logger:
-        loggers.append(RunCSVLogger(run_dir, resume_step or 0))
-    if "tensorboard" in config.logger:
-        # purge_step: TensorBoard hides the events an earlier session wrote from that step on
-        loggers.append(TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", purge_step=resume_step))
-    if "wandb" in config.logger:
-        wandb_logger = start_wandb(config, run_dir, job_type, resume=resume_step is not None)
-        if wandb_logger is not None:
-            loggers.append(wandb_logger)
+    built = [build(config, run_dir, resume_step, job_type)
+             for name, build in BUILTIN_LOGGERS.items() if name in config.logger]
+    loggers = [logger for logger in built if logger is not None]  # W&B is dropped when it cannot start at all
+    loggers += [user_logger(spec, run_dir) for spec in config.logger if is_import_path(spec)]
     for logger in loggers:
         logger.log_hyperparams(config.to_dict())
     return loggers

@@ -1,0 +1,38 @@
+"""The one place a command's mistakes and interruptions become one line on stderr and an exit code.
+
+``train.py``, ``predict.py`` and ``demo.py`` share it, so a user reads the same kind of line from each:
+2 for a mistake they can fix (:class:`~litcls.errors.UserError`), 130 for Ctrl+C, ``128 + signal`` for a
+training stopped by a signal, which says how to continue.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import ParamSpec
+
+from litcls.errors import TrainingInterrupted, UserError
+
+P = ParamSpec("P")
+
+
+def one_line_errors(main: Callable[P, int]) -> Callable[P, int]:
+    """Decorate a command's ``main``: its exceptions for the user become one line and an exit code, no traceback."""
+
+    @functools.wraps(main)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> int:
+        try:
+            return main(*args, **kwargs)
+        except UserError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        except TrainingInterrupted as err:
+            if not err.quiet:  # the other processes of a DDP run stop without repeating the message
+                print(err, file=sys.stderr)
+            return 128 + err.signum
+
+    return wrapped
