@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from litcls.config import TrainConfig, config_fields, field_type, item_type, load_yaml, resolve
+from litcls.data.source_paths import check_source_paths
 from litcls.errors import TrainingInterrupted, UserError
 
 
@@ -136,6 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.aggregate:
             aggregate_run(args.aggregate)
             return 0
+        check_source_paths(config.data, config.image_root)  # in milliseconds, before torch and Lightning load
         from litcls.runs.dispatch import train
 
         train(config)

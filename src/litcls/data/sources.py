@@ -17,9 +17,10 @@ from pathlib import Path
 from litcls.data.builtin import resolve_data
 from litcls.data.duplicates import drop_duplicates, find_duplicates
 from litcls.data.groups import attach_groups, groups_from_pattern
-from litcls.data.manifest import is_manifest, manifest_root, read_manifest
+from litcls.data.manifest import read_manifest
 from litcls.data.samples import SampleTable
 from litcls.data.scan import scan_folder
+from litcls.data.source_paths import is_manifest, manifest_root
 from litcls.errors import UserError
 
 MANIFEST_OPTIONS = ("path_col", "label_col", "group_col", "split_col", "image_root")

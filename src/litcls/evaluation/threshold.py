@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from litcls.errors import UserError
+from litcls.suggest import did_you_mean
 
 RULE_NAMES = ("youden", "f1", "sensitivity=X", "specificity=X")
 DEFAULT_RULE = "youden"
@@ -58,7 +59,8 @@ def parse_rule(text: str) -> ThresholdRule:
         if not 0 < target < 1:
             raise UserError(f"--threshold-rule {text}: the {name} to keep must be in (0, 1), got {value}; {valid}")
         return ThresholdRule(name, target)
-    raise UserError(f"--threshold-rule: unknown rule {text!r}; {valid}")
+    near = did_you_mean(name, ("youden", "f1", "sensitivity", "specificity"))
+    raise UserError(f"--threshold-rule: unknown rule {text!r}{near}; {valid}")
 
 
 def choose_threshold(scores: Any, positive: Any, rule: ThresholdRule) -> tuple[float, str]:
@@ -129,7 +131,8 @@ def positive_label(positive_class: str | None, threshold_rule: str | None, class
     if positive_class is None:
         return 1
     if positive_class not in classes:
-        raise UserError(f"--positive-class: no class {positive_class!r}; the classes are {', '.join(classes)}")
+        raise UserError(f"--positive-class: no class {positive_class!r}{did_you_mean(positive_class, classes)}; the "
+                        f"classes are {', '.join(classes)}")
     return classes.index(positive_class)
 
 
