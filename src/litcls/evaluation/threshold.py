@@ -27,6 +27,8 @@ from litcls.suggest import did_you_mean
 
 RULE_NAMES = ("youden", "f1", "sensitivity=X", "specificity=X")
 DEFAULT_RULE = "youden"
+# below this many validation images of either class, one image more or less moves the threshold visibly
+FEW_IMAGES = 10
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,21 @@ def choose_threshold(scores: Any, positive: Any, rule: ThresholdRule) -> tuple[f
     if index + 1 < len(thresholds):  # midway to the next lower score: the same validation calls, the widest margin
         return float((thresholds[index] + thresholds[index + 1]) / 2), note
     return float(thresholds[index]), note
+
+
+def few_images_warning(positives: int, negatives: int, positive_class: str, negative_class: str,
+                       minimum: int = FEW_IMAGES) -> str:
+    """The warning for a threshold chosen on fewer than ``minimum`` validation images of either class ('' when both
+    have enough): with 4 positives, each one moves the validation sensitivity by 25 points, and the threshold with
+    it, so its test numbers may not hold on new images."""
+    thin = [f"{count} {name!r}" for count, name in ((positives, positive_class), (negatives, negative_class))
+            if count < minimum]
+    if not thin:
+        return ""
+    return (f"the operating threshold rests on only {' and '.join(thin)} validation image"
+            f"{'s' if positives + negatives != 1 else ''} (fewer than {minimum}), so its sensitivity and specificity "
+            f"may not hold on new images; give validation more images: k-fold (--folds 5), a larger --val-size, or "
+            f"--resplit-val where the data's own validation split is small")
 
 
 def point_metrics(scores: Any, positive: Any, threshold: float) -> dict[str, float]:

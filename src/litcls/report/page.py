@@ -17,7 +17,8 @@ import pandas as pd
 import yaml
 
 from litcls.report.cv_page import write_cv_report
-from litcls.report.html import configuration_section, file_links, html_document, image, table
+from litcls.report.html import configuration_section, file_links, html_document, image, summary_section, table
+from litcls.report.in_words import Summary, summarize_run
 from litcls.report.summary import decision_rows, format_value
 
 
@@ -36,8 +37,8 @@ def _results_section(results: dict) -> list[str]:
                      f"{ci['replicates']} resamples of the {html.escape(ci['split'])} "
                      f"{html.escape(ci['resampled'])} (seed {ci['seed']}).</p>")
     parts += [table(pd.DataFrame(metrics, columns=["metric", "value"]))] if metrics else []
-    parts.append(table(pd.DataFrame([(key, "" if value is None else str(value)) for key, value in details],
-                                     columns=["", "value"])))
+    parts.append(table(pd.DataFrame([(key, "" if value is None else f"{value:.4f}" if isinstance(value, float)
+                                      else str(value)) for key, value in details], columns=["", "value"])))
     return parts
 
 
@@ -92,6 +93,25 @@ def _decisions_section(run_dir: Path, results: dict) -> list[str]:
     return body
 
 
+def run_summary(run_dir: Path, results: dict, config: dict) -> Summary:
+    """:func:`~litcls.report.in_words.summarize_run` on the files of ``run_dir`` (each optional)."""
+    classes_path, splits_path = run_dir / "classes.json", run_dir / "splits.csv"
+    classes = json.loads(classes_path.read_text(encoding="utf-8")) if classes_path.is_file() else []
+    images = {}
+    if splits_path.is_file():
+        images = pd.read_csv(splits_path, usecols=["split"], dtype=str)["split"].value_counts().to_dict()
+    matrix = {}
+    if (run_dir / "confusion_matrix.csv").is_file():
+        counts = pd.read_csv(run_dir / "confusion_matrix.csv", dtype=str, keep_default_na=False, index_col=0)
+        matrix = {true: {predicted: int(count) for predicted, count in row.items()} for true, row in counts.iterrows()}
+    last_epoch = None
+    if (run_dir / "metrics.csv").is_file():
+        epochs = pd.read_csv(run_dir / "metrics.csv")
+        epochs = epochs.dropna(subset=[name for name in ("train/acc", "val/acc") if name in epochs])
+        last_epoch = epochs.iloc[-1].to_dict() if len(epochs) else None
+    return summarize_run(results, config, classes, images, matrix, last_epoch)
+
+
 def build_page(run_dir: Path) -> str:
     """The HTML text of the report for ``run_dir``; sections whose files are missing say so."""
     run_dir = Path(run_dir)
@@ -108,12 +128,12 @@ def build_page(run_dir: Path) -> str:
             f'<b>{html.escape(str(config.get("model", "?")))}</b>. ' + file_links(run_dir, (
                 "results.json", "predictions.csv", "val_predictions.csv", "classification_report.csv",
                 "confusion_matrix.csv", "slices.csv", "metrics.csv", "splits.csv", "config.yaml")) + "</p>",
+            *summary_section(run_summary(run_dir, results, config)),
             f"<h2>Results on the {html.escape(split)} split</h2>", *_results_section(results)]
     body += _decisions_section(run_dir, results)
     if report_path.is_file():
         body += ["<h2>Per class</h2>",
                  table(pd.read_csv(report_path, dtype={"class": str}, keep_default_na=False))]
-        body += [f"<p>{html.escape(note)}</p>" for note in results.get("notes", [])]
     if (run_dir / "roc.png").is_file():
         body += ["<h2>ROC and precision-recall curves</h2>", '<div class="gallery curves">',
                  *(image(run_dir / name, name) for name in ("roc.png", "pr.png") if (run_dir / name).is_file()),
