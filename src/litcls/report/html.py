@@ -38,7 +38,8 @@ def numbers_as_numbers(frame: pd.DataFrame, text: tuple[str, ...] = ("class", "v
     such as "1") and columns with any non-number stay as they are."""
     frame = frame.copy()
     for column in frame.columns:
-        if column in text or frame[column].dtype != object:
+        if column in text or not (pd.api.types.is_object_dtype(frame[column])
+                                  or pd.api.types.is_string_dtype(frame[column])):
             continue
         cells = frame[column].replace("", None)
         numbers = pd.to_numeric(cells, errors="coerce")
