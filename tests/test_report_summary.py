@@ -9,7 +9,14 @@ import pytest
 from conftest import run_cli, write_images
 from litcls.evaluation.threshold import few_images_warning
 from litcls.report.html import numbers_as_numbers, summary_section, table
-from litcls.report.in_words import Summary, confusions, operating_point, summarize_run, warnings_that_matter
+from litcls.report.in_words import (
+    Summary,
+    confusions,
+    operating_point,
+    summarize_repeats,
+    summarize_run,
+    warnings_that_matter,
+)
 
 CONFIG = {"data": "data/lesions", "model": "resnet18", "pretrained": True}
 CLASSES = ["benign", "malignant"]
@@ -114,3 +121,33 @@ def test_a_real_two_class_run_opens_its_report_on_the_summary_and_warns_once(tmp
     assert "A linear model was trained on" in summary and "out of 100 &#x27;malignant&#x27; images" in summary
     assert summary.count("rests on only 4") == 1 and page.count("rests on only 4") == 1
     assert not re.search(r"\d\.\d{6,}", page.replace(page[page.find("data:image"):], ""))
+
+
+def test_a_k_fold_summary_gives_the_spread_the_out_of_fold_numbers_and_what_did_not_finish():
+    results = {"folds": 5, "finished_folds": [0, 1, 2, 3], "missing_folds": [4],
+               "metrics": {"test/acc": {"mean": 0.9, "std": 0.07, "per_fold": [0.8, 0.9, 0.95, 0.95]},
+                           "test/f1_macro": {"mean": 0.85, "std": 0.05, "per_fold": [0.8, 0.85, 0.9, 0.85]}},
+               "out_of_fold": {"images": 120, "oof/acc": 0.875, "oof/f1_macro": 0.86}}
+    matrix = {"cat": {"cat": 50, "dog": 9}, "dog": {"cat": 6, "dog": 55}}
+    summary = summarize_repeats(results, CONFIG, "fold", ["fold_0", "fold_2"], matrix)
+    assert summary.sentences == [
+        "5-fold cross-validation of a resnet18 model on data/lesions: 4 of 5 folds finished, each trained on the "
+        "other folds and evaluated on the same test split.",
+        "On the test split, accuracy 0.900 \u00b1 0.070 over 4 folds (from 0.800 to 0.950), macro F1 0.850 \u00b1 "
+        "0.050.",
+        "Out of fold (each of the 120 pool images predicted once, by the fold model that did not train on it): "
+        "accuracy 0.875, macro F1 0.860.",
+        "Most often confused out of fold: 9 'cat' images called 'dog'; 6 'dog' images called 'cat'."]
+    assert [warning.split(":")[0] for warning in summary.warnings] == [
+        "fold 4 has not finished", "test accuracy varies by \u00b1 0.070 between folds", "fold_0 and fold_2"]
+
+
+def test_a_seeds_summary_names_the_seeds_and_the_split():
+    results = {"seeds": [1, 2, 3], "finished_seeds": [1, 2, 3], "missing_seeds": [],
+               "metrics": {"test/acc": {"mean": 0.95, "std": 0.01, "per_seed": [0.94, 0.95, 0.96]}}}
+    summary = summarize_repeats(results, {**CONFIG, "seed": 42}, "seed")
+    assert summary.sentences == [
+        "A resnet18 model trained on data/lesions once per seed (1, 2, 3), on the one split of --seed 42: the spread "
+        "shows how much a number owes to the seed.",
+        "On the test split, accuracy 0.950 \u00b1 0.010 over 3 seeds (from 0.940 to 0.960)."]
+    assert summary.warnings == []

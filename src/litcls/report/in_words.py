@@ -149,3 +149,68 @@ def summarize_run(results: dict, config: dict, classes: list[str], images: dict[
                  operating_point(results, split, classes)]
     return Summary([sentence for sentence in sentences if sentence], warnings_that_matter(results, split, last_epoch))
 
+
+
+def _spread(entry: dict | None) -> str:
+    """``0.913 ± 0.021``, or the mean alone where one member gives no spread."""
+    if not entry or entry.get("mean") is None:
+        return ""
+    return _number(entry["mean"]) + (f" \u00b1 {_number(entry['std'])}" if entry.get("std") is not None else "")
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def summarize_repeats(results: dict, config: dict, unit: str, few_images: list[str] | None = None,
+                      oof_matrix: dict[str, dict[str, int]] | None = None) -> Summary:
+    """The plain-words summary of a k-fold run (``unit="fold"``, cv_results.json) or a repeated-seed run
+    (``unit="seed"``, seeds_results.json).
+
+    Args:
+        few_images: the member folders (``fold_0``) whose operating threshold rests on few validation images.
+        oof_matrix: the out-of-fold confusion matrix (k-fold), true class -> predicted class -> images.
+    """
+    members = results.get(f"finished_{unit}s", [])
+    wanted = results.get(f"{unit}s")
+    model, data = config.get("model", "?"), config.get("data", "?")
+    if unit == "fold":
+        sentences = [f"{wanted}-fold cross-validation of a {model} model on {data}: {len(members)} of {wanted} folds "
+                     "finished, each trained on the other folds and evaluated on the same test split."]
+    else:
+        split = "a split of its own per seed" if config.get("resplit_per_seed") else \
+            f"the one split of --seed {config.get('seed')}"
+        sentences = [f"A {model} model trained on {data} once per seed ({', '.join(map(str, members))}), on "
+                     f"{split}: the spread shows how much a number owes to the seed."]
+    metrics = results.get("metrics", {})
+    split = "test" if "test/acc" in metrics else "val"
+    per = f"per_{unit}"
+    if f"{split}/acc" in metrics:
+        values = [value for value in metrics[f"{split}/acc"].get(per, []) if value is not None]
+        extent = f" (from {_number(min(values))} to {_number(max(values))})" if len(values) > 1 else ""
+        f1 = _spread(metrics.get(f"{split}/f1_macro"))
+        sentences.append(f"On the {split} split, accuracy {_spread(metrics[f'{split}/acc'])} over {len(values)} "
+                         f"{unit}s{extent}" + (f", macro F1 {f1}." if f1 else "."))
+    oof = results.get("out_of_fold")
+    if oof:
+        sentences.append(f"Out of fold (each of the {oof['images']:,} pool images predicted once, by the fold model "
+                         f"that did not train on it): accuracy {_number(oof['oof/acc'])}, macro F1 "
+                         f"{_number(oof['oof/f1_macro'])}.")
+    if oof_matrix:
+        sentences.append(confusions(oof_matrix).replace("Most often confused:", "Most often confused out of fold:"))
+    warnings = []
+    missing = results.get(f"missing_{unit}s") or []
+    if missing:
+        several = len(missing) > 1
+        warnings.append(f"{unit}{'s' if several else ''} {_listed([str(item) for item in missing])} "
+                        f"{'have' if several else 'has'} not finished: every number covers the finished ones only")
+    spread = (metrics.get(f"{split}/acc") or {}).get("std")
+    if spread is not None and spread >= 0.05:
+        warnings.append(f"{split} accuracy varies by \u00b1 {_number(spread)} between {unit}s: a single run's number "
+                        f"could be off by that much, so quote the mean \u00b1 std")
+    if few_images:
+        warnings.append(f"{_listed(sorted(few_images))}: the operating threshold rests on few validation images "
+                        "of a class (each one's report gives the count); "
+                        + ("fewer folds give each fold more validation images" if unit == "fold" else
+                           "a larger --val-size or k-fold (--folds 5) gives it more"))
+    return Summary(sentences, warnings)
