@@ -119,8 +119,9 @@ def warnings_that_matter(results: dict, split: str, last_epoch: dict[str, float]
              if not str(row["class"]).endswith(" avg") and row.get("support") is not None
              and row["support"] < FEW_TEST_IMAGES]
     if small:
+        whose = "this class's" if len(small) == 1 else "these classes'"
         found.append(f"fewer than {FEW_TEST_IMAGES} {split} images of {', '.join(small)}: each image moves "
-                     "these classes' numbers by 10 points or more, so read them as rough")
+                     f"{whose} numbers by 10 points or more, so read them as rough")
     if last_epoch and last_epoch.get("train/acc") is not None and last_epoch.get("val/acc") is not None:
         train, val = last_epoch["train/acc"], last_epoch["val/acc"]
         if train - val >= LARGE_GAP:
