@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from litcls.suggest import did_you_mean
+
 LOSSES = ("ce", "focal")
 
 
@@ -32,4 +34,4 @@ def build_loss(name: str, weight: list[float] | None = None, label_smoothing: fl
         from litcls.recipe.focal import FocalLoss
 
         return FocalLoss(gamma=focal_gamma, weight=tensor, label_smoothing=label_smoothing)
-    raise ValueError(f"unknown loss {name!r}; valid: {', '.join(LOSSES)}")
+    raise ValueError(f"unknown loss {name!r}{did_you_mean(name, LOSSES)}; valid: {', '.join(LOSSES)}")
