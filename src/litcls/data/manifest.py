@@ -48,14 +48,15 @@ def _listing(items: list[str]) -> str:
 
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 _SNIFFED_BYTES = 64 * 1024
+_SNIFFED_LINES = 50
 
 
 def sniff_delimiter(file: Path) -> str:
     """The manifest's field separator: comma, semicolon (Excel's CSV where the decimal mark is a comma) or tab.
 
-    The one of them the header line holds; where it holds several, the one that splits the first lines into equal
-    numbers of fields (:class:`csv.Sniffer`); the suffix's own (tab for ``.tsv``, comma for ``.csv``) where the
-    header holds none (a one-column file) or the lines do not tell.
+    The one of them the header line holds; where it holds several, the one that splits the first lines into the
+    same number of fields, the most fields winning (quoted fields are respected); the suffix's own (tab for
+    ``.tsv``, comma for ``.csv``) where the header holds none (a one-column file) or the lines do not tell.
     """
     expected = "\t" if file.suffix.lower() == ".tsv" else ","
     try:
@@ -63,16 +64,18 @@ def sniff_delimiter(file: Path) -> str:
             sample = stream.read(_SNIFFED_BYTES)
     except (OSError, UnicodeDecodeError):
         return expected  # read_table reports it, with pandas' words
-    header = sample.splitlines()[0] if sample.strip() else ""
-    present = [delimiter for delimiter in DELIMITERS if delimiter in header]
+    lines = sample.splitlines()
+    lines = lines[:-1] if len(sample) == _SNIFFED_BYTES and len(lines) > 1 else lines
+    lines = lines[:_SNIFFED_LINES]
+    present = [delimiter for delimiter in DELIMITERS if lines and delimiter in lines[0]]
     if len(present) <= 1:
         return present[0] if present else expected
-    lines = sample.splitlines()
-    try:  # the last line may be cut off in the middle
-        sniffed = csv.Sniffer().sniff("\n".join(lines[:-1] if len(lines) > 2 else lines), delimiters="".join(present))
-    except csv.Error:
-        return expected if expected in present else present[0]
-    return sniffed.delimiter
+
+    def widths(delimiter: str) -> set[int]:
+        return {len(row) for row in csv.reader(lines, delimiter=delimiter) if row}
+
+    consistent = [delimiter for delimiter in present if len(widths(delimiter)) == 1] or present
+    return max(consistent, key=lambda delimiter: (max(widths(delimiter)), delimiter == expected))
 
 
 def read_table(file: Path) -> pd.DataFrame:
