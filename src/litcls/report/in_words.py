@@ -188,7 +188,8 @@ def summarize_repeats(results: dict, config: dict, unit: str, few_images: list[s
     per = f"per_{unit}"
     if f"{split}/acc" in metrics:
         values = [value for value in metrics[f"{split}/acc"].get(per, []) if value is not None]
-        extent = f" (from {_number(min(values))} to {_number(max(values))})" if len(values) > 1 else ""
+        extent = f" (from {_number(min(values))} to {_number(max(values))})" \
+            if len(values) > 1 and _number(min(values)) != _number(max(values)) else ""
         f1 = _spread(metrics.get(f"{split}/f1_macro"))
         sentences.append(f"On the {split} split, accuracy {_spread(metrics[f'{split}/acc'])} over {len(values)} "
                          f"{unit}s{extent}" + (f", macro F1 {f1}." if f1 else "."))

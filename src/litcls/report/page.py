@@ -18,8 +18,8 @@ import yaml
 
 from litcls.report.cv_page import write_cv_report
 from litcls.report.html import configuration_section, file_links, html_document, image, summary_section, table
-from litcls.report.in_words import Summary, summarize_run
 from litcls.report.summary import decision_rows, format_value
+from litcls.report.summary_files import run_summary
 
 
 def _results_section(results: dict) -> list[str]:
@@ -91,25 +91,6 @@ def _decisions_section(run_dir: Path, results: dict) -> list[str]:
     if (run_dir / "reliability.png").is_file():
         body.append(image(run_dir / "reliability.png", "reliability"))
     return body
-
-
-def run_summary(run_dir: Path, results: dict, config: dict) -> Summary:
-    """:func:`~litcls.report.in_words.summarize_run` on the files of ``run_dir`` (each optional)."""
-    classes_path, splits_path = run_dir / "classes.json", run_dir / "splits.csv"
-    classes = json.loads(classes_path.read_text(encoding="utf-8")) if classes_path.is_file() else []
-    images = {}
-    if splits_path.is_file():
-        images = pd.read_csv(splits_path, usecols=["split"], dtype=str)["split"].value_counts().to_dict()
-    matrix = {}
-    if (run_dir / "confusion_matrix.csv").is_file():
-        counts = pd.read_csv(run_dir / "confusion_matrix.csv", dtype=str, keep_default_na=False, index_col=0)
-        matrix = {true: {predicted: int(count) for predicted, count in row.items()} for true, row in counts.iterrows()}
-    last_epoch = None
-    if (run_dir / "metrics.csv").is_file():
-        epochs = pd.read_csv(run_dir / "metrics.csv")
-        epochs = epochs.dropna(subset=[name for name in ("train/acc", "val/acc") if name in epochs])
-        last_epoch = epochs.iloc[-1].to_dict() if len(epochs) else None
-    return summarize_run(results, config, classes, images, matrix, last_epoch)
 
 
 def build_page(run_dir: Path) -> str:
