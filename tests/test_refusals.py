@@ -17,6 +17,7 @@ def workspace(tmp_path):
     """A working folder with data/pets (an image folder) and groups.csv, as a student's project holds them."""
     make_class_folder(tmp_path / "data" / "pets", {"cat": 3, "dog": 3}, size=8)
     (tmp_path / "groups.csv").write_text("path,group\n", encoding="utf-8")
+    (tmp_path / "labels.csv").write_text("path,label\n", encoding="utf-8")
     (tmp_path / "weights.pth").write_bytes(b"")
     return tmp_path
 
@@ -27,8 +28,9 @@ def workspace(tmp_path):
     (["--data", "digit"], "error: --data: no such folder or built-in dataset: digit (did you mean digits?); "),
     (["--data", "data/pet"], "error: --data: no such folder: data/pet (did you mean data/pets?)"),
     (["--data", "data/pets/labels.csv"], "error: --data: no such manifest file: data/pets/labels.csv"),
-    (["--data", "groups.csv", "--image-root", "data/pet"], "error: --image-root: no such folder: data/pet (did you "
-                                                           "mean data/pets?)"),
+    (["--data", "groups.csv", "--image-root", "data/pet"], "error: --image-root: no such folder: data/pet, which "
+                                                           "groups.csv's image paths are relative to (did you mean "
+                                                           "data/pets?)"),
     (["--groups", "grups.csv"], "error: --groups: no such file: grups.csv (did you mean groups.csv?)"),
     (["--weights", "weight.pth"], "error: --weights: no such file: weight.pth (did you mean weights.pth?)"),
     (["--config", "grops.csv"], "error: --config: no such file: grops.csv (did you mean groups.csv?)"),

@@ -43,7 +43,8 @@ def test_a_missing_path_suggests_its_siblings_and_keeps_the_rest(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     assert nearby_paths("data/pet") == ["data/pets"]  # hidden entries are not offered
     assert nearby_paths("data/pet/train") == ["data/pets/train"]
-    assert nearby_paths(tmp_path / "grups.csv") == [str(tmp_path / "groups.csv")]
+    (tmp_path / "labels.csv").write_text("path,label\n")
+    assert nearby_paths(tmp_path / "grups.csv") == [str(tmp_path / "groups.csv")]  # '.csv' alone is no likeness
     assert did_you_mean_path("digit", ["digits", "mnist"]) == " (did you mean digits?)"
     assert did_you_mean_path("/no/such/root/at/all") == ""
     assert nearby_paths("elsewhere/entirely") == []

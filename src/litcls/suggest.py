@@ -107,11 +107,23 @@ def nearby_paths(path: str | Path, extra: typing.Iterable[str] = ()) -> list[str
         return []
     names = [*extra, *siblings] if depth == 0 and not path.is_absolute() else siblings
     found = []
-    for name in closest(missing, names):
+    for name in _closest_name(missing, names):
         candidate = parent / name if depth else Path(name)
         deeper = candidate.joinpath(*rest)
         found.append(str(deeper if rest and deeper.exists() else candidate))
     return list(dict.fromkeys(found))
+
+
+def _closest_name(missing: str, names: list[str]) -> list[str]:
+    """:func:`closest` on file names: ``grups.csv`` is compared with the other ``.csv`` files by their stems (a
+    shared extension is no likeness), then with every name."""
+    suffix = Path(missing).suffix.lower()
+    if suffix:
+        stems = {Path(name).stem: name for name in names if Path(name).suffix.lower() == suffix}
+        found = [stems[stem] for stem in closest(Path(missing).stem, stems)]
+        if found:
+            return found
+    return closest(missing, names)
 
 
 def did_you_mean_path(path: str | Path, extra: typing.Iterable[str] = ()) -> str:

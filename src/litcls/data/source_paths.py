@@ -31,8 +31,8 @@ def missing_manifest(file: str | Path) -> UserError:
 
 
 def missing_image_root(root: str | Path, file: str | Path) -> UserError:
-    return UserError(f"--image-root: no such folder: {root}{did_you_mean_path(root)} (the folder "
-                     f"{Path(file).name}'s image paths are relative to)")
+    return UserError(f"--image-root: no such folder: {root}, which {Path(file).name}'s image paths are relative "
+                     f"to{did_you_mean_path(root)}")
 
 
 def missing_data_folder(data: str | Path) -> UserError:
