@@ -139,7 +139,9 @@ def test_a_k_fold_summary_gives_the_spread_the_out_of_fold_numbers_and_what_did_
         "accuracy 0.875, macro F1 0.860.",
         "Most often confused out of fold: 9 'cat' images called 'dog'; 6 'dog' images called 'cat'."]
     assert [warning.split(":")[0] for warning in summary.warnings] == [
-        "fold 4 has not finished", "test accuracy varies by \u00b1 0.070 between folds", "fold_0 and fold_2"]
+        "fold 4 has not finished", "test accuracy varies by \u00b1 0.070 between folds",
+        "the operating threshold of fold_0 and fold_2 rests on few validation images of a class (each one's report "
+        "gives the count)"]
 
 
 def test_a_seeds_summary_names_the_seeds_and_the_split():
@@ -151,3 +153,26 @@ def test_a_seeds_summary_names_the_seeds_and_the_split():
         "shows how much a number owes to the seed.",
         "On the test split, accuracy 0.950 \u00b1 0.010 over 3 seeds (from 0.940 to 0.960)."]
     assert summary.warnings == []
+
+
+def test_a_k_fold_page_opens_on_its_summary_and_its_wide_table_scrolls(tmp_path):
+    run = tmp_path / "cv"
+    (run / "fold_0").mkdir(parents=True)
+    (run / "config.yaml").write_text("data: data/lesions\nmodel: cnn\n")
+    (run / "fold_0" / "results.json").write_text(json.dumps({"operating_point": {"few_images": "..."}}))
+    metrics = {f"test/{name}": {"mean": 0.9, "std": None, "per_fold": [0.9]} for name in ("acc", "f1_macro", "ece")}
+    (run / "cv_results.json").write_text(json.dumps({
+        "folds": 2, "finished_folds": [0], "missing_folds": [1], "std": "sample standard deviation over folds",
+        "metrics": metrics, "out_of_fold": None}))
+    pd.DataFrame([{"fold": "0", **{name: 0.912345678 for name in metrics}}]).to_csv(run / "cv_results.csv",
+                                                                                  index=False)
+    from litcls.report.cv_page import build_cv_page
+
+    page = build_cv_page(run)
+    body = page[page.index("</h1>"):]
+    assert body.index('<section class="summary">') < body.index("<h2")
+    summary = body[:body.index("</section>")]
+    assert "2-fold cross-validation of a cnn model on data/lesions: 1 of 2 folds finished" in summary
+    assert "Fold 1 has not finished" in summary and "The operating threshold of fold_0 rests on few" in summary
+    per_fold = body[body.index("<h2>Per fold</h2>"):]
+    assert per_fold.index('<div class="table">') < per_fold.index("<table") and "0.9123</td>" in per_fold

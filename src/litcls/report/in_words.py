@@ -211,8 +211,8 @@ def summarize_repeats(results: dict, config: dict, unit: str, few_images: list[s
         warnings.append(f"{split} accuracy varies by \u00b1 {_number(spread)} between {unit}s: a single run's number "
                         f"could be off by that much, so quote the mean \u00b1 std")
     if few_images:
-        warnings.append(f"{_listed(sorted(few_images))}: the operating threshold rests on few validation images "
-                        "of a class (each one's report gives the count); "
+        warnings.append(f"the operating threshold of {_listed(sorted(few_images))} rests on few validation images "
+                        "of a class (each one's report gives the count): "
                         + ("fewer folds give each fold more validation images" if unit == "fold" else
                            "a larger --val-size or k-fold (--folds 5) gives it more"))
     return Summary(sentences, warnings)
