@@ -207,3 +207,19 @@ def test_cli_refusals_are_one_line_exit_2_and_write_no_run_folder(tmp_path, imag
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: --label-col dx: ")
     assert not runs.exists() or not any(runs.iterdir())
+
+
+@pytest.mark.parametrize(("name", "text", "separator"), [
+    ("labels.csv", "path,label\na.png,x\n", ","),
+    ("labels.csv", "file;shape;session\na.png;x;1,5\n", ";"),  # Excel where the decimal mark is a comma
+    ("labels.csv", "path\tlabel\na.png\tx\n", "\t"),
+    ("labels.tsv", "path,label\na.png,x\n", ","),  # a .tsv that holds commas is read as it is
+    ("labels.tsv", "path\n", "\t"),  # one column: the suffix's own
+    ("labels.csv", '"a;b",c;d\n"1;2",3;4\n"5;6",7;8\n', ","),  # both in the header: the lines tell
+    ("labels.csv", "x;y,z;w\n1;2,3;4\n5;6,7;8\n", ";"),
+])
+def test_the_separator_is_sniffed_from_the_file(tmp_path, name, text, separator):
+    from litcls.data.manifest import sniff_delimiter
+
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    assert sniff_delimiter(tmp_path / name) == separator

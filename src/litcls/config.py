@@ -23,7 +23,7 @@ from litcls.evaluation.threshold import parse_rule
 from litcls.plugins import is_import_path, parse_plugin
 from litcls.recipe.losses import LOSSES, check_loss_parameters, loss_parameters
 from litcls.recipe.optim import METRIC_SCHEDULERS, OPTIMIZERS, SCHEDULERS
-from litcls.suggest import did_you_mean
+from litcls.suggest import did_you_mean, did_you_mean_path
 
 # names owned by the parts that use them, gathered here for the flags' choices and validation
 AUGMENT_PRESETS = augment_presets()  # the YAML files in litcls/data/augment_presets/
@@ -235,7 +235,7 @@ class TrainConfig:
                 raise UserError("--fold needs --name: the fold jobs of one experiment share the run folder "
                                 "<out-dir>/<name>")
         if self.groups is not None and not Path(self.groups).is_file():
-            raise UserError(f"--groups: no such file: {self.groups}")
+            raise UserError(f"--groups: no such file: {self.groups}{did_you_mean_path(self.groups)}")
         sources = [flag for flag, value in (("--groups", self.groups), ("--group-col", self.group_col),
                                             ("--group-pattern", self.group_pattern)) if value]
         if len(sources) > 1:
@@ -244,8 +244,9 @@ class TrainConfig:
             raise UserError("--resplit-val and --folds: k-fold already pools every image outside the test split "
                             "into its validation folds; drop --resplit-val")
         if self.augment not in AUGMENT_PRESETS and not Path(self.augment).is_file():
+            near = did_you_mean_path(self.augment) if len(Path(self.augment).parts) > 1 else ""
             raise UserError(f"--augment: {self.augment!r} is neither a preset ({', '.join(AUGMENT_PRESETS)}) "
-                            "nor an existing YAML file")
+                            f"nor an existing YAML file{near or did_you_mean(self.augment, AUGMENT_PRESETS)}")
         for spec in filter(is_import_path, self.logger):
             parse_plugin(spec, "--logger")
         if self.threshold_rule is not None:
@@ -289,7 +290,7 @@ class TrainConfig:
         if self.pretrained and self.weights:
             raise UserError("--pretrained and --weights both set the starting weights: give one of them")
         if self.weights and not Path(self.weights).is_file():
-            raise UserError(f"--weights: no such file: {self.weights}")
+            raise UserError(f"--weights: no such file: {self.weights}{did_you_mean_path(self.weights)}")
         if self.unfreeze_at_epoch is not None:
             if not self.freeze_backbone:
                 raise UserError("--unfreeze-at-epoch needs --freeze-backbone (the backbone is frozen until then)")
@@ -360,7 +361,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a config file into a dict of known keys (``img-size`` and ``img_size`` both accepted)."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"--config: no such file: {path}")
+        raise UserError(f"--config: no such file: {path}{did_you_mean_path(path)}")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
@@ -373,8 +374,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     values = {str(key).replace("-", "_"): value for key, value in raw.items()}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise UserError(f"--config: {path} has unknown keys: {', '.join(unknown)}; valid keys: "
-                        f"{', '.join(sorted(known))}")
+        raise UserError(f"--config: {path} has unknown keys: {', '.join(unknown)}"
+                        f"{did_you_mean(unknown[0], known)}; valid keys: {', '.join(sorted(known))}")
     return values
 
 

@@ -11,6 +11,7 @@ import yaml
 
 from litcls.cli.exit_codes import one_line_errors
 from litcls.config import TrainConfig, config_fields, field_type, item_type, load_yaml, resolve
+from litcls.data.source_paths import check_source_paths
 from litcls.errors import UserError
 from litcls.quiet import one_line_warnings
 
@@ -121,6 +122,20 @@ def aggregate_run(run_dir: str) -> None:
         aggregate(run_dir)
 
 
+def check_data_paths(data: str, image_root: str | None) -> None:
+    """``--data`` and ``--image-root`` checked in milliseconds, before torch and Lightning load; only a name that
+    is neither a folder nor built in costs the import of the source registry, where a user's source may be."""
+    try:
+        check_source_paths(data, image_root)
+    except UserError:
+        if len(Path(data).parts) != 1:  # a path, not a name
+            raise
+        from litcls.data.sources import SOURCES
+
+        if data not in SOURCES:
+            raise
+
+
 @one_line_errors
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``train.py``; returns the process exit code."""
@@ -138,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.aggregate:
         aggregate_run(args.aggregate)
         return 0
+    check_data_paths(config.data, config.image_root)
     from litcls.runs.dispatch import train
 
     train(config)

@@ -13,6 +13,7 @@ stops before anything is written, naming the file, the column and the row.
 
 from __future__ import annotations
 
+import csv
 import os
 import posixpath
 import string
@@ -24,23 +25,16 @@ import pandas as pd
 
 from litcls.data.samples import SampleTable
 from litcls.data.scan import SPLIT_FOLDERS, sort_by_path
+from litcls.data.source_paths import MANIFEST_SUFFIXES, is_manifest, manifest_root, missing_image_root, missing_manifest
 from litcls.data.validate import describe_rejected, find_unreadable
 from litcls.errors import UserError
+from litcls.suggest import did_you_mean
 
-MANIFEST_SUFFIXES = (".csv", ".tsv")
+__all__ = ["MANIFEST_SUFFIXES", "is_manifest", "manifest_root", "manifest_images", "read_manifest", "read_table"]
 # columns of splits.csv and predictions.csv; a metadata column of the same name is kept as meta_<name>
 RESERVED = frozenset({"path", "label", "class", "split", "fold", "group", "predicted", "probability", "loss",
                       "correct", "gradcam", "given_split"})
 _SHOWN = 5
-
-
-def is_manifest(data: str) -> bool:
-    return Path(data).suffix.lower() in MANIFEST_SUFFIXES
-
-
-def manifest_root(data: str, image_root: str | None) -> Path:
-    """The folder a manifest's image paths are relative to: ``--image-root``, else the manifest's folder."""
-    return Path(image_root) if image_root else Path(data).parent
 
 
 def _row(index: int) -> str:
@@ -52,13 +46,45 @@ def _listing(items: list[str]) -> str:
     return f"{shown}, ... ({len(items)} in all)" if len(items) > _SHOWN else shown
 
 
-def read_table(file: Path) -> pd.DataFrame:
-    """The manifest as text columns (nothing parsed as numbers or NaN), header names stripped."""
-    if not file.is_file():
-        raise UserError(f"--data: no such manifest file: {file}")
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
+_SNIFFED_BYTES = 64 * 1024
+_SNIFFED_LINES = 50
+
+
+def sniff_delimiter(file: Path) -> str:
+    """The manifest's field separator: comma, semicolon (Excel's CSV where the decimal mark is a comma) or tab.
+
+    The one of them the header line holds; where it holds several, the one that splits the first lines into the
+    same number of fields, the most fields winning (quoted fields are respected); the suffix's own (tab for
+    ``.tsv``, comma for ``.csv``) where the header holds none (a one-column file) or the lines do not tell.
+    """
+    expected = "\t" if file.suffix.lower() == ".tsv" else ","
     try:
-        table = pd.read_csv(file, sep="\t" if file.suffix.lower() == ".tsv" else ",", dtype=str,
-                            keep_default_na=False, encoding="utf-8-sig")
+        with file.open(encoding="utf-8-sig", newline="") as stream:
+            sample = stream.read(_SNIFFED_BYTES)
+    except (OSError, UnicodeDecodeError):
+        return expected  # read_table reports it, with pandas' words
+    lines = sample.splitlines()
+    lines = lines[:-1] if len(sample) == _SNIFFED_BYTES and len(lines) > 1 else lines
+    lines = lines[:_SNIFFED_LINES]
+    present = [delimiter for delimiter in DELIMITERS if lines and delimiter in lines[0]]
+    if len(present) <= 1:
+        return present[0] if present else expected
+
+    def widths(delimiter: str) -> set[int]:
+        return {len(row) for row in csv.reader(lines, delimiter=delimiter) if row}
+
+    consistent = [delimiter for delimiter in present if len(widths(delimiter)) == 1] or present
+    return max(consistent, key=lambda delimiter: (max(widths(delimiter)), delimiter == expected))
+
+
+def read_table(file: Path) -> pd.DataFrame:
+    """The manifest as text columns (nothing parsed as numbers or NaN), header names stripped; the separator is
+    sniffed (:func:`sniff_delimiter`)."""
+    if not file.is_file():
+        raise missing_manifest(file)
+    try:
+        table = pd.read_csv(file, sep=sniff_delimiter(file), dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise UserError(f"--data: cannot read {file} as a UTF-8 {file.suffix[1:].upper()} file: "
                         f"{' '.join(str(err).split())}") from None
@@ -70,7 +96,8 @@ def read_table(file: Path) -> pd.DataFrame:
 
 def _column(table: pd.DataFrame, file: Path, name: str, flag: str) -> pd.Series:
     if name not in table:
-        raise UserError(f"{flag} {name}: {file} has no such column; its columns are: {', '.join(table.columns)}")
+        raise UserError(f"{flag} {name}: {file} has no such column{did_you_mean(name, table.columns)}; its columns "
+                        f"are: {', '.join(table.columns)}")
     return table[name].str.strip()
 
 
@@ -85,7 +112,8 @@ def _paths(table: pd.DataFrame, file: Path, path_col: str, root: Path) -> pd.Ser
     if fields:  # a template such as images/{image_id}.jpg
         missing = [name for name in fields if name not in table]
         if missing:
-            raise UserError(f"--path-col {path_col}: {file} has no column {', '.join(missing)}; its columns are: "
+            raise UserError(f"--path-col {path_col}: {file} has no column {', '.join(missing)}"
+                            f"{did_you_mean(missing[0], table.columns)}; its columns are: "
                             f"{', '.join(table.columns)}")
         paths = pd.Series([path_col.format_map(row) for row in table[fields].to_dict("records")], index=table.index)
     else:
@@ -122,7 +150,7 @@ def read_manifest(file: str | Path, path_col: str = "path", label_col: str = "la
     table = read_table(file)
     root = manifest_root(str(file), image_root)
     if not root.is_dir():
-        raise UserError(f"--image-root: no such folder: {root} (the folder {file.name}'s image paths are relative to)")
+        raise missing_image_root(root, file)
     paths = _paths(table, file, path_col, root)
     labels = _column(table, file, label_col, "--label-col").map(lambda name: unicodedata.normalize("NFC", name))
     empty = [_row(index) for index in labels.index[labels == ""]]

@@ -24,6 +24,7 @@ import pandas as pd
 
 from litcls.data import index
 from litcls.data.samples import SampleTable
+from litcls.data.source_paths import missing_data_folder
 from litcls.data.validate import describe_rejected, find_unreadable
 from litcls.errors import UserError
 
@@ -169,7 +170,7 @@ def scan_folder(root: str | Path, workers: int = 0) -> SampleTable:
     """
     root = Path(root)
     if not root.is_dir():
-        raise UserError(f"--data: no such folder: {root}")
+        raise missing_data_folder(root)
     try:
         subfolders = _subfolders(root)
     except PermissionError:

@@ -13,6 +13,7 @@ import pandas as pd
 from sklearn.metrics import f1_score
 
 from litcls.errors import UserError
+from litcls.suggest import did_you_mean
 
 COLUMNS = ["column", "value", "images", "errors", "share_of_errors", "accuracy", "f1_macro"]
 _NOT_METADATA = ("path", "label", "split", "fold", "given_split")
@@ -28,7 +29,8 @@ def check_slice_columns(names: list[str], table: Any) -> None:
     available = [name for name in table.samples.columns if name not in _NOT_METADATA]
     unknown = [name for name in names if name not in available]
     if unknown:
-        raise UserError(f"--slice-cols: {', '.join(unknown)} not among the columns of {table.root}'s sample table; "
+        raise UserError(f"--slice-cols: {', '.join(unknown)} not among the columns of {table.root}'s sample table"
+                        f"{did_you_mean(unknown[0], available)}; "
                         f"available: {', '.join(available) or 'none (a manifest keeps its extra columns)'}")
 
 

@@ -23,9 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from litcls.errors import UserError
+from litcls.suggest import did_you_mean
 
 RULE_NAMES = ("youden", "f1", "sensitivity=X", "specificity=X")
 DEFAULT_RULE = "youden"
+# below this many validation images of either class, one image more or less moves the threshold visibly
+FEW_IMAGES = 10
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,8 @@ def parse_rule(text: str) -> ThresholdRule:
         if not 0 < target < 1:
             raise UserError(f"--threshold-rule {text}: the {name} to keep must be in (0, 1), got {value}; {valid}")
         return ThresholdRule(name, target)
-    raise UserError(f"--threshold-rule: unknown rule {text!r}; {valid}")
+    near = did_you_mean(name, ("youden", "f1", "sensitivity", "specificity"))
+    raise UserError(f"--threshold-rule: unknown rule {text!r}{near}; {valid}")
 
 
 def choose_threshold(scores: Any, positive: Any, rule: ThresholdRule) -> tuple[float, str]:
@@ -99,6 +103,21 @@ def choose_threshold(scores: Any, positive: Any, rule: ThresholdRule) -> tuple[f
     return float(thresholds[index]), note
 
 
+def few_images_warning(positives: int, negatives: int, positive_class: str, negative_class: str,
+                       minimum: int = FEW_IMAGES) -> str:
+    """The warning for a threshold chosen on fewer than ``minimum`` validation images of either class ('' when both
+    have enough): with 4 positives, each one moves the validation sensitivity by 25 points, and the threshold with
+    it, so its test numbers may not hold on new images."""
+    thin = [f"{count} {name!r}" for count, name in ((positives, positive_class), (negatives, negative_class))
+            if count < minimum]
+    if not thin:
+        return ""
+    return (f"the operating threshold rests on only {' and '.join(thin)} validation image"
+            f"{'s' if positives + negatives != 1 else ''} (fewer than {minimum}), so its sensitivity and specificity "
+            f"may not hold on new images; give validation more images: k-fold (--folds 5), a larger --val-size, or "
+            f"--resplit-val where the data's own validation split is small")
+
+
 def point_metrics(scores: Any, positive: Any, threshold: float) -> dict[str, float]:
     """Sensitivity, specificity, PPV, NPV and F1 of calling ``scores >= threshold`` positive (NaN if undefined)."""
     import numpy as np
@@ -129,7 +148,8 @@ def positive_label(positive_class: str | None, threshold_rule: str | None, class
     if positive_class is None:
         return 1
     if positive_class not in classes:
-        raise UserError(f"--positive-class: no class {positive_class!r}; the classes are {', '.join(classes)}")
+        raise UserError(f"--positive-class: no class {positive_class!r}{did_you_mean(positive_class, classes)}; the "
+                        f"classes are {', '.join(classes)}")
     return classes.index(positive_class)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from litcls.models.module import ClassifierModule
+from litcls.suggest import did_you_mean
 
 FORMATS = ("onnx", "torchscript")
 
@@ -33,7 +34,8 @@ def write_model_card(module: ClassifierModule, path: Path, model_file: str) -> N
 def export_model(module: ClassifierModule, out_dir: Path, fmt: str) -> Path:
     """Write ``model.onnx`` or ``model.ts`` and ``model.json`` into ``out_dir``; return the model file."""
     if fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; valid formats: {', '.join(FORMATS)}")
+        raise ValueError(f"unknown export format {fmt!r}{did_you_mean(fmt, FORMATS)}; valid formats: "
+                         f"{', '.join(FORMATS)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     model = module.model.eval().cpu()
     size = module.preprocessing.img_size

@@ -28,6 +28,7 @@ from litcls.devices import lightning_device
 from litcls.errors import UserError
 from litcls.models.module import ClassifierModule
 from litcls.runs.finished_folder import resolve_checkpoint
+from litcls.suggest import did_you_mean_path
 
 
 def load_checkpoint(path: str | Path, trust: bool = False) -> ClassifierModule:
@@ -70,7 +71,7 @@ def find_images(inputs: Sequence[str | Path]) -> list[Path]:
         elif item.exists():
             paths.append(item)
         else:
-            raise UserError(f"--images: no such file or folder: {item}")
+            raise UserError(f"--images: no such file or folder: {item}{did_you_mean_path(item)}")
     if not paths:
         raise UserError(f"--images: no images found in {', '.join(map(str, inputs))}")
     return paths

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from litcls.errors import UserError
+from litcls.suggest import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def build_loss(name: str, weight: list[float] | None = None, label_smoothing: fl
     import torch
 
     if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; valid: {', '.join(LOSSES)}")
+        raise ValueError(f"unknown loss {name!r}{did_you_mean(name, LOSSES)}; valid: {', '.join(LOSSES)}")
     loss = LOSSES[name]
     values = {parameter.name: parameters.get(parameter.name, parameter.default) for parameter in loss.parameters}
     tensor = torch.tensor(weight, dtype=torch.float32) if weight else None

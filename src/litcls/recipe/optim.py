@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from litcls.suggest import did_you_mean
+
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("none", "cosine", "step", "plateau")
 # schedules that need a validation metric at each step: torch's SequentialLR cannot chain them after a warmup
@@ -26,7 +28,7 @@ def build_optimizer(name: str, params: Iterable[Any], lr: float, weight_decay: f
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     if name == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+    raise ValueError(f"unknown optimizer {name!r}{did_you_mean(name, OPTIMIZERS)}; valid: {', '.join(OPTIMIZERS)}")
 
 
 def build_scheduler(name: str, optimizer: Any, epochs: int, warmup_epochs: int = 0, mode: str = "min") -> Any:
@@ -52,7 +54,7 @@ def build_scheduler(name: str, optimizer: Any, epochs: int, warmup_epochs: int =
     elif name == "step":
         main = lr_scheduler.StepLR(optimizer, step_size=max(1, after // 3), gamma=0.1)
     else:
-        raise ValueError(f"unknown scheduler {name!r}; valid: {', '.join(SCHEDULERS)}")
+        raise ValueError(f"unknown scheduler {name!r}{did_you_mean(name, SCHEDULERS)}; valid: {', '.join(SCHEDULERS)}")
     if not warmup_epochs:
         return main
     warmup = lr_scheduler.LinearLR(optimizer, start_factor=1 / (warmup_epochs + 1), end_factor=1.0,

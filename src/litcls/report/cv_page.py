@@ -36,14 +36,13 @@ def build_cv_page(run_dir: Path) -> str:
     """The HTML text of a k-fold run's report."""
     run_dir = Path(run_dir)
     config, results = read_results(run_dir, "cv_results")
-    finished, folds, missing = len(results["finished_folds"]), results["folds"], results["missing_folds"]
+    finished, folds = len(results["finished_folds"]), results["folds"]
     meta = (f'{folds}-fold cross-validation of <b>{html.escape(str(config.get("model", "?")))}</b> on '
             f'<b>{html.escape(str(config.get("data", "?")))}</b>; {finished} of {folds} folds finished.')
-    before = [f"<p><b>Folds {', '.join(map(str, missing))} have not finished</b>: the figures below cover the "
-              "finished folds only.</p>"] if missing else []
     note = ("; <code>test/*</code>: each fold's best checkpoint on the held-out test split, <code>val/*</code>: on "
             "the fold's validation images.")
-    page = MembersPage("fold", "cv_results", meta, FILES, note, before, _out_of_fold(run_dir, results["out_of_fold"]))
+    # unfinished folds are named in the summary's warnings, at the top of the page
+    page = MembersPage("fold", "cv_results", meta, FILES, note, after=_out_of_fold(run_dir, results["out_of_fold"]))
     return build_members_page(run_dir, config, results, page)
 
 

@@ -19,7 +19,12 @@ th:first-child, td:first-child { text-align: left; } tr:nth-child(even) { backgr
 img { max-width: 100%; } .gallery { display: flex; flex-wrap: wrap; gap: .5rem; }
 .gallery img { width: 280px; border: 1px solid #eee; } details { margin-top: 1rem; }
 .curves img { width: 480px; } figure { margin: 0; width: 280px; } figcaption { font-size: .75rem; color: #555; }
+.table { overflow-x: auto; max-width: 100%; }
+.summary { background: #f4f8fb; border: 1px solid #d8e4ee; border-radius: 4px; padding: .6rem 1rem; }
+.summary p { margin: .3rem 0; font-size: 1.05rem; line-height: 1.45; } .summary ul { margin: .4rem 0; }
+.summary li { color: #8a4b00; }
 """
+DECIMALS = 4  # enough to tell runs apart, few enough to read
 
 
 def image(path: Path, alt: str) -> str:
@@ -27,8 +32,43 @@ def image(path: Path, alt: str) -> str:
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
 
 
+def numbers_as_numbers(frame: pd.DataFrame, text: tuple[str, ...] = ("class", "value", "key")) -> pd.DataFrame:
+    """Columns of numbers read as text (a CSV read with ``keep_default_na=False``, whose empty cells keep the
+    column text) back to numbers, so they are rounded like the others; the columns named in ``text`` (class names
+    such as "1") and columns with any non-number stay as they are."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if column in text or not (pd.api.types.is_object_dtype(frame[column])
+                                  or pd.api.types.is_string_dtype(frame[column])):
+            continue
+        cells = frame[column].replace("", None)
+        numbers = pd.to_numeric(cells, errors="coerce")
+        if numbers.notna().sum() == cells.notna().sum() and cells.notna().any():
+            whole = numbers.dropna().eq(numbers.dropna().round()).all() and cells.dropna().map(
+                lambda cell: isinstance(cell, int) or str(cell).lstrip("-").isdigit()).all()
+            frame[column] = numbers.astype("Int64") if whole else numbers
+    return frame
+
+
 def table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, border=0, float_format=lambda value: f"{value:.4f}", na_rep="")
+    """A table with numbers rounded to :data:`DECIMALS`, scrolling sideways inside its box when wider than the
+    page."""
+    rendered = numbers_as_numbers(frame).to_html(index=False, border=0, na_rep="",
+                                                 float_format=lambda value: f"{value:.{DECIMALS}f}")
+    return f'<div class="table">{rendered}</div>'
+
+
+def _sentence(text: str) -> str:
+    """A note as results.json keeps it (lower case, no full stop) as a sentence."""
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "?", "!")) else ".")
+
+
+def summary_section(summary: object) -> list[str]:
+    """The plain-words summary (a :class:`~litcls.report.in_words.Summary`) at the top of a page."""
+    paragraphs = [f"<p>{html.escape(sentence)}</p>" for sentence in summary.sentences]
+    warnings = [f"<li>{html.escape(_sentence(warning))}</li>" for warning in summary.warnings]
+    return ['<section class="summary">', *paragraphs, *(["<ul>", *warnings, "</ul>"] if warnings else []),
+            "</section>"]
 
 
 def link(run_dir: Path, name: str) -> str:

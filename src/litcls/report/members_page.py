@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from litcls.report.html import configuration_section, file_links, html_document, table
+from litcls.report.html import configuration_section, file_links, html_document, summary_section, table
+from litcls.report.summary_files import members_summary
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ def per_member_table(run_dir: Path, page: MembersPage) -> str:
     frame = pd.read_csv(run_dir / f"{page.stem}.csv", dtype={page.noun: str})
     frame["report"] = [f'<a href="{page.noun}_{n}/report.html">{page.noun}_{n}/report.html</a>'
                        if (run_dir / f"{page.noun}_{n}" / "report.html").is_file() else "" for n in frame[page.noun]]
-    return frame.to_html(index=False, border=0, float_format=lambda value: f"{value:.4f}", na_rep="", escape=False)
+    rendered = frame.to_html(index=False, border=0, float_format=lambda value: f"{value:.4f}", na_rep="", escape=False)
+    return f'<div class="table">{rendered}</div>'  # a column per metric: wider than the page, it scrolls
 
 
 def build_members_page(run_dir: Path, config: dict, results: dict, page: MembersPage) -> str:
@@ -71,6 +73,7 @@ def build_members_page(run_dir: Path, config: dict, results: dict, page: Members
             for name, entry in results["metrics"].items() if "/" in name]
     body = [f"<h1>{html.escape(run_dir.name)}</h1>",
             f'<p class="meta">{page.meta} ' + file_links(run_dir, page.files) + "</p>",
+            *summary_section(members_summary(run_dir, results, config, page.noun)),
             *page.before,
             f"<h2>Mean ± std over {finished} {page.noun}(s)</h2>",
             f"<p>{html.escape(results['std'])}{page.note}</p>",

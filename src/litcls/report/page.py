@@ -17,8 +17,9 @@ import pandas as pd
 import yaml
 
 from litcls.report.cv_page import write_cv_report
-from litcls.report.html import configuration_section, file_links, html_document, image, table
+from litcls.report.html import configuration_section, file_links, html_document, image, summary_section, table
 from litcls.report.summary import decision_rows, format_value
+from litcls.report.summary_files import run_summary
 
 
 def _results_section(results: dict) -> list[str]:
@@ -36,8 +37,8 @@ def _results_section(results: dict) -> list[str]:
                      f"{ci['replicates']} resamples of the {html.escape(ci['split'])} "
                      f"{html.escape(ci['resampled'])} (seed {ci['seed']}).</p>")
     parts += [table(pd.DataFrame(metrics, columns=["metric", "value"]))] if metrics else []
-    parts.append(table(pd.DataFrame([(key, "" if value is None else str(value)) for key, value in details],
-                                     columns=["", "value"])))
+    parts.append(table(pd.DataFrame([(key, "" if value is None else f"{value:.4f}" if isinstance(value, float)
+                                      else str(value)) for key, value in details], columns=["", "value"])))
     return parts
 
 
@@ -108,12 +109,12 @@ def build_page(run_dir: Path) -> str:
             f'<b>{html.escape(str(config.get("model", "?")))}</b>. ' + file_links(run_dir, (
                 "results.json", "predictions.csv", "val_predictions.csv", "classification_report.csv",
                 "confusion_matrix.csv", "slices.csv", "metrics.csv", "splits.csv", "config.yaml")) + "</p>",
+            *summary_section(run_summary(run_dir, results, config)),
             f"<h2>Results on the {html.escape(split)} split</h2>", *_results_section(results)]
     body += _decisions_section(run_dir, results)
     if report_path.is_file():
         body += ["<h2>Per class</h2>",
                  table(pd.read_csv(report_path, dtype={"class": str}, keep_default_na=False))]
-        body += [f"<p>{html.escape(note)}</p>" for note in results.get("notes", [])]
     if (run_dir / "roc.png").is_file():
         body += ["<h2>ROC and precision-recall curves</h2>", '<div class="gallery curves">',
                  *(image(run_dir / name, name) for name in ("roc.png", "pr.png") if (run_dir / name).is_file()),

@@ -56,6 +56,7 @@ def print_summary(run_dir: Path, results: dict) -> None:
               f"{results['confidence_intervals']['split']} {results['confidence_intervals']['resampled']}]")
     for key, value in rows:
         print(f"{key.ljust(width)}  {value}")
+    warning = (results.get("operating_point") or {}).get("few_images")
     for note in results.get("notes", []):
-        print(f"note: {note}")
+        print(f"{'warning' if note == warning else 'note'}: {note}")
     print(line)

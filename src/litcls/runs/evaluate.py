@@ -38,6 +38,7 @@ from litcls.evaluation.threshold import (
     ThresholdRule,
     called_at_threshold,
     choose_threshold,
+    few_images_warning,
     parse_rule,
     point_metrics,
     positive_label,
@@ -101,13 +102,16 @@ def evaluate_run(config: TrainConfig, trainer: L.Trainer, module: L.LightningMod
         operating = _operating_point(tables, names, positive, rule, temperature)
         results |= operating.pop("metrics")
         results["operating_point"] = operating
+        if "few_images" in operating:
+            results["notes"] = results.get("notes", []) + [operating["few_images"]]
         decision |= {key: operating[key] for key in ("positive_class", "threshold", "threshold_calibrated")}
         decision["threshold_rule"] = operating["rule"]
         point = {"threshold": operating["threshold"],
                  **{name: results[f"{split}/{name}"] for name in ("sensitivity", "specificity", "ppv")}}
     if split == "val":
-        results["notes"] = ["no test split: the temperature and threshold are measured on the validation split they "
-                            "were fitted on, so their numbers are optimistic"]
+        results["notes"] = results.get("notes", []) + [
+            "no test split: the temperature and threshold are measured on the validation split they were fitted on, "
+            "so their numbers are optimistic"]
 
     groups = table["group"].to_numpy() if "group" in table else None
     if config.bootstrap:
@@ -168,6 +172,8 @@ def _operating_point(tables: dict[str, pd.DataFrame], names: list[str], positive
     scores = {name: probabilities_of(table, names)[:, positive] for name, table in tables.items()}
     truth = {name: table["label"].to_numpy() == positive for name, table in tables.items()}
     threshold, note = choose_threshold(scores["val"], truth["val"], rule)
+    counts = {"positive": int(truth["val"].sum()), "negative": int((~truth["val"]).sum())}
+    few = few_images_warning(counts["positive"], counts["negative"], names[positive], names[1 - positive])
     metrics = {}
     for name, table in tables.items():
         measured = point_metrics(scores[name], truth[name], threshold)
@@ -175,8 +181,8 @@ def _operating_point(tables: dict[str, pd.DataFrame], names: list[str], positive
         table["predicted_at_threshold"] = called_at_threshold(scores[name], threshold, names, positive)
     return {"positive_class": names[positive], "rule": str(rule), "chosen_on": "val", "threshold": threshold,
             "threshold_calibrated": _calibrated_threshold(threshold, temperature),
-            "applies_to": f"prob_{names[positive]} >= threshold", **({"note": note} if note else {}),
-            "metrics": metrics}
+            "applies_to": f"prob_{names[positive]} >= threshold", "val_images": counts,
+            **({"note": note} if note else {}), **({"few_images": few} if few else {}), "metrics": metrics}
 
 
 def _calibrated_threshold(threshold: float, temperature: float) -> float:

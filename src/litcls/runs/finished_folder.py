@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from litcls.errors import UserError
+from litcls.suggest import did_you_mean_path
 
 BEST = Path("checkpoints") / "best.ckpt"
 
@@ -25,7 +26,7 @@ def resolve_checkpoint(path: str | Path) -> Path:
     if path.is_file():
         return path
     if not path.is_dir():
-        raise UserError(f"--ckpt: no such file or run folder: {path}")
+        raise UserError(f"--ckpt: no such file or run folder: {path}{did_you_mean_path(path)}")
     if (path / BEST).is_file():
         return path / BEST
     if (path / "fold_0").is_dir():

@@ -30,6 +30,7 @@ from litcls.runs.crossval import aggregate, finished_folds, fold_dir, run_fold, 
 from litcls.runs.fit import fit_and_evaluate
 from litcls.runs.trainer import check_hardware
 from litcls.shell import train_command
+from litcls.suggest import did_you_mean_path
 
 RESUMABLE_FLAGS = ("epochs", "num_workers", "accelerator", "devices", "strategy", "num_nodes", "progress")
 EPOCH_PLANNED_SCHEDULERS = ("cosine", "step")
@@ -61,7 +62,7 @@ def locate(target: str) -> tuple[Path, Path]:
     elif path.is_dir():
         run_dir, checkpoint = path, path / "checkpoints" / "last.ckpt"
     else:
-        raise UserError(f"--resume: no such run folder or checkpoint: {path}")
+        raise UserError(f"--resume: no such run folder or checkpoint: {path}{did_you_mean_path(path)}")
     if not (run_dir / "config.yaml").is_file():
         raise UserError(f"--resume: {run_dir} is not a run folder (it has no config.yaml); pass the folder a run "
                         "wrote, e.g. runs/<name>, or a checkpoint inside its checkpoints/ folder")
