@@ -39,6 +39,20 @@ def run_folder_of(ckpt_arg: str | Path, checkpoint: Path) -> Path | None:
     return folder if (folder / "splits.csv").is_file() and (folder / "config.yaml").is_file() else None
 
 
+def data_root(run_dir: Path) -> Path | None:
+    """The folder the paths of a run's ``splits.csv`` are relative to: ``data`` in its ``config.yaml`` (relative to
+    where training started), a manifest's image root, or ``$LITCLS_DATA_HOME/<name>`` for a built-in dataset."""
+    from litcls.data.builtin import BUILTIN_DATASETS, data_home
+    from litcls.data.manifest import is_manifest, manifest_root
+
+    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+    data = str(config.get("data", ""))
+    if not data:
+        return None
+    root = manifest_root(data, config.get("image_root")) if is_manifest(data) else Path(data)
+    return data_home() / data if not root.is_dir() and data in BUILTIN_DATASETS else root
+
+
 def held_out_images(run_dir: Path, limit: int) -> tuple[list[tuple[Path, str]], str]:
     """Up to ``limit`` test images of the run (validation images without a test split), the classes in turn.
 
@@ -50,16 +64,9 @@ def held_out_images(run_dir: Path, limit: int) -> tuple[list[tuple[Path, str]], 
     """
     import pandas as pd
 
-    from litcls.data.builtin import BUILTIN_DATASETS, data_home
-    from litcls.data.manifest import is_manifest, manifest_root
-
-    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
-    data = str(config.get("data", ""))
-    root = manifest_root(data, config.get("image_root")) if is_manifest(data) else Path(data)
-    if not root.is_dir() and data in BUILTIN_DATASETS:
-        root = data_home() / data
-    if not data or not root.is_dir():
-        return [], f"the run's data folder {str(root)!r} is not found from {Path.cwd()}"
+    root = data_root(run_dir)
+    if root is None or not root.is_dir():
+        return [], f"the run's data folder {str(root or '')!r} is not found from {Path.cwd()}"
     splits = pd.read_csv(run_dir / "splits.csv", encoding="utf-8", keep_default_na=False,
                          dtype={"path": str, "class": str, "split": str})
     split = "test" if (splits["split"] == "test").any() else "val"
