@@ -21,8 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "preprocessing come from the checkpoint.",
         epilog="Example: python predict.py --ckpt runs/pets-cnn --images photos/ --out preds",
     )
-    parser.add_argument("--ckpt", required=True, metavar="RUN_OR_CKPT",
-                        help="a checkpoint (.ckpt) written by train.py, or a run folder (its checkpoints/best.ckpt)")
+    parser.add_argument("--ckpt", required=True, action="append", metavar="RUN_OR_CKPT",
+                        help="a checkpoint (.ckpt) written by train.py, or a run folder (its checkpoints/best.ckpt); "
+                        "a k-fold or seeds run folder, or --ckpt repeated, predicts with the ensemble of their "
+                        "checkpoints (the mean of their probabilities)")
     parser.add_argument("--images", nargs="+", metavar="DIR_OR_FILE", help="image files and/or folders (recursive), "
                         "or one CSV/TSV manifest listing images (see --path-col, --label-col)")
     parser.add_argument("--path-col", default="path", help="manifest: the column of image paths, or a template "
@@ -54,22 +56,26 @@ def run(args: argparse.Namespace) -> None:
     import torch
 
     from litcls.data.manifest import is_manifest
+    from litcls.inference.ensemble import load_members
     from litcls.inference.export import export_model, max_difference_to_pytorch
-    from litcls.inference.predictor import load_checkpoint, predict_images, write_gradcam
+    from litcls.inference.predictor import predict_images, write_gradcam
 
     if not args.images and not args.export:
         raise UserError("nothing to do: give --images to predict and/or --export to export the model")
     if args.top_k < 1 or args.batch_size < 1:
         raise UserError("--top-k and --batch-size must be at least 1")
-    module = load_checkpoint(args.ckpt, trust=args.trust_checkpoint)
+    members = load_members(args.ckpt, trust=args.trust_checkpoint)
+    module = members[0]
+    if len(members) > 1 and (args.gradcam or args.export):
+        raise UserError(f"--gradcam and --export take one checkpoint; --ckpt gives an ensemble of {len(members)}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     if args.images:
         paths, labels, labelled = images_to_predict(args, module.class_names)
-        describe_decision(module, calibrated=not args.no_calibration)
-        table = predict_images(module, paths, batch_size=args.batch_size, top_k=args.top_k, tta=args.tta,
-                               num_workers=args.num_workers, device=args.device,
+        describe_decision(module, calibrated=not args.no_calibration, members=len(members))
+        table = predict_images(members if len(members) > 1 else module, paths, batch_size=args.batch_size,
+                               top_k=args.top_k, tta=args.tta, num_workers=args.num_workers, device=args.device,
                                calibrated=not args.no_calibration, labels=labels)
         if args.gradcam:
             table["gradcam"] = write_gradcam(module, table, out / "gradcam", layer=args.gradcam_layer,
@@ -114,7 +120,7 @@ def check_onnx_export(args: argparse.Namespace, module, model_file: Path, paths:
 
     source = "the --images"
     if paths is None:
-        run_dir = run_folder_of(args.ckpt, resolve_checkpoint(args.ckpt))
+        run_dir = run_folder_of(args.ckpt[0], resolve_checkpoint(args.ckpt[0]))
         examples, why = held_out_images(run_dir, PARITY_IMAGES) if run_dir else ([], "--ckpt is not in a run folder")
         paths, source = [path for path, _ in examples], "the run's held-out images"
         if not paths:
@@ -155,10 +161,16 @@ def images_to_predict(args: argparse.Namespace, class_names: list[str]):
     return paths, labels, labelled
 
 
-def describe_decision(module, calibrated: bool) -> None:
+def describe_decision(module, calibrated: bool, members: int = 1) -> None:
     """Say which probabilities are reported and, for a two-class checkpoint, how a prediction is made."""
     from litcls.inference.predictor import decision_rule
 
+    if members > 1:
+        kind = ("calibrated by their own temperatures (each fitted on that member's validation split; "
+                "--no-calibration for their own)") if calibrated else "own (--no-calibration)"
+        print(f"probabilities: the mean of {members} members' {kind} probabilities; predicted is the most probable "
+              "class (an ensemble has no operating threshold)")
+        return
     decision = module.decision
     temperature, operating = decision_rule(module, calibrated)
     if "temperature" not in decision:

@@ -33,6 +33,28 @@ def resolve_checkpoint(path: str | Path) -> Path:
     raise UserError(f"--ckpt: {path} has no {BEST.as_posix()}; pass a run folder written by train.py or a .ckpt file")
 
 
+def member_checkpoints(path: str | Path) -> list[Path] | None:
+    """The best checkpoints of a k-fold run's ``fold_<i>/`` or a seeds run's ``seed_<s>/`` folders, in order; None
+    when ``path`` is neither kind of run folder.
+
+    Raises:
+        UserError: such a run folder without a single finished member.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return None
+    for kind, pattern in (("cross-validation", "fold_*"), ("seeds", "seed_*")):
+        members = sorted((folder for folder in path.glob(pattern) if folder.name.split("_")[1].isdigit()),
+                         key=lambda folder: int(folder.name.split("_")[1]))
+        if members:
+            found = [folder / BEST for folder in members if (folder / BEST).is_file()]
+            if not found:
+                raise UserError(f"--ckpt: {path} is a {kind} run without a finished member (no "
+                                f"{pattern}/{BEST.as_posix()}); train it first")
+            return found
+    return None
+
+
 def run_folder_of(ckpt_arg: str | Path, checkpoint: Path) -> Path | None:
     """The run folder that ``--ckpt`` names or whose ``checkpoints/`` holds the checkpoint, None if neither."""
     folder = Path(ckpt_arg) if Path(ckpt_arg).is_dir() else checkpoint.parent.parent
