@@ -35,7 +35,8 @@ def find_label_issues(oof: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
     labels = oof["label"].to_numpy(dtype=np.int64)
     probabilities = probabilities_of(oof, classes)
     probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)  # float32 sums, as written, to 1
-    suspects = cleanlab_issues(labels, probabilities, return_indices_ranked_by="self_confidence") \
+    # n_jobs=1: cleanlab's default forks a process pool per class, which hung a process already running torch threads
+    suspects = cleanlab_issues(labels, probabilities, return_indices_ranked_by="self_confidence", n_jobs=1) \
         if len(oof) else np.zeros(0, dtype=np.int64)
     suggested = probabilities[suspects].argmax(axis=1)
     table = pd.DataFrame({
