@@ -1,21 +1,28 @@
 """predict.py and export: predictions equal the module's own outputs; errors become rows; exports agree."""
 
+import io
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import pandas as pd
 import pytest
 import torch
+from PIL import Image
 
-from conftest import make_class_folder, run_cli
+from conftest import REPO, make_class_folder, run_cli
 from litcls.data.datamodule import FolderDataModule
 from litcls.data.dataset import load_rgb
 from litcls.data.scan import scan_folder
 from litcls.data.splits import split_samples
 from litcls.data.transforms import Preprocessing, eval_transform
 from litcls.errors import UserError
-from litcls.inference.export import export_model, max_difference_to_pytorch
+from litcls.inference.export import export_model, max_difference_to_pytorch, read_onnx_metadata
+from litcls.inference.onnx_parity import compare_with_predict
 from litcls.inference.predictor import find_images, load_checkpoint, predict_images, write_gradcam
 from litcls.models.module import ClassifierModule
 
@@ -77,13 +84,80 @@ def test_gradcam_overlays_for_every_readable_image(trained, tmp_path):
         write_gradcam(module, table, tmp_path / "other", layer="model.nope")
 
 
-@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
-def test_exported_model_agrees_with_pytorch(trained, tmp_path, fmt):
+def test_torchscript_export_agrees_with_pytorch(trained, tmp_path):
     module = load_checkpoint(trained[0])
-    model_file = export_model(module, tmp_path, fmt)
+    model_file = export_model(module, tmp_path, "torchscript")
     assert (tmp_path / "model.json").is_file()
     for batch in (1, 7):  # the batch dimension is dynamic
         assert max_difference_to_pytorch(module, model_file, torch.randn(batch, 3, 16, 16)) < 1e-4
+
+
+def write_photo_like(folder: Path) -> list[Path]:
+    """Smooth colour gradients with noise, larger than the model's input (300x200 JPEGs and PNGs), plus a few small,
+    greyscale and transparent ones: every resize path and decoding path of training."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(12):
+        height, width = (200, 300) if i < 8 else (int(rng.integers(5, 40)), int(rng.integers(5, 40)))
+        ramp = np.linspace(0, 1, width)[None, :, None] * rng.uniform(0, 255, 3) + \
+            np.linspace(1, 0, height)[:, None, None] * rng.uniform(0, 255, 3)
+        pixels = np.clip(ramp / 2 + rng.normal(0, 25, (height, width, 3)), 0, 255).astype(np.uint8)
+        image = Image.fromarray(pixels).convert(("RGB", "L", "RGBA")[i % 3])
+        path = folder / f"photo_{i:02d}_{width}x{height}{'.jpg' if image.mode != 'RGBA' and i % 2 else '.png'}"
+        image.save(path, quality=85) if path.suffix == ".jpg" else image.save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def onnx_export(trained, tmp_path_factory):
+    """The trained module with a calibration temperature, exported to ONNX once."""
+    module = load_checkpoint(trained[0])
+    module.decision = {"temperature": 1.7}
+    return module, export_model(module, tmp_path_factory.mktemp("onnx"), "onnx")
+
+
+def test_onnx_on_raw_pixels_agrees_with_predict_on_every_image(trained, onnx_export, tmp_path):
+    module, model_file = onnx_export
+    for paths in (find_images([trained[1]]), write_photo_like(tmp_path / "photos")):
+        result = compare_with_predict(module, model_file, paths)
+        assert result["images"] == len(paths) and result["agreement"] == 1.0
+        assert result["max_difference"] < 1e-4, dict(zip(result["paths"], result["per_image"], strict=True))
+    # the graph's probabilities are the calibrated ones: the model's own differ
+    assert compare_with_predict(module, model_file, find_images([trained[1]]), calibrated=False)[
+        "max_difference"] > 1e-3
+
+
+def test_onnx_metadata_round_trips_and_the_example_predicts_from_it(tmp_path):
+    paths = write_photo_like(tmp_path / "photos")
+    module = ClassifierModule("cnn", ["cat", "dog"], Preprocessing(img_size=16).to_dict()).eval()
+    module.decision = {"temperature": 0.8}
+    # an operating threshold in the middle of the images' probabilities, so that it decides some of them
+    middle = float(predict_images(module, paths)["prob_cat"].median())
+    module.decision |= {"positive_class": "cat", "threshold": 0.45, "threshold_calibrated": middle,
+                        "threshold_rule": "youden"}
+    model_file = export_model(module, tmp_path / "out", "onnx")
+    metadata = read_onnx_metadata(model_file)
+    assert metadata["class_names"] == ["cat", "dog"]
+    assert metadata["decision"] == {"probabilities": "calibrated", "temperature": 0.8, "positive_class": "cat",
+                                    "operating_threshold": middle, "rule": metadata["decision"]["rule"],
+                                    "threshold": 0.45, "threshold_calibrated": middle, "threshold_rule": "youden"}
+    assert metadata["preprocessing"]["img_size"] == 16
+    assert metadata["preprocessing"]["mean"] == list(module.preprocessing.mean)
+    assert json.loads((tmp_path / "out" / "model.json").read_text())["decision"] == metadata["decision"]
+    # the example, with ONNX Runtime and Pillow only, gives predict.py's decisions and probabilities
+    script = ("import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__'); "
+              "assert 'torch' not in sys.modules, 'the example imported torch'")
+    result = subprocess.run([sys.executable, "-c", script, str(REPO / "docs" / "examples" / "onnx_predict.py"),
+                             str(model_file), *map(str, paths)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    printed = pd.read_csv(io.StringIO(result.stdout))
+    table = predict_images(module, paths)
+    assert list(printed["predicted"]) == list(table["predicted_at_threshold"])
+    assert set(table["predicted_at_threshold"]) == {"cat", "dog"}
+    expected = [row[f"prob_{row['predicted_at_threshold']}"] for _, row in table.iterrows()]
+    assert printed["probability"].to_numpy() == pytest.approx(expected, abs=1e-4)  # printed to 6 decimals
 
 
 def test_checkpoint_with_foreign_objects_is_refused_unless_trusted(trained, tmp_path):
@@ -146,3 +220,14 @@ def test_unlabelled_images_get_prediction_columns_only(trained, tmp_path, capsys
     assert "no accuracy: 8 of 11 images sit in folders named after the checkpoint's classes" in out
     assert predict_main(["--ckpt", str(ckpt), "--images", str(folder), "--device", "tpu:x"]) == 2
     assert "--device: 'tpu:x' is not one of" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_predict_cli_exports_onnx_and_checks_it_on_the_images(trained, tmp_path):
+    ckpt, root = trained
+    result = run_cli("predict.py", "--ckpt", str(ckpt), "--images", str(root), "--export", "onnx", "--out", "out",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "ONNX Runtime on the decoded pixels of 24 image files agrees with predict.py on 100.0% of decisions" \
+        in result.stdout
+    assert read_onnx_metadata(tmp_path / "out" / "model.onnx")["class_names"] == ["blue", "green", "red"]

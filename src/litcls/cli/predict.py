@@ -11,6 +11,7 @@ from litcls.errors import UserError
 from litcls.quiet import one_line_warnings
 
 EXPORT_FORMATS = ("onnx", "torchscript")
+PARITY_IMAGES = 256  # images the ONNX export is checked on, at most
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,8 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "preprocessing come from the checkpoint.",
         epilog="Example: python predict.py --ckpt runs/pets-cnn --images photos/ --out preds",
     )
-    parser.add_argument("--ckpt", required=True, metavar="RUN_OR_CKPT",
-                        help="a checkpoint (.ckpt) written by train.py, or a run folder (its checkpoints/best.ckpt)")
+    parser.add_argument("--ckpt", required=True, action="append", metavar="RUN_OR_CKPT",
+                        help="a checkpoint (.ckpt) written by train.py, or a run folder (its checkpoints/best.ckpt); "
+                        "a k-fold or seeds run folder, or --ckpt repeated, predicts with the ensemble of their "
+                        "checkpoints (the mean of their probabilities)")
     parser.add_argument("--images", nargs="+", metavar="DIR_OR_FILE", help="image files and/or folders (recursive), "
                         "or one CSV/TSV manifest listing images (see --path-col, --label-col)")
     parser.add_argument("--path-col", default="path", help="manifest: the column of image paths, or a template "
@@ -41,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gradcam", action="store_true",
                         help="write a Grad-CAM overlay of the predicted class per image under OUT/gradcam/")
     parser.add_argument("--gradcam-layer", help="layer to explain, e.g. model.features.7 (default: automatic)")
-    parser.add_argument("--export", choices=EXPORT_FORMATS, help="also write the model as ONNX or TorchScript")
+    parser.add_argument("--export", choices=EXPORT_FORMATS,
+                        help="also write the model as ONNX (raw uint8 RGB pixels in, calibrated probabilities out, "
+                        "checked against predict.py on the --images or the run's held-out images) or TorchScript")
     parser.add_argument("--trust-checkpoint", action="store_true",
                         help="allow a checkpoint holding arbitrary Python objects (can run code: only yours)")
     return parser
@@ -51,21 +56,26 @@ def run(args: argparse.Namespace) -> None:
     import torch
 
     from litcls.data.manifest import is_manifest
+    from litcls.inference.ensemble import load_members
     from litcls.inference.export import export_model, max_difference_to_pytorch
-    from litcls.inference.predictor import load_checkpoint, predict_images, write_gradcam
+    from litcls.inference.predictor import predict_images, write_gradcam
 
     if not args.images and not args.export:
         raise UserError("nothing to do: give --images to predict and/or --export to export the model")
     if args.top_k < 1 or args.batch_size < 1:
         raise UserError("--top-k and --batch-size must be at least 1")
-    module = load_checkpoint(args.ckpt, trust=args.trust_checkpoint)
+    members = load_members(args.ckpt, trust=args.trust_checkpoint)
+    module = members[0]
+    if len(members) > 1 and (args.gradcam or args.export):
+        raise UserError(f"--gradcam and --export take one checkpoint; --ckpt gives an ensemble of {len(members)}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
     if args.images:
         paths, labels, labelled = images_to_predict(args, module.class_names)
-        describe_decision(module, calibrated=not args.no_calibration)
-        table = predict_images(module, paths, batch_size=args.batch_size, top_k=args.top_k, tta=args.tta,
-                               num_workers=args.num_workers, device=args.device,
+        describe_decision(module, calibrated=not args.no_calibration, members=len(members))
+        table = predict_images(members if len(members) > 1 else module, paths, batch_size=args.batch_size,
+                               top_k=args.top_k, tta=args.tta, num_workers=args.num_workers, device=args.device,
                                calibrated=not args.no_calibration, labels=labels)
         if args.gradcam:
             table["gradcam"] = write_gradcam(module, table, out / "gradcam", layer=args.gradcam_layer,
@@ -76,7 +86,12 @@ def run(args: argparse.Namespace) -> None:
               + (f" ({len(failed)} unreadable, listed with their error)" if len(failed) else ""))
         source = "their folder" if len(args.images) > 1 or not is_manifest(args.images[0]) else "the manifest"
         describe_labels(table, len(paths), labelled, source)
-    if args.export:
+    if args.export == "onnx":
+        model_file = export_model(module, out, "onnx", calibrated=not args.no_calibration)
+        print(f"exported {model_file} (uint8 RGB pixels in, probabilities out; class names, threshold and "
+              f"preprocessing in its metadata) and {out / 'model.json'}")
+        check_onnx_export(args, module, model_file, paths if args.images else None)
+    elif args.export:
         model_file = export_model(module, out, args.export)
         size = module.preprocessing.img_size
         difference = max_difference_to_pytorch(module, model_file, torch.randn(4, 3, size, size))
@@ -85,6 +100,40 @@ def run(args: argparse.Namespace) -> None:
         if difference > 1e-4:
             raise UserError(f"the exported model disagrees with PyTorch by {difference:.2e} (> 1e-4); "
                             "do not use it, and report the model architecture")
+
+
+def check_onnx_export(args: argparse.Namespace, module, model_file: Path, paths: list[Path] | None) -> None:
+    """Compare the ONNX file with predict.py on real images: the --images given, else the run's held-out images.
+
+    Raises:
+        UserError: the export disagrees beyond :data:`~litcls.inference.onnx_parity.MIN_AGREEMENT` or
+            :data:`~litcls.inference.onnx_parity.MAX_MEAN_DIFFERENCE`.
+    """
+    from litcls.inference.onnx_parity import (
+        MAX_MEAN_DIFFERENCE,
+        MIN_AGREEMENT,
+        acceptable,
+        compare_with_predict,
+        describe,
+    )
+    from litcls.runs.finished_folder import held_out_images, resolve_checkpoint, run_folder_of
+
+    source = "the --images"
+    if paths is None:
+        run_dir = run_folder_of(args.ckpt[0], resolve_checkpoint(args.ckpt[0]))
+        examples, why = held_out_images(run_dir, PARITY_IMAGES) if run_dir else ([], "--ckpt is not in a run folder")
+        paths, source = [path for path, _ in examples], "the run's held-out images"
+        if not paths:
+            print(f"warning: the export was not checked on images ({why}); give --images with a few of yours to "
+                  "check it")
+            return
+    result = compare_with_predict(module, model_file, paths[:PARITY_IMAGES], calibrated=not args.no_calibration,
+                                  batch_size=args.batch_size)
+    print(describe(result) + f" ({source})")
+    if result["images"] and not acceptable(result):
+        raise UserError(f"the exported model agrees with predict.py on {result['agreement']:.1%} of decisions "
+                        f"(mean probability difference {result['mean_difference']:.3f}); below {MIN_AGREEMENT:.0%} "
+                        f"or above {MAX_MEAN_DIFFERENCE}: do not use it, and report the model architecture")
 
 
 def images_to_predict(args: argparse.Namespace, class_names: list[str]):
@@ -112,10 +161,16 @@ def images_to_predict(args: argparse.Namespace, class_names: list[str]):
     return paths, labels, labelled
 
 
-def describe_decision(module, calibrated: bool) -> None:
+def describe_decision(module, calibrated: bool, members: int = 1) -> None:
     """Say which probabilities are reported and, for a two-class checkpoint, how a prediction is made."""
     from litcls.inference.predictor import decision_rule
 
+    if members > 1:
+        kind = ("calibrated by their own temperatures (each fitted on that member's validation split; "
+                "--no-calibration for their own)") if calibrated else "own (--no-calibration)"
+        print(f"probabilities: the mean of {members} members' {kind} probabilities; predicted is the most probable "
+              "class (an ensemble has no operating threshold)")
+        return
     decision = module.decision
     temperature, operating = decision_rule(module, calibrated)
     if "temperature" not in decision:

@@ -1,7 +1,13 @@
 """Export a trained model to files that run without this repository: ONNX or TorchScript, plus a JSON card.
 
-The exported graph takes normalised images (B, 3, H, W) and returns logits (B, num_classes), with a dynamic
-batch size. ``model.json`` beside it says how to preprocess an image and how to name the outputs.
+The ONNX graph takes decoded images as they come, uint8 pixels (N, H, W, 3) in RGB at any height and width, and
+returns probabilities (N, num_classes): training's resize, the normalisation, the network, the calibration
+temperature and the softmax are inside it (:class:`~litcls.inference.raw_image_model.RawImageClassifier`). The
+class names, the two-class operating threshold and the preprocessing are written into the file's metadata
+(``metadata_props``, JSON values), so the file alone is enough to predict (``docs/examples/onnx_predict.py``).
+
+The TorchScript file takes normalised images (N, 3, S, S) and returns logits, as before; ``model.json`` beside
+either file says how to use it.
 """
 
 from __future__ import annotations
@@ -16,53 +22,114 @@ from litcls.models.module import ClassifierModule
 from litcls.suggest import did_you_mean
 
 FORMATS = ("onnx", "torchscript")
+DECODING = ("EXIF orientation applied; transparent pixels composited on white; greyscale repeated to RGB; a JPEG "
+            "decoded at the smallest scale 1/2, 1/4 or 1/8 that keeps at least img_size pixels on each side "
+            "(Pillow: image.draft(image.mode, (img_size, img_size)))")
+RESIZE = ("inside the graph, as training: OpenCV INTER_AREA when the image is larger than img_size on either side, "
+          "INTER_LINEAR (bilinear) otherwise, to img_size x img_size, rounded to whole 8-bit levels")
 
 
-def write_model_card(module: ClassifierModule, path: Path, model_file: str) -> None:
-    card = {
-        "model_file": model_file,
-        "architecture": module.hparams.model,
-        "class_names": module.class_names,
-        "input": "float32 tensor (batch, 3, img_size, img_size): RGB resized to img_size x img_size, "
-                 "scaled to [0, 1], then (x - mean) / std per channel",
-        "output": "logits (batch, num_classes); softmax gives probabilities in class_names order",
-        "preprocessing": module.preprocessing.to_dict(),
-    }
+def onnx_metadata(module: ClassifierModule, calibrated: bool = True) -> dict[str, str]:
+    """The ONNX file's ``metadata_props``: ``class_names``, ``preprocessing`` and ``decision``, JSON each.
+
+    ``decision.temperature`` is the one inside the graph (1 with ``calibrated`` False); for two classes,
+    ``decision.operating_threshold`` applies to the graph's probability of ``positive_class`` (the checkpoint's
+    ``threshold_calibrated``, or its ``threshold`` for uncalibrated probabilities), and both are kept.
+    """
+    from litcls.inference.predictor import decision_rule
+
+    temperature, operating = decision_rule(module, calibrated)
+    decision = {"probabilities": "calibrated" if calibrated and "temperature" in module.decision else "model's own",
+                "temperature": temperature}
+    if operating is not None:
+        decision |= {"positive_class": module.class_names[operating[0]], "operating_threshold": operating[1],
+                     "rule": "positive_class when its probability >= operating_threshold, else the other class"}
+    decision |= {key: value for key, value in module.decision.items()
+                 if key in ("threshold", "threshold_calibrated", "threshold_rule")}
+    pre = module.preprocessing
+    preprocessing = {"input": "uint8 (batch, height, width, 3) RGB pixels, any height and width",
+                     "decoding": DECODING, "img_size": pre.img_size, "resize": RESIZE, "mean": list(pre.mean),
+                     "std": list(pre.std), "normalisation": "inside the graph: (pixel / 255 - mean) / std"}
+    return {"class_names": json.dumps(module.class_names, ensure_ascii=False),
+            "preprocessing": json.dumps(preprocessing), "decision": json.dumps(decision, ensure_ascii=False),
+            "output": "probabilities (batch, num_classes) in class_names order",
+            "architecture": str(module.hparams.model)}
+
+
+def read_onnx_metadata(path: Path) -> dict:
+    """The ``metadata_props`` of an exported file, JSON values decoded."""
+    import onnx
+
+    props = {prop.key: prop.value for prop in onnx.load(str(path), load_external_data=False).metadata_props}
+    return {key: json.loads(value) if key in ("class_names", "preprocessing", "decision") else value
+            for key, value in props.items()}
+
+
+def write_model_card(module: ClassifierModule, path: Path, model_file: str, metadata: dict[str, str] | None) -> None:
+    if metadata is not None:  # ONNX: the card repeats the file's metadata, for readers without ONNX tools
+        card = {"model_file": model_file, **{key: json.loads(value) if key in ("class_names", "preprocessing",
+                                                                               "decision") else value
+                                             for key, value in metadata.items()}}
+    else:
+        card = {
+            "model_file": model_file,
+            "architecture": module.hparams.model,
+            "class_names": module.class_names,
+            "input": "float32 tensor (batch, 3, img_size, img_size): RGB resized to img_size x img_size, "
+                     "scaled to [0, 1], then (x - mean) / std per channel",
+            "output": "logits (batch, num_classes); softmax gives probabilities in class_names order",
+            "preprocessing": module.preprocessing.to_dict(),
+        }
     path.write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
-def export_model(module: ClassifierModule, out_dir: Path, fmt: str) -> Path:
-    """Write ``model.onnx`` or ``model.ts`` and ``model.json`` into ``out_dir``; return the model file."""
+def export_onnx(module: ClassifierModule, path: Path, calibrated: bool = True) -> dict[str, str]:
+    """Write the raw-pixel graph with dynamic batch, height and width, and its metadata; return the metadata."""
+    import onnx
+
+    from litcls.inference.predictor import decision_rule
+    from litcls.inference.raw_image_model import RawImageClassifier
+
+    graph = RawImageClassifier(module.cpu(), decision_rule(module, calibrated)[0]).eval()
+    example = torch.randint(0, 256, (2, module.preprocessing.img_size + 7, module.preprocessing.img_size + 3, 3),
+                            dtype=torch.uint8)
+    dim = torch.export.Dim
+    torch.onnx.export(graph, (example,), str(path), dynamo=True, external_data=False, input_names=["pixels"],
+                      output_names=["probabilities"],
+                      dynamic_shapes=({0: dim("batch", min=1), 1: dim("height", min=1), 2: dim("width", min=1)},))
+    metadata = onnx_metadata(module, calibrated)
+    model = onnx.load(str(path))
+    onnx.helper.set_model_props(model, metadata)
+    onnx.save(model, str(path))
+    return metadata
+
+
+def export_model(module: ClassifierModule, out_dir: Path, fmt: str, calibrated: bool = True) -> Path:
+    """Write ``model.onnx`` or ``model.ts`` and ``model.json`` into ``out_dir``; return the model file.
+
+    Args:
+        calibrated: ONNX: the graph divides the logits by the checkpoint's calibration temperature.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}{did_you_mean(fmt, FORMATS)}; valid formats: "
                          f"{', '.join(FORMATS)}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    model = module.model.eval().cpu()
-    size = module.preprocessing.img_size
-    example = torch.randn(2, 3, size, size)
+    module = module.eval().cpu()
     if fmt == "onnx":
         path = out_dir / "model.onnx"
-        torch.onnx.export(model, (example,), str(path), dynamo=True, external_data=False,
-                          input_names=["images"], output_names=["logits"],
-                          dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
+        metadata = export_onnx(module, path, calibrated)
     else:
-        path = out_dir / "model.ts"
+        path, metadata = out_dir / "model.ts", None
+        size = module.preprocessing.img_size
         with torch.no_grad():
-            torch.jit.save(torch.jit.trace(model, example), str(path))
-    write_model_card(module, out_dir / "model.json", path.name)
+            torch.jit.save(torch.jit.trace(module.model, torch.randn(2, 3, size, size)), str(path))
+    write_model_card(module, out_dir / "model.json", path.name, metadata)
     return path
 
 
 def max_difference_to_pytorch(module: ClassifierModule, model_file: Path, images: torch.Tensor) -> float:
-    """Largest absolute logit difference between the exported file and the PyTorch module on ``images``."""
+    """TorchScript: largest absolute logit difference between the exported file and the module on ``images``."""
     with torch.no_grad():
         expected = module.model.eval().cpu()(images).numpy()
-    if model_file.suffix == ".onnx":
-        import onnxruntime
-
-        session = onnxruntime.InferenceSession(str(model_file), providers=["CPUExecutionProvider"])
-        actual = session.run(None, {"images": images.numpy()})[0]
-    else:
-        with torch.no_grad():
-            actual = torch.jit.load(str(model_file))(images).numpy()
+        actual = torch.jit.load(str(model_file))(images).numpy()
     return float(np.abs(actual - expected).max())

@@ -179,8 +179,9 @@ def decided_column(table: pd.DataFrame | pd.Series) -> str:
     return "predicted_at_threshold" if "predicted_at_threshold" in table else "predicted"
 
 
-def predict_images(module: ClassifierModule, paths: Sequence[Path], batch_size: int = 32, top_k: int = 3,
-                   tta: bool = False, num_workers: int = 0, device: str = "cpu", calibrated: bool = True,
+def predict_images(module: ClassifierModule | Sequence[ClassifierModule], paths: Sequence[Path],
+                   batch_size: int = 32, top_k: int = 3, tta: bool = False, num_workers: int = 0,
+                   device: str = "cpu", calibrated: bool = True,
                    labels: Sequence[int] | None = None) -> pd.DataFrame:
     """One row per path, with the columns of the run's ``predictions.csv``
     (:func:`litcls.evaluation.predictions.prediction_table`): ``path``, [``label``, ``class``,] ``predicted``,
@@ -192,23 +193,32 @@ def predict_images(module: ClassifierModule, paths: Sequence[Path], batch_size: 
     them with those of the mirrored images. ``predicted_at_threshold`` holds the positive class where its
     probability reaches the threshold chosen on the validation split, as in the run's table.
 
+    Several modules (an ensemble of the same classes, see :mod:`litcls.inference.ensemble`) average their
+    probabilities with equal weights, each calibrated by its own temperature unless ``calibrated`` is False (then
+    the result is exactly the mean of the members' own probabilities); an ensemble has no operating threshold.
+
     Args:
         labels: the images' true labels (see :func:`folder_labels`): adds ``label``, ``class``, ``loss``, ``correct``.
     """
     from litcls.evaluation.predictions import prediction_table, probabilities_of
     from litcls.evaluation.threshold import called_at_threshold
 
-    classes = module.class_names
-    temperature, operating = decision_rule(module, calibrated)
-    views = [predict_logits(module, paths, batch_size, num_workers, device)]
-    if tta:
-        views.append(predict_logits(module, paths, batch_size, num_workers, device, flip=True))
-    errors = views[0][1]
+    members = [module] if isinstance(module, ClassifierModule) else list(module)
+    classes = members[0].class_names
+    temperature, operating = decision_rule(members[0], calibrated)
+    views, errors = [], []
+    for member in members:
+        scale = 1.0 if len(members) == 1 else decision_rule(member, calibrated)[0]  # one member: T applied below
+        for flip in (False, True) if tta else (False,):
+            logits, errors = predict_logits(member, paths, batch_size, num_workers, device, flip=flip)
+            views.append(logits / np.float32(scale))
+    if len(members) > 1:
+        temperature, operating = 1.0, None
     read = np.array([not error for error in errors], dtype=bool)
     rows = pd.DataFrame({"path": [str(path) for path in paths]})
     if labels is not None:
         rows["label"] = np.asarray(labels, dtype=np.int64)
-    table = prediction_table(rows[read], np.stack([logits for logits, _ in views])[:, read], classes, temperature)
+    table = prediction_table(rows[read], np.stack(views)[:, read], classes, temperature)
     probabilities = probabilities_of(table, classes)
     if operating is not None:
         positive, threshold = operating

@@ -10,6 +10,7 @@ The run folder::
     oof_confusion_matrix.csv/.png              not train on it (the columns of predictions.csv); their
     oof_classification_report.csv              confusion matrix, per-class report and curves, by the runs'
     oof_roc.png, oof_pr.png                    writer; cv_results.json scores them with the metric table
+    label_issues.csv, label_issues/            suspected label errors among them (cleanlab), thumbnails of the top
     report.html                                mean ± std, per-fold table, out-of-fold evaluation
 
 ``--fold i --name NAME`` runs one fold into the same layout, for cluster array jobs; the job that finishes the
@@ -46,6 +47,7 @@ from litcls.files import write_atomically
 from litcls.processes import is_main_process
 from litcls.report.cv_page import write_cv_report
 from litcls.runs.fit import check_leakage, fit_and_evaluate, load_data
+from litcls.runs.label_issues import write_label_issues
 from litcls.runs.members import member_dir, print_members_summary, std_note, summarize_members
 from litcls.runs.new_folder import claim_run_dir
 from litcls.shell import train_command
@@ -220,8 +222,12 @@ def aggregate(run_dir: str | Path) -> dict:
     results = {"folds": folds, "finished_folds": finished, "missing_folds": missing, "std": STD,
                "metrics": metrics, "out_of_fold": oof}
     (run_dir / "cv_results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    suspects = write_label_issues(run_dir, classes) if oof else None
     write_cv_report(run_dir)
     print_cv_summary(run_dir, results)
+    if suspects is not None:
+        print(f"label issues: {suspects} image(s) whose label the out-of-fold predictions doubt, most suspect first: "
+              f"{run_dir / 'label_issues.csv'} (look at them; fix or drop the wrong ones, then train again)")
     return results
 
 

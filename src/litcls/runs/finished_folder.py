@@ -34,10 +34,46 @@ def resolve_checkpoint(path: str | Path) -> Path:
     raise UserError(f"--ckpt: {path} has no {BEST.as_posix()}; pass a run folder written by train.py or a .ckpt file")
 
 
+def member_checkpoints(path: str | Path) -> list[Path] | None:
+    """The best checkpoints of a k-fold run's ``fold_<i>/`` or a seeds run's ``seed_<s>/`` folders, in order; None
+    when ``path`` is neither kind of run folder.
+
+    Raises:
+        UserError: such a run folder without a single finished member.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return None
+    for kind, pattern in (("cross-validation", "fold_*"), ("seeds", "seed_*")):
+        members = sorted((folder for folder in path.glob(pattern) if folder.name.split("_")[1].isdigit()),
+                         key=lambda folder: int(folder.name.split("_")[1]))
+        if members:
+            found = [folder / BEST for folder in members if (folder / BEST).is_file()]
+            if not found:
+                raise UserError(f"--ckpt: {path} is a {kind} run without a finished member (no "
+                                f"{pattern}/{BEST.as_posix()}); train it first")
+            return found
+    return None
+
+
 def run_folder_of(ckpt_arg: str | Path, checkpoint: Path) -> Path | None:
     """The run folder that ``--ckpt`` names or whose ``checkpoints/`` holds the checkpoint, None if neither."""
     folder = Path(ckpt_arg) if Path(ckpt_arg).is_dir() else checkpoint.parent.parent
     return folder if (folder / "splits.csv").is_file() and (folder / "config.yaml").is_file() else None
+
+
+def data_root(run_dir: Path) -> Path | None:
+    """The folder the paths of a run's ``splits.csv`` are relative to: ``data`` in its ``config.yaml`` (relative to
+    where training started), a manifest's image root, or ``$LITCLS_DATA_HOME/<name>`` for a built-in dataset."""
+    from litcls.data.builtin import BUILTIN_DATASETS, data_home
+    from litcls.data.manifest import is_manifest, manifest_root
+
+    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+    data = str(config.get("data", ""))
+    if not data:
+        return None
+    root = manifest_root(data, config.get("image_root")) if is_manifest(data) else Path(data)
+    return data_home() / data if not root.is_dir() and data in BUILTIN_DATASETS else root
 
 
 def held_out_images(run_dir: Path, limit: int) -> tuple[list[tuple[Path, str]], str]:
@@ -51,16 +87,9 @@ def held_out_images(run_dir: Path, limit: int) -> tuple[list[tuple[Path, str]], 
     """
     import pandas as pd
 
-    from litcls.data.builtin import BUILTIN_DATASETS, data_home
-    from litcls.data.manifest import is_manifest, manifest_root
-
-    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
-    data = str(config.get("data", ""))
-    root = manifest_root(data, config.get("image_root")) if is_manifest(data) else Path(data)
-    if not root.is_dir() and data in BUILTIN_DATASETS:
-        root = data_home() / data
-    if not data or not root.is_dir():
-        return [], f"the run's data folder {str(root)!r} is not found from {Path.cwd()}"
+    root = data_root(run_dir)
+    if root is None or not root.is_dir():
+        return [], f"the run's data folder {str(root or '')!r} is not found from {Path.cwd()}"
     splits = pd.read_csv(run_dir / "splits.csv", encoding="utf-8", keep_default_na=False,
                          dtype={"path": str, "class": str, "split": str})
     split = "test" if (splits["split"] == "test").any() else "val"

@@ -1,0 +1,49 @@
+"""Predict with a model exported by ``predict.py --export onnx``, using only ONNX Runtime, Pillow and NumPy.
+
+    python docs/examples/onnx_predict.py exported/model.onnx photo.jpg other.png
+
+Everything else comes from the file: the graph resizes and normalises the pixels itself and returns calibrated
+probabilities; the class names and, for two classes, the operating threshold are in its metadata. The only step
+left to you is decoding, done here as training decodes (EXIF orientation, transparency on white, JPEG draft;
+litcls also stretches 16-bit greyscale to 8 bits, which this short example leaves out).
+"""
+
+import json
+import sys
+
+import numpy as np
+import onnxruntime
+from PIL import Image, ImageOps
+
+
+def decode(path: str, img_size: int) -> np.ndarray:
+    """An image file as uint8 RGB pixels (height, width, 3), decoded as litcls decodes it for training."""
+    with Image.open(path) as image:
+        image.draft(image.mode, (img_size, img_size))  # JPEG: decode at 1/2, 1/4 or 1/8 scale when still large
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+            rgba = image.convert("RGBA")
+            image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+        return np.asarray(image.convert("RGB"))
+
+
+def main(model_file: str, images: list[str]) -> None:
+    session = onnxruntime.InferenceSession(model_file, providers=["CPUExecutionProvider"])
+    metadata = session.get_modelmeta().custom_metadata_map
+    classes = json.loads(metadata["class_names"])
+    img_size = json.loads(metadata["preprocessing"])["img_size"]
+    decision = json.loads(metadata["decision"])
+    print("path,predicted,probability")
+    for path in images:
+        probabilities = session.run(None, {"pixels": decode(path, img_size)[None]})[0][0]  # one image: sizes differ
+        best = int(probabilities.argmax())
+        if "operating_threshold" in decision:  # two classes: the threshold chosen on the validation split
+            positive = classes.index(decision["positive_class"])
+            best = positive if probabilities[positive] >= decision["operating_threshold"] else 1 - positive
+        print(f"{path},{classes[best]},{probabilities[best]:.6f}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    main(sys.argv[1], sys.argv[2:])

@@ -1,0 +1,79 @@
+"""Check an exported ONNX file against ``predict.py`` on real image files: ONNX Runtime on the decoded pixels, the
+checkpoint through :func:`~litcls.inference.predictor.predict_images` on the same files.
+
+Random tensors would test the network only; decoded files also test the resize and normalisation in the graph,
+where exported classifiers usually go wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from litcls.models.module import ClassifierModule
+
+# what an export must reach on the checked images to be kept: the figures the resize is designed to meet
+MIN_AGREEMENT = 0.98
+MAX_MEAN_DIFFERENCE = 0.01
+
+
+def onnx_probabilities(model_file: Path, paths: Sequence[Path], min_size: int) -> np.ndarray:
+    """(N, C) probabilities of the ONNX graph on each file, decoded as training decodes it (one image per call:
+    the sizes differ)."""
+    import onnxruntime
+
+    from litcls.data.decode import load_rgb
+
+    session = onnxruntime.InferenceSession(str(model_file), providers=["CPUExecutionProvider"])
+    return np.concatenate([session.run(None, {"pixels": load_rgb(path, min_size)[None]})[0] for path in paths])
+
+
+def decisions(probabilities: np.ndarray, operating: tuple[int, float] | None, classes: list[str]) -> np.ndarray:
+    """The class each row is called, as predict.py decides: the operating threshold's call for two classes (its
+    ``predicted_at_threshold``), else the most probable class."""
+    from litcls.evaluation.threshold import called_at_threshold
+
+    if operating is None:
+        return np.asarray(classes)[probabilities.argmax(axis=1)]
+    positive, threshold = operating
+    return called_at_threshold(probabilities[:, positive], threshold, classes, positive)
+
+
+def compare_with_predict(module: ClassifierModule, model_file: Path, paths: Sequence[Path],
+                         calibrated: bool = True, batch_size: int = 32) -> dict:
+    """Agreement of the ONNX file with ``predict.py`` on the readable ones of ``paths``.
+
+    Returns:
+        ``images`` compared, ``agreement`` (fraction of equal decisions), ``max_difference`` and
+        ``mean_difference`` (per image the largest absolute difference over the classes' probabilities; its
+        maximum and mean over the images), ``per_image`` (that difference, in the order of the readable paths) and
+        ``paths`` (the readable paths).
+    """
+    from litcls.evaluation.predictions import probabilities_of
+    from litcls.inference.predictor import decision_rule, predict_images
+
+    table = predict_images(module, paths, batch_size=batch_size, calibrated=calibrated)
+    read = [Path(path) for path, error in zip(table["path"], table["error"], strict=True) if not error]
+    expected = probabilities_of(table[table["error"] == ""], module.class_names)
+    actual = onnx_probabilities(model_file, read, module.preprocessing.img_size).astype(np.float64)
+    operating = decision_rule(module, calibrated)[1]
+    difference = np.abs(actual - expected).max(axis=1) if len(read) else np.zeros(0)
+    classes = module.class_names
+    agree = decisions(actual, operating, classes) == decisions(expected, operating, classes)
+    return {"images": len(read), "agreement": float(agree.mean()) if len(read) else float("nan"),
+            "max_difference": float(difference.max(initial=0.0)),
+            "mean_difference": float(difference.mean()) if len(read) else float("nan"),
+            "per_image": difference, "paths": read}
+
+
+def describe(result: dict) -> str:
+    """One line: how closely the export agreed, on how many images."""
+    return (f"ONNX Runtime on the decoded pixels of {result['images']} image files agrees with predict.py on "
+            f"{result['agreement']:.1%} of decisions; probability difference largest {result['max_difference']:.2e}, "
+            f"mean {result['mean_difference']:.2e}")
+
+
+def acceptable(result: dict) -> bool:
+    return result["agreement"] >= MIN_AGREEMENT and result["mean_difference"] <= MAX_MEAN_DIFFERENCE
