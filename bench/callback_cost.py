@@ -56,8 +56,8 @@ def main(argv: list[str]) -> None:
     clock = EpochClock()
     build_callbacks = litcls.runs.trainer.build_callbacks
 
-    def timed_callbacks(config, run_dir, steps):
-        callbacks = build_callbacks(config, run_dir, steps)
+    def timed_callbacks(*args):
+        callbacks = build_callbacks(*args)
         for callback in callbacks:
             for hook in HOOKS:
                 if getattr(type(callback), hook) is not getattr(L.Callback, hook):

@@ -16,8 +16,7 @@ class _StopAtFirstStep(L.Callback):
 
 
 _build_callbacks = litcls.runs.trainer.build_callbacks
-litcls.runs.trainer.build_callbacks = lambda config, run_dir, steps: [*_build_callbacks(config, run_dir, steps),
-                                                                     _StopAtFirstStep()]
+litcls.runs.trainer.build_callbacks = lambda *args: [*_build_callbacks(*args), _StopAtFirstStep()]
 
 if __name__ == "__main__":
     from litcls.cli.train import main

@@ -50,8 +50,8 @@ def run_variant(name: str, argv: list[str], clock: EpochClock) -> list[float]:
     config, _ = parse_config(argv + VARIANTS[name])
     build_callbacks, build_mixing = litcls.runs.trainer.build_callbacks, litcls.models.module.build_mixing
 
-    def with_clock(config, run_dir, steps):
-        callbacks = build_callbacks(config, run_dir, steps)
+    def with_clock(*args):
+        callbacks = build_callbacks(*args)
         for callback in callbacks:
             if isinstance(callback, EMA):
                 for hook in ("on_train_batch_end", "on_validation_epoch_start", "on_validation_epoch_end",

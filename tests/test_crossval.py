@@ -315,9 +315,8 @@ def test_a_cross_validation_run_stopped_in_its_second_fold_resumes_as_one_run(tm
             "0", "--gradcam-mistakes", "0", "--out-dir", str(tmp_path / "runs")]
     assert main([*args, "--name", "whole"]) == 0
     original = litcls.runs.trainer.build_callbacks
-    monkeypatch.setattr(litcls.runs.trainer, "build_callbacks", lambda config, run_dir, steps: [
-        *original(config, run_dir, steps), *([SendSignal(signal.SIGTERM, epoch=1, batch=1)] if config.fold == 1
-                                             else [])])
+    monkeypatch.setattr(litcls.runs.trainer, "build_callbacks", lambda config, *args: [
+        *original(config, *args), *([SendSignal(signal.SIGTERM, epoch=1, batch=1)] if config.fold == 1 else [])])
     assert main([*args, "--name", "cut"]) == 128 + signal.SIGTERM
     whole, cut = tmp_path / "runs" / "whole", tmp_path / "runs" / "cut"
     assert f"Continue with: python train.py --resume {cut} (every fold left" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from litcls.data import index
 from litcls.data.scan import scan_folder
 from litcls.data.splits import split_samples
 from litcls.runs.crossval import kfold_samples
-from litcls.runs.fit import load_data
+from litcls.runs.samples import load_data
 
 
 @pytest.fixture

@@ -53,8 +53,7 @@ def interrupt(monkeypatch):
     """``interrupt(signal_callback)``: the next runs of the CLI get this callback."""
     def install(callback):
         original = litcls.runs.trainer.build_callbacks
-        monkeypatch.setattr(litcls.runs.trainer, "build_callbacks", lambda config, run_dir, steps: [
-            *original(config, run_dir, steps), callback])
+        monkeypatch.setattr(litcls.runs.trainer, "build_callbacks", lambda *args: [*original(*args), callback])
     return install
 
 

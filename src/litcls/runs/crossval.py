@@ -46,10 +46,11 @@ from litcls.evaluation.writer import write_split_report
 from litcls.files import write_atomically
 from litcls.processes import is_main_process
 from litcls.report.cv_page import write_cv_report
-from litcls.runs.fit import check_leakage, fit_and_evaluate, load_data
+from litcls.runs.fit import fit_and_evaluate
 from litcls.runs.label_issues import write_label_issues
 from litcls.runs.members import member_dir, print_members_summary, std_note, summarize_members
 from litcls.runs.new_folder import claim_run_dir
+from litcls.runs.samples import check_leakage, load_data
 from litcls.shell import train_command
 
 STD = std_note("fold")

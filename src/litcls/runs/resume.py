@@ -26,6 +26,7 @@ from litcls.data.samples import SampleTable
 from litcls.data.sources import DataSpec, image_root
 from litcls.errors import UserError
 from litcls.processes import is_main_process
+from litcls.runs.build import ResumeFrom
 from litcls.runs.crossval import aggregate, finished_folds, fold_dir, run_fold, write_fold_results
 from litcls.runs.fit import fit_and_evaluate
 from litcls.runs.trainer import check_hardware
@@ -202,8 +203,8 @@ def _resume_one(target: str, flag_values: dict[str, Any]) -> tuple[Path, TrainCo
     scan, samples = load_split(run_dir, config)
     print(f"resuming {run_dir} from {point.path.name}: {point.epochs_done} of {config.epochs} epochs done")
     job_type = None if config.fold is None else f"fold_{config.fold}"
-    results = fit_and_evaluate(config, scan, samples, run_dir, ckpt_path=point.path, resume_step=point.global_step,
-                               job_type=job_type)
+    results = fit_and_evaluate(config, scan, samples, run_dir, ResumeFrom.read(point.path, point.global_step, config),
+                               job_type)
     if config.fold is not None:
         write_fold_results(run_dir, results)
     return run_dir, config

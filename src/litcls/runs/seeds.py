@@ -26,9 +26,10 @@ from litcls.data.splits import split_samples
 from litcls.errors import UserError
 from litcls.processes import is_main_process
 from litcls.report.seeds_page import write_seeds_report
-from litcls.runs.fit import check_leakage, fit_and_evaluate, load_data, warn_imbalance
+from litcls.runs.fit import fit_and_evaluate
 from litcls.runs.members import member_dir, print_members_summary, std_note, summarize_members
 from litcls.runs.new_folder import claim_run_dir
+from litcls.runs.samples import check_leakage, load_data, warn_imbalance
 
 STD = std_note("seed")
 

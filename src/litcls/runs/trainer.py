@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
@@ -30,9 +31,25 @@ from litcls.plugins import load_callbacks
 from litcls.tracking.loggers import build_loggers
 
 
-def build_callbacks(config: TrainConfig, run_dir: Path, steps_per_epoch: int) -> list[L.Callback]:
-    mode = MONITORS[config.monitor]
+@dataclass(frozen=True)
+class KeptCallbacks:
+    """The callbacks a run reads back after fitting: the logits the evaluation is handed, the gallery that draws
+    its Grad-CAM overlays, and the stop request of SIGTERM or Ctrl+C."""
+
+    predictions: PredictionCollector
+    gallery: GradCAMGallery
+    stop: GracefulStop
+
+
+def kept_callbacks(config: TrainConfig, run_dir: Path) -> KeptCallbacks:
     predictions = PredictionCollector(run_dir, every_epoch=config.plots_every_epoch)
+    gallery = GradCAMGallery(run_dir, per_class=config.gradcam_per_class, mistakes=config.gradcam_mistakes,
+                             layer=config.gradcam_layer, every_epoch=config.plots_every_epoch, predictions=predictions)
+    return KeptCallbacks(predictions, gallery, GracefulStop(run_dir))
+
+
+def build_callbacks(config: TrainConfig, run_dir: Path, steps_per_epoch: int, kept: KeptCallbacks) -> list[L.Callback]:
+    mode = MONITORS[config.monitor]
     callbacks: list[L.Callback] = [
         ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=config.monitor, mode=mode,
                         save_top_k=1, save_last=True, auto_insert_metric_name=False, enable_version_counter=False,
@@ -40,10 +57,9 @@ def build_callbacks(config: TrainConfig, run_dir: Path, steps_per_epoch: int) ->
                         # killed in between repeats the epoch rather than missing its row
                         save_on_train_epoch_end=True),
         EpochMetricsTable(run_dir / "metrics.csv"),
-        predictions,
-        GradCAMGallery(run_dir, per_class=config.gradcam_per_class, mistakes=config.gradcam_mistakes,
-                       layer=config.gradcam_layer, every_epoch=config.plots_every_epoch, predictions=predictions),
-        GracefulStop(run_dir),
+        kept.predictions,
+        kept.gallery,
+        kept.stop,
         ResumeState(),
         PredictionCollapseWarning(),
     ]
@@ -109,9 +125,10 @@ def check_hardware(config: TrainConfig) -> int:
         quiet.setLevel(level)
 
 
-def build_trainer(config: TrainConfig, run_dir: Path, steps_per_epoch: int,
+def build_trainer(config: TrainConfig, run_dir: Path, steps_per_epoch: int, kept: KeptCallbacks,
                   resume_step: int | None = None, job_type: str | None = None) -> L.Trainer:
-    """The Trainer (hardware flags checked beforehand by :func:`check_hardware`).
+    """The Trainer (hardware flags checked beforehand by :func:`check_hardware`), with the ``kept`` callbacks
+    among its callbacks.
 
     ``resume_step``, the global step of the checkpoint a run resumes from, makes the loggers continue
     their files instead of starting them over; ``job_type`` labels the W&B run (a k-fold run's fold).
@@ -119,7 +136,7 @@ def build_trainer(config: TrainConfig, run_dir: Path, steps_per_epoch: int,
     return L.Trainer(
         default_root_dir=run_dir,
         max_epochs=config.epochs,
-        callbacks=build_callbacks(config, run_dir, steps_per_epoch),
+        callbacks=build_callbacks(config, run_dir, steps_per_epoch, kept),
         logger=build_loggers(config, run_dir, resume_step, job_type) or False,
         log_every_n_steps=max(1, min(50, steps_per_epoch)),
         fast_dev_run=config.fast_dev_run,

@@ -1,0 +1,195 @@
+"""Build one run's objects from the configuration and the sample table: the datamodule, the module, the trainer
+with its callbacks and loggers, and the run folder's input files (``config.yaml``, ``classes.json``,
+``splits.csv``). A resumed run enters as one :class:`ResumeFrom`; a fresh run as None."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import pandas as pd
+import torch
+from lightning.pytorch.utilities import rank_zero_info
+
+from litcls.config import TrainConfig
+from litcls.data.balance import class_weights
+from litcls.data.batching import steps_per_epoch
+from litcls.data.datamodule import FolderDataModule
+from litcls.data.samples import SampleTable
+from litcls.data.splits import write_splits
+from litcls.data.transforms import Preprocessing
+from litcls.errors import UserError
+from litcls.evaluation.metrics import curve_thresholds
+from litcls.models import get_model_spec
+from litcls.models.compile import compile_or_warn
+from litcls.models.head_only import HeadOnlyModule
+from litcls.models.module import ClassifierModule
+from litcls.models.pretrained import StartingWeights, load_starting_weights, run_preprocessing, starting_weights
+from litcls.processes import is_main_process
+from litcls.recipe.losses import loss_parameters
+from litcls.runs.advice import settle_batch_size, warn_small_images
+from litcls.runs.before_launch import find_rate_once
+from litcls.runs.cached_features import cached_features
+from litcls.runs.trainer import KeptCallbacks, build_trainer, check_hardware, kept_callbacks
+
+
+@dataclass(frozen=True)
+class ResumeFrom:
+    """Where a resumed run continues: the checkpoint, its global step (the loggers keep what was logged before
+    it), and the preprocessing and batch size the run started with."""
+
+    checkpoint: Path
+    global_step: int
+    preprocessing: Preprocessing
+    batch_size: int
+
+    @classmethod
+    def read(cls, checkpoint: Path, global_step: int, config: TrainConfig) -> ResumeFrom:
+        """The checkpoint holds the preprocessing; the saved config the batch size (runs before it was
+        recorded: 64)."""
+        hparams = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)["hyper_parameters"]
+        return cls(checkpoint, global_step, Preprocessing.from_dict(hparams["preprocessing"]),
+                   config.batch_size or 64)
+
+
+@dataclass
+class Run:
+    """One run's objects, built and ready to fit.
+
+    Attributes:
+        config: the settings with the sizes actually used (batch size, image size, a learning rate found).
+        run_dir: the run folder.
+        datamodule: the images; the final evaluation runs on them.
+        fit_data: what training reads: the datamodule, or cached features (``--cache-features``).
+        module: the LightningModule.
+        trainer: the Trainer with its callbacks and loggers.
+        callbacks: the callbacks read after fitting (evaluation logits, Grad-CAM gallery, stop request).
+        resume: where a resumed run continues; None for a fresh run.
+        extras: what building adds to ``results.json`` (``cached_features``, ``lr_find``).
+    """
+
+    config: TrainConfig
+    run_dir: Path
+    datamodule: FolderDataModule
+    fit_data: L.LightningDataModule
+    module: ClassifierModule
+    trainer: L.Trainer
+    callbacks: KeptCallbacks
+    resume: ResumeFrom | None
+    extras: dict[str, Any]
+
+
+def build_run(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame, run_dir: Path,
+              resume: ResumeFrom | None = None, job_type: str | None = None) -> Run:
+    """Build the run's objects and write its input files; ``job_type`` labels the W&B run (``fold_2``)."""
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    start = None if resume else starting_weights(config.model, config.pretrained, config.weights)
+    processes = check_hardware(config)
+    config, preprocessing = settle_sizes(config, samples, processes, start, resume)
+    datamodule = build_datamodule(config, scan, samples, preprocessing)
+    module = build_module(config, datamodule, preprocessing, start)
+    fit_data, extras = datamodule, {}
+    if config.cache_features:  # the head trains on features; the final evaluation runs on the images
+        fit_data, extras["cached_features"] = cached_features(config, module, scan.root, samples, scan.classes,
+                                                              config.batch_size)
+    if config.lr_find and resume is None:  # a resumed run keeps the rate it found (saved in config.yaml)
+        config, extras["lr_find"] = find_learning_rate(config, module, fit_data, run_dir)
+    if is_main_process():
+        write_inputs(config, scan, samples, run_dir, fresh=resume is None)
+    callbacks = kept_callbacks(config, run_dir)
+    steps = steps_per_epoch(int((samples["split"] == "train").sum()), config.batch_size, processes)
+    trainer = build_trainer(config, run_dir, steps, callbacks, resume.global_step if resume else None, job_type)
+    return Run(config, run_dir, datamodule, fit_data, module, trainer, callbacks, resume, extras)
+
+
+def settle_sizes(config: TrainConfig, samples: pd.DataFrame, processes: int, start: StartingWeights | None,
+                 resume: ResumeFrom | None) -> tuple[TrainConfig, Preprocessing]:
+    """The preprocessing and batch size the run trains with, recorded in the config (so that ``config.yaml``
+    repeats the run even where the defaults change): a resumed run's own, else chosen for the weights and data."""
+    if resume:
+        preprocessing, batch_size = resume.preprocessing, resume.batch_size
+    else:
+        spec = get_model_spec(config.model)
+        preprocessing = run_preprocessing(config.img_size, spec, start)
+        train_images = int((samples["split"] == "train").sum())
+        batch_size = settle_batch_size(config.batch_size, train_images, processes)
+        warn_small_images(config.model, preprocessing.img_size, spec.input_size)
+    return dataclasses.replace(config, batch_size=batch_size, img_size=preprocessing.img_size), preprocessing
+
+
+def build_datamodule(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame,
+                     preprocessing: Preprocessing) -> FolderDataModule:
+    return FolderDataModule(scan.root, samples, scan.classes, preprocessing, augment=config.augment,
+                            batch_size=config.batch_size, num_workers=config.num_workers, balance=config.balance,
+                            seed=config.seed)
+
+
+def build_module(config: TrainConfig, datamodule: FolderDataModule, preprocessing: Preprocessing,
+                 start: StartingWeights | None) -> ClassifierModule:
+    """The module (head only with ``--cache-features``), compiled if asked, checked on one blank image, and
+    loaded with its starting weights."""
+    classes = datamodule.classes
+    train_labels = datamodule.split("train")["label"].tolist()
+    module = (HeadOnlyModule if config.cache_features else ClassifierModule)(
+        model=config.model, class_names=classes, preprocessing=preprocessing.to_dict(),
+        optimizer=config.optimizer, lr=config.lr, weight_decay=config.weight_decay, scheduler=config.scheduler,
+        label_smoothing=config.label_smoothing, max_epochs=config.epochs, monitor=config.monitor,
+        class_weights=class_weights(train_labels, len(classes)) if config.balance == "loss" else None,
+        curve_thresholds=curve_thresholds(max(len(datamodule.split(name)) for name in ("val", "test")),
+                                          len(classes)),
+        head=config.head, loss=config.loss, mixup=config.mixup or 0.0, cutmix=config.cutmix or 0.0,
+        warmup_epochs=config.warmup_epochs, channels_last=config.channels_last,
+        **{parameter.name: getattr(config, parameter.name) for parameter in loss_parameters()},
+    )
+    if config.compile:
+        compile_or_warn(module.model, preprocessing.img_size)
+    check_input_size(module, config, preprocessing.img_size)
+    if start:
+        spec = get_model_spec(config.model)
+        rank_zero_info(load_starting_weights(module.model, start, spec.head_name(module.model), classes))
+    return module
+
+
+def check_input_size(module: ClassifierModule, config: TrainConfig, img_size: int) -> None:
+    """One forward pass on a blank image, so a model too deep for ``--img-size`` fails here with advice,
+    not with a shape error in the middle of Lightning's sanity check."""
+    spec = get_model_spec(config.model)
+    was_training = module.training
+    module.eval()  # batch norm refuses a batch of one image in training mode
+    try:
+        with torch.no_grad():
+            module(torch.zeros(1, 3, img_size, img_size))
+    except RuntimeError as err:
+        if img_size >= spec.input_size:
+            raise
+        raise UserError(f"--img-size {img_size} is too small for --model {config.model} "
+                        f"({' '.join(str(err).split())}); use --img-size {spec.input_size} (what it is designed "
+                        "for) or a model for small images (--list-models)") from None
+    finally:
+        module.train(was_training)
+
+
+def find_learning_rate(config: TrainConfig, module: ClassifierModule, fit_data: L.LightningDataModule,
+                       run_dir: Path) -> tuple[TrainConfig, dict[str, float | None]]:
+    """``--lr-find``: the module and the config take the rate found (once, also under DDP); returns the config
+    and what ``results.json`` says about it."""
+    lr, suggested = find_rate_once(config, module, fit_data, run_dir)
+    module.hparams.lr = lr
+    return dataclasses.replace(config, lr=lr), {"suggested_lr": suggested, "lr": lr}
+
+
+def write_inputs(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame, run_dir: Path, fresh: bool) -> None:
+    """``config.yaml``; for a fresh run also ``classes.json``, ``splits.csv`` and ``skipped.csv`` (files the scan
+    left out). A resumed run keeps its class list and split as they are."""
+    config.save(run_dir / "config.yaml")
+    if not fresh:
+        return
+    (run_dir / "classes.json").write_text(json.dumps(scan.classes, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_splits(samples, scan.classes, run_dir / "splits.csv")
+    if scan.skipped:
+        pd.DataFrame(list(scan.skipped), columns=["path", "reason"]).to_csv(run_dir / "skipped.csv", index=False,
+                                                                              encoding="utf-8")

@@ -1,0 +1,45 @@
+"""The sample table a run trains on: read through the data-source seam, then checked before anything trains (the
+evaluation flags against its classes, groups and identical images across splits, class imbalance)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+
+from litcls.config import TrainConfig
+from litcls.data.balance import imbalance_hint
+from litcls.data.duplicates import warn_cross_split_duplicates
+from litcls.data.groups import check_groups_disjoint
+from litcls.data.samples import SampleTable
+from litcls.data.sources import DataSpec, load_samples
+from litcls.evaluation.slices import check_slice_columns, slice_columns
+from litcls.processes import is_main_process
+from litcls.runs.evaluate import check_evaluation_flags
+
+
+def load_data(config: TrainConfig) -> tuple[SampleTable, list[list[str]]]:
+    """Read ``--data`` through the data-source seam (:func:`litcls.data.sources.load_samples`) and check the
+    evaluation flags against its classes and columns.
+
+    Returns:
+        The sample table and the sets of byte-identical images still in it.
+    """
+    table, duplicates = load_samples(DataSpec.of(config))
+    check_evaluation_flags(config, table.classes)
+    check_slice_columns(slice_columns(config), table)
+    return table, duplicates
+
+
+def check_leakage(samples: pd.DataFrame, duplicates: list[list[str]]) -> None:
+    """Before training: no group in two splits (raises), no identical images in two splits (warns)."""
+    check_groups_disjoint(samples)
+    warn_cross_split_duplicates(samples, duplicates)
+
+
+def warn_imbalance(config: TrainConfig, samples: pd.DataFrame, classes: list[str]) -> None:
+    """Suggest --balance when the training split is heavily imbalanced and nothing counters it."""
+    if config.balance == "none" and is_main_process():
+        hint = imbalance_hint(samples.loc[samples["split"] == "train", "label"].tolist(), classes)
+        if hint:
+            warnings.warn(hint, stacklevel=3)
