@@ -198,7 +198,7 @@ def test_a_finder_without_a_suggestion_falls_back_to_lr_with_a_warning(tmp_path,
     module = HeadOnlyModule(model="mobilenet_v3_small", class_names=["a", "b"],
                             preprocessing=Preprocessing(32).to_dict())
     splits = {name: (torch.randn(16, 1024), torch.arange(16) % 2) for name in ("train", "val", "test")}
-    config = TrainConfig(model="mobilenet_v3_small", freeze_backbone=True, lr=0.02, accelerator="cpu")
+    config = TrainConfig.of(model="mobilenet_v3_small", freeze_backbone=True, lr=0.02, accelerator="cpu")
     with pytest.warns(UserWarning, match="--lr-find could not suggest a learning rate .*training with --lr 0.02"):
         lr, suggested = find_lr(config, module, FeatureDataModule(splits, ["a", "b"], batch_size=4), tmp_path)
     assert (lr, suggested) == (0.02, None)

@@ -1,19 +1,25 @@
+import dataclasses
+import inspect
+from pathlib import Path
+
 import pytest
 import yaml
 
 from litcls.cli.train import parse_config
-from litcls.config import TrainConfig, load_yaml
+from litcls.config import DataSettings, RecipeSettings, TrainConfig, load_yaml
 from litcls.errors import UserError
+from litcls.models.module import ClassifierModule, settings_arguments
+from litcls.recipe.losses import loss_parameters
 
 
 def test_defaults_then_file_then_flags(tmp_path):
     config_file = tmp_path / "exp.yaml"
     config_file.write_text("lr: 0.05\nepochs: 7\nimg-size: 48\n")
     config, _ = parse_config(["--config", str(config_file), "--epochs", "3"])
-    assert config.lr == 0.05  # from the file
-    assert config.epochs == 3  # the flag wins over the file
-    assert config.img_size == 48  # kebab-case keys accepted in files
-    assert config.batch_size == TrainConfig().batch_size  # untouched default
+    assert config.recipe.lr == 0.05  # from the file
+    assert config.recipe.max_epochs == 3  # the flag wins over the file
+    assert config.data.img_size == 48  # kebab-case keys accepted in files
+    assert config.data.batch_size == TrainConfig().data.batch_size  # untouched default
 
 
 def test_saved_config_is_accepted_back(tmp_path):
@@ -50,3 +56,37 @@ def test_bad_value_in_file_names_the_key(tmp_path):
     config_file.write_text("batch_size: many\n")
     with pytest.raises(UserError, match="--batch-size: invalid value 'many'"):
         parse_config(["--config", str(config_file)])
+
+
+WRITTEN_BEFORE_PARTS = Path(__file__).with_name("config_written_before_parts.yaml")
+
+
+def test_a_config_yaml_written_before_the_parts_loads_and_is_written_back_flat(tmp_path):
+    config, _ = parse_config(["--config", str(WRITTEN_BEFORE_PARTS)])
+    assert (config.data.source, config.model.name, config.recipe.max_epochs, config.output.name) == (
+        "digits", "cnn", 30, "base")
+    assert (config.data.img_size, config.data.batch_size, config.evaluation.monitor) == (32, 64, "val/loss")
+    config.save(tmp_path / "config.yaml")
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text()) == yaml.safe_load(WRITTEN_BEFORE_PARTS.read_text())
+
+
+def test_each_part_checks_its_own_settings():
+    with pytest.raises(UserError, match="--warmup-epochs \\(3\\) must be less than --epochs \\(3\\)"):
+        RecipeSettings(max_epochs=3, warmup_epochs=3).validate()
+    with pytest.raises(UserError, match="--val-size must be greater than 0"):
+        DataSettings(val_size=0).validate()
+    with pytest.raises(UserError, match="--fold needs --name"):  # a rule between parts: the configuration's
+        TrainConfig.of(folds=2, fold=0).validate()
+
+
+def test_the_module_takes_its_settings_from_the_parts():
+    config = TrainConfig.of(epochs=7, lr=0.01, head="mlp", monitor="val/acc", mixup=0.2)
+    arguments = settings_arguments(ClassifierModule, config.recipe, config.model, config.evaluation)
+    from_the_data = {"model", "class_names", "preprocessing", "class_weights", "curve_thresholds"}
+    parameters = inspect.signature(ClassifierModule).parameters
+    named = {name for name, parameter in parameters.items() if parameter.kind is not parameter.VAR_KEYWORD}
+    assert named == set(arguments) | from_the_data
+    # its **loss_parameters are the recipe's fields of the same names (declared beside each loss)
+    assert {parameter.name for parameter in loss_parameters()} <= {f.name for f in dataclasses.fields(config.recipe)}
+    assert (arguments["max_epochs"], arguments["lr"], arguments["head"], arguments["monitor"], arguments["mixup"]) == (
+        7, 0.01, "mlp", "val/acc", 0.2)

@@ -1,6 +1,5 @@
 """k-fold cross-validation end to end: real tiny runs in-process through litcls.runs.dispatch, one through the CLI."""
 
-import dataclasses
 import json
 import re
 import shutil
@@ -31,9 +30,9 @@ def tiny(tmp_path_factory):
     """Two folds of a 3-class, 16 px folder; the smallest settings that still train a real model."""
     tmp_path = tmp_path_factory.mktemp("crossval")
     data = make_class_folder(tmp_path / "shapes", {"circle": 12, "square": 12, "triangle": 12})
-    return TrainConfig(data=str(data), model="linear", img_size=8, batch_size=8, epochs=1, num_workers=0,
-                       test_size=0.25, folds=2, augment="light", logger=["none"], out_dir=str(tmp_path / "runs"),
-                       accelerator="cpu").validate()
+    return TrainConfig.of(data=str(data), model="linear", img_size=8, batch_size=8, epochs=1, num_workers=0,
+                          test_size=0.25, folds=2, augment="light", logger=["none"], out_dir=str(tmp_path / "runs"),
+                          accelerator="cpu").validate()
 
 
 def metrics_of(fold_dir):
@@ -45,7 +44,7 @@ def metrics_of(fold_dir):
 
 @pytest.fixture(scope="module")
 def all_folds(tiny):
-    return train(dataclasses.replace(tiny, name="all"))
+    return train(tiny.replace(name="all"))
 
 
 def test_all_folds_write_the_run_folder(all_folds):
@@ -107,7 +106,7 @@ def test_all_folds_write_the_run_folder(all_folds):
 
 
 def test_fold_jobs_alone_then_aggregated_equal_the_all_folds_run(tiny, all_folds, capsys):
-    job = dataclasses.replace(tiny, name="array", fold=1)
+    job = tiny.replace(name="array", fold=1)
     run = train(job)
     assert not (run / "cv_results.json").exists()
     assert "still to run: 0" in capsys.readouterr().out
@@ -123,9 +122,9 @@ def test_fold_jobs_alone_then_aggregated_equal_the_all_folds_run(tiny, all_folds
         train(job)
     with pytest.raises(UserError, match=r"--fold 0: .*array holds a run with other settings \(lr: 0.001 there, "
                                         r"0.5 here\)"):
-        train(dataclasses.replace(job, fold=0, lr=0.5))
+        train(job.replace(fold=0, lr=0.5))
 
-    train(dataclasses.replace(job, fold=0, logger=["csv"]))  # the last job aggregates; its logger may differ
+    train(job.replace(fold=0, logger=["csv"]))  # the last job aggregates; its logger may differ
     together, apart = (json.loads((folder / "cv_results.json").read_text()) for folder in (all_folds, run))
     for name in METRICS:
         assert apart["metrics"][name] == together["metrics"][name]
@@ -293,7 +292,7 @@ def test_each_fold_is_a_wandb_run_in_one_group(tiny, tmp_path):
     # a subprocess, so that the wandb service this starts cannot serve a later test's process
     env = {"NETRC": str(tmp_path / "no-netrc"), "WANDB_SILENT": "true", "WANDB_CACHE_DIR": str(tmp_path / "cache"),
            "WANDB_CONFIG_DIR": str(tmp_path / "config")}
-    result = run_cli("train.py", "--data", tiny.data, "--folds", "2", "--test-size", "0.25", "--model", "linear",
+    result = run_cli("train.py", "--data", tiny.data.source, "--folds", "2", "--test-size", "0.25", "--model", "linear",
                      "--img-size", "8", "--batch-size", "8", "--epochs", "1", "--num-workers", "0", "--logger",
                      "wandb", "--wandb-mode", "offline", "--no-log-model", "--name", "tracked", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -316,7 +315,8 @@ def test_a_cross_validation_run_stopped_in_its_second_fold_resumes_as_one_run(tm
     assert main([*args, "--name", "whole"]) == 0
     original = litcls.runs.trainer.build_callbacks
     monkeypatch.setattr(litcls.runs.trainer, "build_callbacks", lambda config, *args: [
-        *original(config, *args), *([SendSignal(signal.SIGTERM, epoch=1, batch=1)] if config.fold == 1 else [])])
+        *original(config, *args),
+        *([SendSignal(signal.SIGTERM, epoch=1, batch=1)] if config.repeats.fold == 1 else [])])
     assert main([*args, "--name", "cut"]) == 128 + signal.SIGTERM
     whole, cut = tmp_path / "runs" / "whole", tmp_path / "runs" / "cut"
     assert f"Continue with: python train.py --resume {cut} (every fold left" in capsys.readouterr().err

@@ -31,9 +31,9 @@ def two_class_folder(root):
 @pytest.fixture(scope="module")
 def two_class_run(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("decisions")
-    config = TrainConfig(data=str(two_class_folder(tmp_path / "lesions")), model="linear", img_size=8, batch_size=16,
-                         epochs=3, num_workers=0, val_size=0.25, test_size=0.25, logger=["none"], bootstrap=200,
-                         out_dir=str(tmp_path / "runs"), name="two")
+    config = TrainConfig.of(data=str(two_class_folder(tmp_path / "lesions")), model="linear", img_size=8, batch_size=16,
+                            epochs=3, num_workers=0, val_size=0.25, test_size=0.25, logger=["none"], bootstrap=200,
+                            out_dir=str(tmp_path / "runs"), name="two")
     return train(config.validate())
 
 
@@ -186,8 +186,8 @@ def test_a_class_absent_from_the_test_split_gets_empty_cells_and_a_note(tmp_path
                                               ("test", {"a": 4, "b": 4}))):
         for index, (name, count) in enumerate(counts.items()):
             write_images(root / split / name, count, colours[name], size=8, seed=10 * offset + index)
-    run = train(TrainConfig(data=str(root), model="linear", img_size=8, batch_size=8, epochs=1, num_workers=0,
-                            logger=["none"], bootstrap=20, out_dir=str(tmp_path / "runs"), name="absent").validate())
+    run = train(TrainConfig.of(data=str(root), model="linear", img_size=8, batch_size=8, epochs=1, num_workers=0,
+                               logger=["none"], bootstrap=20, out_dir=str(tmp_path / "runs"), name="absent").validate())
     results = json.loads((run / "results.json").read_text())
     report = pd.read_csv(run / "classification_report.csv", index_col="class")
     assert np.isnan(report.loc["c", "auroc"]) and np.isnan(report.loc["c", "ap"])

@@ -33,9 +33,9 @@ CLASSES = {"red": 8, "green": 8, "blue": 8}
 def tiny_run(tmp_path_factory) -> Path:
     """A real training run (one epoch of cnn at 16 px) with its run folder: config, split, checkpoints."""
     root = tmp_path_factory.mktemp("demo")
-    config = TrainConfig(data=str(make_class_folder(root / "colours", CLASSES)), img_size=16, batch_size=8,
-                         epochs=1, num_workers=0, val_size=0.25, test_size=0.25, out_dir=str(root / "runs"),
-                         name="tiny", logger=["none"], augment="none", gradcam_per_class=0, gradcam_mistakes=0)
+    config = TrainConfig.of(data=str(make_class_folder(root / "colours", CLASSES)), img_size=16, batch_size=8,
+                            epochs=1, num_workers=0, val_size=0.25, test_size=0.25, out_dir=str(root / "runs"),
+                            name="tiny", logger=["none"], augment="none", gradcam_per_class=0, gradcam_mistakes=0)
     return train(config.validate())
 
 

@@ -21,7 +21,7 @@ def _config(tmp_path, **overrides) -> TrainConfig:
     values = dict(data=str(make_class_folder(tmp_path / "pets", CLASSES)), img_size=16, batch_size=8, epochs=2,
                   num_workers=0, val_size=0.25, test_size=0.25, out_dir=str(tmp_path / "runs"), name="run",
                   logger=["csv"], augment="none")
-    return TrainConfig(**{**values, **overrides}).validate()
+    return TrainConfig.of(**{**values, **overrides}).validate()
 
 
 def _check_report_page(run):

@@ -1,7 +1,6 @@
 """Suspected label errors of a k-fold run: label_issues.csv from the out-of-fold predictions (cleanlab), its
 thumbnails on the report page, rebuilt by --aggregate."""
 
-import dataclasses
 import shutil
 
 import numpy as np
@@ -53,10 +52,10 @@ def flipped_run(tmp_path_factory):
         image = sorted((data / source).iterdir())[0]
         shutil.move(image, data / target / f"was_{source}.png")
         moved.append(f"{target}/was_{source}.png")
-    config = TrainConfig(data=str(data), model="linear", img_size=8, batch_size=8, epochs=8, lr=0.02, folds=3,
-                         test_size=0, num_workers=0, logger=["none"], bootstrap=0, gradcam_per_class=0,
-                         gradcam_mistakes=0, out_dir=str(tmp_path / "runs"), accelerator="cpu").validate()
-    return train(dataclasses.replace(config, name="flipped")), moved
+    config = TrainConfig.of(data=str(data), model="linear", img_size=8, batch_size=8, epochs=8, lr=0.02, folds=3,
+                            test_size=0, num_workers=0, logger=["none"], bootstrap=0, gradcam_per_class=0,
+                            gradcam_mistakes=0, out_dir=str(tmp_path / "runs"), accelerator="cpu").validate()
+    return train(config.replace(name="flipped")), moved
 
 
 def test_a_kfold_run_ranks_the_flipped_images_first(flipped_run):

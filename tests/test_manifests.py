@@ -80,10 +80,10 @@ def test_a_ham_shaped_manifest_trains_by_lesion_with_metadata_slices_resumes_and
 
 
 def test_k_fold_on_a_manifest_keeps_lesions_whole_and_predicts_every_pool_image_once(ham, tmp_path):
-    config = TrainConfig(data=str(ham), path_col="images/{image_id}.jpg", label_col="dx", group_col="lesion_id",
-                         model="mlp", img_size=16, epochs=1, folds=2, num_workers=0, bootstrap=0,
-                         gradcam_per_class=0, gradcam_mistakes=0, logger=["csv"], out_dir=str(tmp_path),
-                         name="kfold").validate()
+    config = TrainConfig.of(data=str(ham), path_col="images/{image_id}.jpg", label_col="dx", group_col="lesion_id",
+                            model="mlp", img_size=16, epochs=1, folds=2, num_workers=0, bootstrap=0,
+                            gradcam_per_class=0, gradcam_mistakes=0, logger=["csv"], out_dir=str(tmp_path),
+                            name="kfold").validate()
     run = cross_validate(config)
     splits = read(run / "splits.csv")
     placement = splits["split"].where(splits["split"] == "test", "fold" + splits["fold"])

@@ -169,9 +169,9 @@ def test_bad_recipe_flags_stop_with_one_line_before_training(args, message, tmp_
 
 def test_resume_keeps_the_weight_average(tmp_path):
     data = make_class_folder(tmp_path / "shapes", {"circle": 12, "square": 12, "triangle": 12}, size=8)
-    config = TrainConfig(data=str(data), model="linear", img_size=8, batch_size=8, epochs=1, num_workers=0,
-                         test_size=0.25, scheduler="none", ema=0.5, logger=["none"], bootstrap=0, progress="none",
-                         out_dir=str(tmp_path / "runs"), name="ema", accelerator="cpu").validate()
+    config = TrainConfig.of(data=str(data), model="linear", img_size=8, batch_size=8, epochs=1, num_workers=0,
+                            test_size=0.25, scheduler="none", ema=0.5, logger=["none"], bootstrap=0, progress="none",
+                            out_dir=str(tmp_path / "runs"), name="ema", accelerator="cpu").validate()
     run = train(config)
     resume(run, {"epochs": 2})
     last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
@@ -191,9 +191,9 @@ def test_compile_falls_back_with_a_warning_where_the_platform_cannot(tmp_path):
 def test_callbacks_repeat_on_the_command_line_and_list_in_yaml(tmp_path):
     args = build_parser().parse_args(["--callbacks", "a.b:C", "--callbacks", 'd:E:{"n": 1}', "--seeds", "0", "1"])
     config = resolve({}, flag_values(args))
-    assert config.callbacks == ["a.b:C", 'd:E:{"n": 1}'] and config.seeds == [0, 1]
+    assert config.recipe.callbacks == ["a.b:C", 'd:E:{"n": 1}'] and config.repeats.seeds == [0, 1]
     (tmp_path / "c.yaml").write_text("callbacks: [a.b:C]\nseeds: [3, 4]\n")
-    assert resolve(load_yaml(tmp_path / "c.yaml"), {}).callbacks == ["a.b:C"]
+    assert resolve(load_yaml(tmp_path / "c.yaml"), {}).recipe.callbacks == ["a.b:C"]
     assert parse_plugin('d:E:{"n": 1}') == ("d", "E", {"n": 1})
 
 
@@ -204,6 +204,6 @@ def test_augmentation_presets_are_the_files_in_the_preset_folder():
 def test_a_whole_seeds_run_is_not_resumed_but_its_seeds_are(tmp_path, capsys):
     run = tmp_path / "runs" / "r"
     (run / "seed_0").mkdir(parents=True)
-    TrainConfig(seeds=[0, 1]).save(run / "config.yaml")
+    TrainConfig.of(seeds=[0, 1]).save(run / "config.yaml")
     assert main(["--resume", str(run)]) == 2
     assert f"resume the seed that stopped (python train.py --resume {run}/seed_0)" in capsys.readouterr().err

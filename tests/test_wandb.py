@@ -62,9 +62,9 @@ def test_a_failing_wandb_init_continues_offline_and_finishes(image_folder, tmp_p
 
     monkeypatch.setattr(wandb, "init", init_with_outage)
     out_dir = tmp_path / "My Runs" / "형태 images (copy)"  # the upload hint must paste into bash as it is
-    config = TrainConfig(data=str(image_folder), out_dir=str(out_dir), name="outage", epochs=1,
-                         img_size=16, batch_size=8, num_workers=0, val_size=0.25, test_size=0.25,
-                         logger=["wandb"], wandb_mode="online")
+    config = TrainConfig.of(data=str(image_folder), out_dir=str(out_dir), name="outage", epochs=1,
+                            img_size=16, batch_size=8, num_workers=0, val_size=0.25, test_size=0.25,
+                            logger=["wandb"], wandb_mode="online")
     with pytest.warns(UserWarning, match="W&B could not start online .*simulated outage.*continuing offline") as caught:
         run_dir = train(config)
     assert (run_dir / "results.json").is_file()
@@ -88,7 +88,7 @@ def test_mode_follows_flag_then_environment_then_login(tmp_path, wandb_env, monk
     assert wandb_mode(config) == "online"
     monkeypatch.setenv("WANDB_MODE", "disabled")
     assert wandb_mode(config) == "disabled"
-    assert wandb_mode(TrainConfig(wandb_mode="offline")) == "offline"
+    assert wandb_mode(TrainConfig.of(wandb_mode="offline")) == "offline"
     monkeypatch.delenv("WANDB_MODE")
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     monkeypatch.setenv("WANDB_API_KEY", "k" * 40)

@@ -6,12 +6,13 @@ table and checks the code against it)::
 
     errors, cache, processes, suggest, quiet, files, shell  plumbing: exceptions, caches, rank, hints, writes, commands
     devices                                     the devices a command names, as Lightning takes them
+    settings                                    what a part's settings are made of: fields with their flag's help
     plugins                                     objects named on the command line by import path
     data, recipe                                sample tables, splits, transforms, datamodules; losses, optimizers
     report                                      figures, tables and pages drawn from numbers and files
     evaluation                                  metric table and pure evaluation functions
     models                                      registry, builders, starting weights, the LightningModule
-    config                                      the run's settings: defaults < YAML < flags, validated
+    config                                      the parts' settings gathered: defaults < YAML < flags, validated
     tracking                                    experiment loggers
     callbacks                                   what a person looks at, written during training
     runs                                        one run (build, fit, evaluate), k-fold, seeds, resume, run folders

@@ -42,13 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "cross-validation run into its cv_results.json/.csv and out-of-fold files (or the seed_<s> "
                         "folders of a --seeds run into seeds_results.json/.csv), and exit")
     groups: dict[str, argparse._ArgumentGroup] = {}
-    defaults = TrainConfig()
+    defaults = TrainConfig().to_dict()
     for f in config_fields():
         group_name = f.metadata["group"]
         if group_name not in groups:
             groups[group_name] = parser.add_argument_group(group_name)
         flag = "--" + f.name.replace("_", "-")
-        default = getattr(defaults, f.name)
+        default = defaults[f.name]
         help_text = f.metadata["help"] + ("" if default is None else f" (default: {default})")
         kwargs: dict = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_text}
         if f.metadata["choices"]:  # checked by TrainConfig.validate, which names the closest valid value
@@ -153,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.aggregate:
         aggregate_run(args.aggregate)
         return 0
-    check_data_paths(config.data, config.image_root)
+    check_data_paths(config.data.source, config.data.image_root)
     from litcls.runs.dispatch import train
 
     train(config)

@@ -19,9 +19,10 @@ COLUMNS = ["column", "value", "images", "errors", "share_of_errors", "accuracy",
 _NOT_METADATA = ("path", "label", "split", "fold", "given_split")
 
 
-def slice_columns(config: Any) -> list[str]:
-    """The columns sliced by: ``group`` when the images have groups (added by the caller), then ``--slice-cols``."""
-    return [name.strip() for name in (config.slice_cols or "").split(",") if name.strip()]
+def slice_columns(data: Any) -> list[str]:
+    """The columns sliced by: ``group`` when the images have groups (added by the caller), then ``--slice-cols``
+    of the data settings ``data``."""
+    return [name.strip() for name in (data.slice_cols or "").split(",") if name.strip()]
 
 
 def check_slice_columns(names: list[str], table: Any) -> None:

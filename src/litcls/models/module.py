@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from typing import Any
 
 import lightning as L
@@ -17,6 +19,14 @@ from litcls.models.registry import build_model, get_model_spec
 from litcls.recipe.losses import build_loss
 from litcls.recipe.mixing import build_mixing
 from litcls.recipe.optim import build_optimizer, build_scheduler
+
+
+def settings_arguments(module_class: type, *parts: Any) -> dict[str, Any]:
+    """The fields of the settings ``parts`` (dataclasses) that ``module_class`` takes: a setting named like one of
+    its arguments is that argument (``RecipeSettings.max_epochs`` is ``max_epochs``), so that the module is built
+    from its settings, not from a copied list of keywords."""
+    accepted = inspect.signature(module_class).parameters
+    return {f.name: getattr(part, f.name) for part in parts for f in dataclasses.fields(part) if f.name in accepted}
 
 
 class ClassifierModule(L.LightningModule):
@@ -44,7 +54,7 @@ class ClassifierModule(L.LightningModule):
             :func:`litcls.evaluation.metrics.curve_thresholds`).
         head: ``linear`` (the model's own) or ``mlp`` (see :mod:`litcls.models.heads`).
         loss: a name of :data:`litcls.recipe.losses.LOSSES` (``ce``, ``focal``).
-        mixup, cutmix: Beta-distribution alphas of MixUp and CutMix on training batches; 0 = off. Training
+        mixup, cutmix: Beta-distribution alphas of MixUp and CutMix on training batches; 0 or None = off. Training
             metrics of a mixed batch are computed against each image's dominant label (the larger share).
         warmup_epochs: epochs of linear learning-rate warmup.
         channels_last: keep weights and images in channels-last memory format (faster convolutions on GPUs).
@@ -55,7 +65,7 @@ class ClassifierModule(L.LightningModule):
                  lr: float = 1e-3, weight_decay: float = 1e-4, scheduler: str = "cosine",
                  label_smoothing: float = 0.0, max_epochs: int = 30, monitor: str = "val/loss",
                  class_weights: list[float] | None = None, curve_thresholds: int | None = None,
-                 head: str = "linear", loss: str = "ce", mixup: float = 0.0, cutmix: float = 0.0,
+                 head: str = "linear", loss: str = "ce", mixup: float | None = 0.0, cutmix: float | None = 0.0,
                  warmup_epochs: int = 0, channels_last: bool = False, **loss_parameters: float):
         super().__init__()
         self.save_hyperparameters()

@@ -36,14 +36,15 @@ def check_launch(config: TrainConfig, processes: int) -> None:
     Args:
         processes: how many processes the hardware flags start.
     """
-    flags = [flag for flag, on in (("--cache-features", config.cache_features), ("--lr-find", config.lr_find)) if on]
+    model = config.model
+    flags = [flag for flag, on in (("--cache-features", model.cache_features), ("--lr-find", model.lr_find)) if on]
     if processes < 2 or not flags:
         return
-    if external_job_id() is not None or config.num_nodes > 1:
+    if external_job_id() is not None or config.hardware.num_nodes > 1:
         raise UserError(f"{' and '.join(flags)}: under torchrun, SLURM or several nodes all {processes} processes "
                         "start at once, and none can prepare for the others; start the run with Lightning's "
                         "launcher on one machine (python train.py --devices N), or run on one device (--devices 1)"
-                        + (", or find the rate there and pass it as --lr" if config.lr_find else ""))
+                        + (", or find the rate there and pass it as --lr" if config.model.lr_find else ""))
 
 
 def find_rate_once(config: TrainConfig, module: L.LightningModule, datamodule: L.LightningDataModule,

@@ -4,7 +4,6 @@ with its callbacks and loggers, and the run folder's input files (``config.yaml`
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from litcls.evaluation.metrics import curve_thresholds
 from litcls.models import get_model_spec
 from litcls.models.compile import compile_or_warn
 from litcls.models.head_only import HeadOnlyModule
-from litcls.models.module import ClassifierModule
+from litcls.models.module import ClassifierModule, settings_arguments
 from litcls.models.pretrained import StartingWeights, load_starting_weights, run_preprocessing, starting_weights
 from litcls.processes import is_main_process
 from litcls.recipe.losses import loss_parameters
@@ -53,7 +52,7 @@ class ResumeFrom:
         recorded: 64)."""
         hparams = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)["hyper_parameters"]
         return cls(checkpoint, global_step, Preprocessing.from_dict(hparams["preprocessing"]),
-                   config.batch_size or 64)
+                   config.data.batch_size or 64)
 
 
 @dataclass
@@ -86,22 +85,22 @@ class Run:
 def build_run(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame, run_dir: Path,
               resume: ResumeFrom | None = None, job_type: str | None = None) -> Run:
     """Build the run's objects and write its input files; ``job_type`` labels the W&B run (``fold_2``)."""
-    L.seed_everything(config.seed, workers=True, verbose=False)
-    start = None if resume else starting_weights(config.model, config.pretrained, config.weights)
+    L.seed_everything(config.data.seed, workers=True, verbose=False)
+    start = None if resume else starting_weights(config.model.name, config.model.pretrained, config.model.weights)
     processes = check_hardware(config)
     config, preprocessing = settle_sizes(config, samples, processes, start, resume)
     datamodule = build_datamodule(config, scan, samples, preprocessing)
     module = build_module(config, datamodule, preprocessing, start)
     fit_data, extras = datamodule, {}
-    if config.cache_features:  # the head trains on features; the final evaluation runs on the images
+    if config.model.cache_features:  # the head trains on features; the final evaluation runs on the images
         fit_data, extras["cached_features"] = cached_features(config, module, scan.root, samples, scan.classes,
-                                                              config.batch_size)
-    if config.lr_find and resume is None:  # a resumed run keeps the rate it found (saved in config.yaml)
+                                                              config.data.batch_size)
+    if config.model.lr_find and resume is None:  # a resumed run keeps the rate it found (saved in config.yaml)
         config, extras["lr_find"] = find_learning_rate(config, module, fit_data, run_dir)
     if is_main_process():
         write_inputs(config, scan, samples, run_dir, fresh=resume is None)
     callbacks = kept_callbacks(config, run_dir)
-    steps = steps_per_epoch(int((samples["split"] == "train").sum()), config.batch_size, processes)
+    steps = steps_per_epoch(int((samples["split"] == "train").sum()), config.data.batch_size, processes)
     trainer = build_trainer(config, run_dir, steps, callbacks, resume.global_step if resume else None, job_type)
     return Run(config, run_dir, datamodule, fit_data, module, trainer, callbacks, resume, extras)
 
@@ -113,19 +112,20 @@ def settle_sizes(config: TrainConfig, samples: pd.DataFrame, processes: int, sta
     if resume:
         preprocessing, batch_size = resume.preprocessing, resume.batch_size
     else:
-        spec = get_model_spec(config.model)
-        preprocessing = run_preprocessing(config.img_size, spec, start)
+        spec = get_model_spec(config.model.name)
+        preprocessing = run_preprocessing(config.data.img_size, spec, start)
         train_images = int((samples["split"] == "train").sum())
-        batch_size = settle_batch_size(config.batch_size, train_images, processes)
-        warn_small_images(config.model, preprocessing.img_size, spec.input_size)
-    return dataclasses.replace(config, batch_size=batch_size, img_size=preprocessing.img_size), preprocessing
+        batch_size = settle_batch_size(config.data.batch_size, train_images, processes)
+        warn_small_images(config.model.name, preprocessing.img_size, spec.input_size)
+    return config.replace(batch_size=batch_size, img_size=preprocessing.img_size), preprocessing
 
 
 def build_datamodule(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame,
                      preprocessing: Preprocessing) -> FolderDataModule:
-    return FolderDataModule(scan.root, samples, scan.classes, preprocessing, augment=config.augment,
-                            batch_size=config.batch_size, num_workers=config.num_workers, balance=config.balance,
-                            seed=config.seed)
+    data = config.data
+    return FolderDataModule(scan.root, samples, scan.classes, preprocessing, augment=data.augment,
+                            batch_size=data.batch_size, num_workers=data.num_workers, balance=data.balance,
+                            seed=data.seed)
 
 
 def build_module(config: TrainConfig, datamodule: FolderDataModule, preprocessing: Preprocessing,
@@ -134,22 +134,18 @@ def build_module(config: TrainConfig, datamodule: FolderDataModule, preprocessin
     loaded with its starting weights."""
     classes = datamodule.classes
     train_labels = datamodule.split("train")["label"].tolist()
-    module = (HeadOnlyModule if config.cache_features else ClassifierModule)(
-        model=config.model, class_names=classes, preprocessing=preprocessing.to_dict(),
-        optimizer=config.optimizer, lr=config.lr, weight_decay=config.weight_decay, scheduler=config.scheduler,
-        label_smoothing=config.label_smoothing, max_epochs=config.epochs, monitor=config.monitor,
-        class_weights=class_weights(train_labels, len(classes)) if config.balance == "loss" else None,
-        curve_thresholds=curve_thresholds(max(len(datamodule.split(name)) for name in ("val", "test")),
-                                          len(classes)),
-        head=config.head, loss=config.loss, mixup=config.mixup or 0.0, cutmix=config.cutmix or 0.0,
-        warmup_epochs=config.warmup_epochs, channels_last=config.channels_last,
-        **{parameter.name: getattr(config, parameter.name) for parameter in loss_parameters()},
-    )
-    if config.compile:
+    kind = HeadOnlyModule if config.model.cache_features else ClassifierModule
+    module = kind(model=config.model.name, class_names=classes, preprocessing=preprocessing.to_dict(),
+                  class_weights=class_weights(train_labels, len(classes)) if config.data.balance == "loss" else None,
+                  curve_thresholds=curve_thresholds(max(len(datamodule.split(name)) for name in ("val", "test")),
+                                                    len(classes)),
+                  **settings_arguments(kind, config.recipe, config.model, config.evaluation),
+                  **{parameter.name: getattr(config.recipe, parameter.name) for parameter in loss_parameters()})
+    if config.recipe.compile:
         compile_or_warn(module.model, preprocessing.img_size)
     check_input_size(module, config, preprocessing.img_size)
     if start:
-        spec = get_model_spec(config.model)
+        spec = get_model_spec(config.model.name)
         rank_zero_info(load_starting_weights(module.model, start, spec.head_name(module.model), classes))
     return module
 
@@ -157,7 +153,7 @@ def build_module(config: TrainConfig, datamodule: FolderDataModule, preprocessin
 def check_input_size(module: ClassifierModule, config: TrainConfig, img_size: int) -> None:
     """One forward pass on a blank image, so a model too deep for ``--img-size`` fails here with advice,
     not with a shape error in the middle of Lightning's sanity check."""
-    spec = get_model_spec(config.model)
+    spec = get_model_spec(config.model.name)
     was_training = module.training
     module.eval()  # batch norm refuses a batch of one image in training mode
     try:
@@ -166,7 +162,7 @@ def check_input_size(module: ClassifierModule, config: TrainConfig, img_size: in
     except RuntimeError as err:
         if img_size >= spec.input_size:
             raise
-        raise UserError(f"--img-size {img_size} is too small for --model {config.model} "
+        raise UserError(f"--img-size {img_size} is too small for --model {config.model.name} "
                         f"({' '.join(str(err).split())}); use --img-size {spec.input_size} (what it is designed "
                         "for) or a model for small images (--list-models)") from None
     finally:
@@ -179,7 +175,7 @@ def find_learning_rate(config: TrainConfig, module: ClassifierModule, fit_data: 
     and what ``results.json`` says about it."""
     lr, suggested = find_rate_once(config, module, fit_data, run_dir)
     module.hparams.lr = lr
-    return dataclasses.replace(config, lr=lr), {"suggested_lr": suggested, "lr": lr}
+    return config.replace(lr=lr), {"suggested_lr": suggested, "lr": lr}
 
 
 def write_inputs(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame, run_dir: Path, fresh: bool) -> None:

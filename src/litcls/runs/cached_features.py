@@ -80,15 +80,15 @@ def cached_features(config: TrainConfig, module: HeadOnlyModule, root: Path, sam
     Returns:
         The datamodule and a record for ``results.json``: cache file, whether it was reused, extraction seconds.
     """
-    spec = get_model_spec(config.model)
+    spec = get_model_spec(config.model.name)
     head = spec.head_name(module.model)
-    check_head_is_last(module.model, config.model, head, module.preprocessing.img_size)
-    if config.augment != "none":
+    check_head_is_last(module.model, config.model.name, head, module.preprocessing.img_size)
+    if config.data.augment != "none":
         rank_zero_info(f"--cache-features: each image is embedded once, without augmentation (--augment "
-                       f"{config.augment} is not applied)")
+                       f"{config.data.augment} is not applied)")
     paths = sorted(set(samples["path"]))
     started = time.perf_counter()
-    path = cache_dir() / f"{config.model}-{cache_key(module, head, root, paths)}.pt"
+    path = cache_dir() / f"{config.model.name}-{cache_key(module, head, root, paths)}.pt"
     reused = path.is_file()
     if reused:
         saved = torch.load(path, map_location="cpu", weights_only=True)
@@ -97,8 +97,8 @@ def cached_features(config: TrainConfig, module: HeadOnlyModule, root: Path, sam
         features = saved["features"]
         rank_zero_info(f"--cache-features: {len(paths)} cached features read from {path}")
     else:
-        use_gpu = torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda")
-        features = extract(module, head, root, paths, batch_size, config.num_workers,
+        use_gpu = torch.cuda.is_available() and config.hardware.accelerator in ("auto", "gpu", "cuda")
+        features = extract(module, head, root, paths, batch_size, config.data.num_workers,
                            torch.device("cuda" if use_gpu else "cpu"))
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, lambda partial: torch.save({"paths": paths, "features": features}, partial))
@@ -112,4 +112,4 @@ def cached_features(config: TrainConfig, module: HeadOnlyModule, root: Path, sam
         splits[name] = (features[index], torch.tensor(rows["label"].to_numpy(), dtype=torch.long))
     record = {"file": str(path), "reused": reused, "dim": int(features.shape[1]),
               "seconds": round(time.perf_counter() - started, 1)}
-    return FeatureDataModule(splits, classes, batch_size, config.balance, config.seed), record
+    return FeatureDataModule(splits, classes, batch_size, config.data.balance, config.data.seed), record

@@ -19,7 +19,6 @@ last fold writes the aggregate, and ``train.py --aggregate RUN_DIR`` writes it o
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import warnings
@@ -86,23 +85,24 @@ def cross_validate(config: TrainConfig) -> Path:
         The run folder that holds the fold folders.
     """
     scan, duplicates = load_data(config)
-    samples = kfold_samples(scan, config.folds, config.test_size, config.seed)
+    samples = kfold_samples(scan, config.repeats.folds, config.data.test_size, config.data.seed)
     check_leakage(samples, duplicates)
-    if config.fold is None:
+    if config.repeats.fold is None:
         run_dir = claim_run_dir(config)
         if is_main_process():
             _write_run_files(config, scan, samples, run_dir)
-        folds = list(range(config.folds))
+        folds = list(range(config.repeats.folds))
     else:
         run_dir = _shared_run_dir(config, scan, samples)
-        folds = [config.fold]
+        folds = [config.repeats.fold]
     for fold in folds:
         run_fold(config, scan, samples, fold, run_dir)
     if is_main_process():
-        left = [fold for fold in range(config.folds) if fold not in finished_folds(run_dir, config.folds)]
+        folds = config.repeats.folds
+        left = [fold for fold in range(folds) if fold not in finished_folds(run_dir, folds)]
         if left:
-            print(f"\nfold {config.fold} finished; still to run: {', '.join(map(str, left))}. The job that finishes "
-                  f"the last fold writes cv_results.*; or run: {train_command('--aggregate', run_dir)}")
+            print(f"\nfold {config.repeats.fold} finished; still to run: {', '.join(map(str, left))}. The job that "
+                  f"finishes the last fold writes cv_results.*; or run: {train_command('--aggregate', run_dir)}")
         else:
             aggregate(run_dir)
     return run_dir
@@ -126,10 +126,10 @@ def run_fold(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame, fold
     table = fold_split(samples, fold)
     check_groups_disjoint(table)
     sizes = table["split"].value_counts()
-    print(f"\nfold {fold} of {config.folds}: training on {sizes.get('train', 0)} images, selecting on "
+    print(f"\nfold {fold} of {config.repeats.folds}: training on {sizes.get('train', 0)} images, selecting on "
           f"{sizes.get('val', 0)}, testing on {sizes.get('test', 0)}")
-    fold_config = dataclasses.replace(config, fold=fold, name=run_dir.name, out_dir=str(run_dir.parent),
-                                      group=config.group or run_dir.name)
+    fold_config = config.replace(fold=fold, name=run_dir.name, out_dir=str(run_dir.parent),
+                                 group=config.output.group or run_dir.name)
     results = fit_and_evaluate(fold_config, scan, table, target, job_type=f"fold_{fold}")
     write_fold_results(target, results)
     return results
@@ -166,17 +166,17 @@ def _write_run_files(config: TrainConfig, scan: SampleTable, samples: pd.DataFra
     classes = json.dumps(scan.classes, ensure_ascii=False, indent=1)
     write_atomically(run_dir / "classes.json", lambda tmp: tmp.write_text(classes, encoding="utf-8"))
     write_atomically(run_dir / "splits.csv", lambda tmp: write_splits(samples, scan.classes, tmp))
-    write_atomically(run_dir / "config.yaml", dataclasses.replace(config, fold=None).save)
+    write_atomically(run_dir / "config.yaml", config.replace(fold=None).save)
 
 
 def _shared_run_dir(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame) -> Path:
     """``<out-dir>/<name>`` for a ``--fold`` job: created by the first job, reused by the others if they agree."""
-    run_dir = Path(config.out_dir) / config.name
+    run_dir = Path(config.output.out_dir) / config.output.name
     if not is_main_process():
         return run_dir
-    if fold_dir(run_dir, config.fold).exists():
-        raise UserError(f"--fold {config.fold}: {fold_dir(run_dir, config.fold)} exists already; delete it to run "
-                        "this fold again")
+    if fold_dir(run_dir, config.repeats.fold).exists():
+        raise UserError(f"--fold {config.repeats.fold}: {fold_dir(run_dir, config.repeats.fold)} exists already; "
+                        "delete it to run this fold again")
     run_dir.mkdir(parents=True, exist_ok=True)
     if not (run_dir / "config.yaml").is_file():
         _write_run_files(config, scan, samples, run_dir)
@@ -186,14 +186,14 @@ def _shared_run_dir(config: TrainConfig, scan: SampleTable, samples: pd.DataFram
     differ = [f"{key}: {saved.get(key)!r} there, {ours[key]!r} here" for key in ours
               if key not in _JOB_SETTINGS and saved.get(key) != ours[key]]
     if differ:
-        raise UserError(f"--fold {config.fold}: {run_dir} holds a run with other settings ({'; '.join(differ)}); "
-                        "use the same settings for every fold, or another --name")
+        raise UserError(f"--fold {config.repeats.fold}: {run_dir} holds a run with other settings "
+                        f"({'; '.join(differ)}); use the same settings for every fold, or another --name")
     columns = ["path", "label", "split", "fold"]
     there = pd.read_csv(run_dir / "splits.csv", dtype=str, keep_default_na=False)
     here = samples[columns].astype("string").fillna("")
     if list(there[columns].itertuples(index=False)) != list(here.itertuples(index=False)):
-        raise UserError(f"--fold {config.fold}: the images in {scan.root} no longer match {run_dir / 'splits.csv'}; "
-                        "every fold of a run must see the same images")
+        raise UserError(f"--fold {config.repeats.fold}: the images in {scan.root} no longer match "
+                        f"{run_dir / 'splits.csv'}; every fold of a run must see the same images")
     return run_dir
 
 

@@ -34,13 +34,13 @@ def train(config: TrainConfig) -> Path:
     Everything that can be checked before training (model name, hardware flags, starting weights, then the data
     folder, classes and split sizes) is checked first, so a mistake costs seconds, not an epoch.
     """
-    get_model_spec(config.model)
+    get_model_spec(config.model.name)
     check_launch(config, check_hardware(config))
-    starting_weights(config.model, config.pretrained, config.weights)  # a missing download stops here
-    load_callbacks(config.callbacks)  # --callbacks that do not import or are no Callback stop here
-    check_loggers(config.logger)  # and so do --logger pkg.module:Class that are no Logger
-    if config.folds:
+    starting_weights(config.model.name, config.model.pretrained, config.model.weights)  # a missing download stops here
+    load_callbacks(config.recipe.callbacks)  # --callbacks that do not import or are no Callback stop here
+    check_loggers(config.output.logger)  # and so do --logger pkg.module:Class that are no Logger
+    if config.repeats.folds:
         return cross_validate(config)
-    if config.seeds:
+    if config.repeats.seeds:
         return repeat_seeds(config)
     return train_one(config)

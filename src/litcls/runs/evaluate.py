@@ -58,12 +58,13 @@ from litcls.tracking.loggers import log_evaluation_tables, log_image, log_predic
 def check_evaluation_flags(config: TrainConfig, classes: list[str]) -> None:
     """Before training, once the classes are known: refuse evaluation flags that do not fit them, and say which
     class a two-class run treats as positive."""
-    check_monitor(config.monitor, len(classes))
-    positive = positive_label(config.positive_class, config.threshold_rule, classes)
+    check_monitor(config.evaluation.monitor, len(classes))
+    positive = positive_label(config.evaluation.positive_class, config.evaluation.threshold_rule, classes)
     if positive is not None and is_main_process():
-        chosen = "--positive-class" if config.positive_class else "the second class in label order; --positive-class"
+        chosen = ("--positive-class" if config.evaluation.positive_class
+                  else "the second class in label order; --positive-class")
         print(f"two classes: positive class {classes[positive]!r} ({chosen} to change); operating threshold by "
-              f"{config.threshold_rule or DEFAULT_RULE} on the validation split")
+              f"{config.evaluation.threshold_rule or DEFAULT_RULE} on the validation split")
 
 
 def evaluated_split(datamodule: Any) -> str:
@@ -93,7 +94,7 @@ def best_checkpoint_metrics(run: Run) -> dict:
     """The module's metrics of the best checkpoint (the current weights in a fast dev run) on val, and on test when
     there is a test split; with ``--cache-features`` too, on the images through the whole model."""
     trainer, module, datamodule = run.trainer, run.module, run.datamodule
-    best_or_current = None if run.config.fast_dev_run else "best"
+    best_or_current = None if run.config.hardware.fast_dev_run else "best"
     trainer.validate(module, datamodule=datamodule, ckpt_path=best_or_current, verbose=False)
     # the module keeps these val metrics out of the loggers' per-epoch curves: read them from the trainer
     metrics = {key: value for key, value in trainer.callback_metrics.items() if key.startswith("val/")}
@@ -108,13 +109,13 @@ def run_results(config: TrainConfig, trainer: L.Trainer, metrics: dict, run_dir:
     best = checkpoint.best_model_path if checkpoint else ""
     return {
         **{key: json_number(value) for key, value in sorted(metrics.items())},
-        "monitor": config.monitor,
+        "monitor": config.evaluation.monitor,
         "best_score": float(checkpoint.best_model_score) if best else None,
         "best_checkpoint": os.path.relpath(best, run_dir) if best else None,
         "epochs_trained": trainer.current_epoch,
         "preprocessing": trainer.lightning_module.preprocessing.to_dict(),
         "processes": trainer.world_size,
-        "effective_batch_size": config.batch_size * trainer.world_size * config.accumulate_grad_batches,
+        "effective_batch_size": config.data.batch_size * trainer.world_size * config.hardware.accumulate_grad_batches,
         "seconds": round(seconds, 1),
     }
 
@@ -124,10 +125,11 @@ def evaluate_run(config: TrainConfig, trainer: L.Trainer, module: L.LightningMod
     """Write the evaluation files of a finished run; return what they add to ``results.json``.
 
     Call after ``trainer.validate`` (and ``trainer.test`` when there is a test split) of the best checkpoint, with
-    the logits they produced by split (:attr:`~litcls.callbacks.predictions.PredictionCollector.logits`) and the gallery that draws the Grad-CAM
-    overlays (None: none). Writes ``val_predictions.csv``; ``predictions.csv`` of the evaluated split, its
-    confusion matrix, per-class report, ``roc.png``, ``pr.png``, ``reliability.png``, ``slices.csv`` (groups,
-    ``--slice-cols``) and the Grad-CAM gallery; and stores the temperature and threshold in the best checkpoint.
+    the logits they produced by split (:attr:`~litcls.callbacks.predictions.PredictionCollector.logits`) and the
+    gallery that draws the Grad-CAM overlays (None: none). Writes ``val_predictions.csv``; ``predictions.csv`` of
+    the evaluated split, its confusion matrix, per-class report, ``roc.png``, ``pr.png``, ``reliability.png``,
+    ``slices.csv`` (groups, ``--slice-cols``) and the Grad-CAM gallery; and stores the temperature and threshold in
+    the best checkpoint.
     Other processes of a DDP run, and fast dev runs, write nothing and get {}.
     """
     if not trainer.is_global_zero or "val" not in logits:
@@ -141,19 +143,19 @@ def evaluate_run(config: TrainConfig, trainer: L.Trainer, module: L.LightningMod
     probabilities = probabilities_of(table, names)
 
     temperature, results = _calibrate(logits, labels)
-    positive = positive_label(config.positive_class, config.threshold_rule, names)
+    positive = positive_label(config.evaluation.positive_class, config.evaluation.threshold_rule, names)
     decision, point = _decide(config, tables, names, positive, temperature, results, split)
     if split == "val":
         results["notes"] = results.get("notes", []) + [
             "no test split: the temperature and threshold are measured on the validation split they were fitted on, "
             "so their numbers are optimistic"]
     groups = table["group"].to_numpy() if "group" in table else None
-    if config.bootstrap:
+    if config.evaluation.bootstrap:
         results["confidence_intervals"] = _intervals(config, labels[split], probabilities, groups, positive,
                                                      decision.get("threshold"), split)
     _write_split_files(trainer, run_dir, split, names, table, probabilities, logits[split], temperature, positive,
                        point, results)
-    sliced = (["group"] if groups is not None else []) + slice_columns(config)
+    sliced = (["group"] if groups is not None else []) + slice_columns(config.data)
     if sliced:
         slices_table(table, sliced).to_csv(run_dir / "slices.csv", index=False, encoding="utf-8")
 
@@ -173,7 +175,7 @@ def _decide(config: TrainConfig, tables: dict[str, pd.DataFrame], names: list[st
     decision: dict[str, Any] = {"temperature": temperature}
     if positive is None:
         return decision, None
-    rule = parse_rule(config.threshold_rule or DEFAULT_RULE)
+    rule = parse_rule(config.evaluation.threshold_rule or DEFAULT_RULE)
     operating = _operating_point(tables, names, positive, rule, temperature)
     results |= operating.pop("metrics")
     results["operating_point"] = operating
@@ -189,8 +191,9 @@ def _decide(config: TrainConfig, tables: dict[str, pd.DataFrame], names: list[st
 def _intervals(config: TrainConfig, labels: np.ndarray, probabilities: np.ndarray, groups: np.ndarray | None,
                positive: int | None, threshold: float | None, split: str) -> dict[str, Any]:
     """``--bootstrap`` intervals of the evaluated split's metrics (whole groups resampled when there are groups)."""
-    intervals = bootstrap_intervals(labels, probabilities, config.bootstrap, config.seed, groups, positive, threshold)
-    return {"level": LEVEL, "method": "percentile bootstrap", "replicates": config.bootstrap, "seed": config.seed,
+    replicates, seed = config.evaluation.bootstrap, config.data.seed
+    intervals = bootstrap_intervals(labels, probabilities, replicates, seed, groups, positive, threshold)
+    return {"level": LEVEL, "method": "percentile bootstrap", "replicates": replicates, "seed": seed,
             "resampled": "groups" if groups is not None else "images", "split": split,
             "metrics": {f"{split}/{name}": interval for name, interval in intervals.items()}}
 

@@ -24,7 +24,8 @@ from litcls.tracking.loggers import finish_loggers
 def train_one(config: TrainConfig) -> Path:
     """Load and split the data, check it, claim the run folder and train; return the run folder."""
     scan, duplicates = load_data(config)
-    samples = split_samples(scan, config.val_size, config.test_size, config.seed, config.resplit_val)
+    data = config.data
+    samples = split_samples(scan, data.val_size, data.test_size, data.seed, data.resplit_val)
     check_leakage(samples, duplicates)
     warn_imbalance(config, samples, scan.classes)
     run_dir = claim_run_dir(config)

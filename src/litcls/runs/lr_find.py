@@ -31,10 +31,10 @@ def find_lr(config: TrainConfig, module: L.LightningModule, datamodule: L.Lightn
     with, the finder's suggestion or None). Without a suggestion the rate is ``--lr``, with a warning."""
     with tempfile.TemporaryDirectory(prefix="litcls-lr-find-") as scratch:  # the finder's temporary checkpoint
         trainer = L.Trainer(default_root_dir=scratch, max_epochs=-1, logger=False, enable_checkpointing=False,
-                            enable_model_summary=False, accelerator=config.accelerator, devices=1,
-                            enable_progress_bar=progress_mode(config.progress) == "bar",
-                            precision=config.precision, num_sanity_val_steps=0,
-                            callbacks=[BackboneFreeze()] if config.freeze_backbone else [])
+                            enable_model_summary=False, accelerator=config.hardware.accelerator, devices=1,
+                            enable_progress_bar=progress_mode(config.output.progress) == "bar",
+                            precision=config.hardware.precision, num_sanity_val_steps=0,
+                            callbacks=[BackboneFreeze()] if config.model.freeze_backbone else [])
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*does not have many workers.*")
             finder = Tuner(trainer).lr_find(module, datamodule=datamodule, num_training=NUM_TRAINING,
@@ -49,7 +49,7 @@ def find_lr(config: TrainConfig, module: L.LightningModule, datamodule: L.Lightn
         plt.close(figure)
     if suggestion is None:
         warnings.warn(f"--lr-find could not suggest a learning rate (too few steps recorded, or a loss that never "
-                      f"fell); training with --lr {config.lr}", stacklevel=2)
-        return config.lr, None
+                      f"fell); training with --lr {config.recipe.lr}", stacklevel=2)
+        return config.recipe.lr, None
     rank_zero_info(f"--lr-find: learning rate {suggestion:.3g} (lr_find.png in the run folder)")
     return float(suggestion), float(suggestion)

@@ -21,7 +21,7 @@ RUN_DIR_ENV = "LITCLS_RUN_DIR"
 
 
 def default_name(config: TrainConfig) -> str:
-    return f"{_data_name(config.data)}-{config.model}-{datetime.now():%Y%m%d-%H%M%S}"
+    return f"{_data_name(config.data.source)}-{config.model.name}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
 def create_run_dir(out_dir: Path, base: str) -> Path:
@@ -39,23 +39,24 @@ def create_run_dir(out_dir: Path, base: str) -> Path:
 
 def claim_run_dir(config: TrainConfig) -> Path:
     """Return this run's folder, the same one in every process of the run."""
-    if config.name is not None and (Path(config.name).name != config.name or config.name in (".", "..")):
-        raise UserError(f"--name: {config.name!r} must be a folder name, without '/'; use --out-dir to choose "
+    name = config.output.name
+    if name is not None and (Path(name).name != name or name in (".", "..")):
+        raise UserError(f"--name: {config.output.name!r} must be a folder name, without '/'; use --out-dir to choose "
                         "where runs go")
-    out_dir = Path(config.out_dir)
+    out_dir = Path(config.output.out_dir)
     inherited = os.environ.get(RUN_DIR_ENV)
     if inherited and os.environ.get("LOCAL_RANK", "0") != "0":
         return Path(inherited)  # a worker started by Lightning's DDP launcher
     job_id = external_job_id()
     if job_id is not None:
-        if not config.name and not job_id:
+        if not config.output.name and not job_id:
             raise UserError("--name is required under torchrun without --rdzv-id: every process must "
                             "agree on the run folder")
-        run_dir = out_dir / (config.name or f"{_data_name(config.data)}-{config.model}-{job_id}")
+        run_dir = out_dir / (config.output.name or f"{_data_name(config.data.source)}-{config.model.name}-{job_id}")
         run_dir.mkdir(parents=True, exist_ok=True)
         return run_dir
     try:
-        run_dir = create_run_dir(out_dir, config.name or default_name(config))
+        run_dir = create_run_dir(out_dir, config.output.name or default_name(config))
     except OSError as err:  # read-only disk, no permission, a file where the folder should be
         raise UserError(f"--out-dir: cannot create a run folder in {out_dir} ({err.strerror or err}); "
                         "choose a writable folder with --out-dir") from None

@@ -102,23 +102,25 @@ def resume_config(run_dir: Path, flag_values: dict[str, Any], point: ResumePoint
     """The run's saved config, with the flags that may change on resume applied; others are refused."""
     saved = resolve(load_yaml(run_dir / "config.yaml"), {})
     wanted = resolve(load_yaml(run_dir / "config.yaml"), flag_values)
-    changed = [name for name in flag_values if getattr(wanted, name) != getattr(saved, name)]
+    wanted_values, saved_values = wanted.to_dict(), saved.to_dict()
+    changed = [name for name in flag_values if wanted_values[name] != saved_values[name]]
     refused = [name for name in changed if name not in RESUMABLE_FLAGS]
     if refused:
-        flags = ", ".join(f"--{_flag(name)} {getattr(wanted, name)} (the run has {getattr(saved, name)})"
+        flags = ", ".join(f"--{_flag(name)} {wanted_values[name]} (the run has {saved_values[name]})"
                           for name in refused)
         raise UserError(
             f"--resume continues {run_dir} with its saved settings; {flags} would make it another experiment. "
             f"With --resume only {', '.join('--' + _flag(name) for name in RESUMABLE_FLAGS)} may change. To try "
             "other settings, start a new run: " + train_command(
                 "--config", run_dir / "config.yaml",
-                *(word for name in refused for word in (f"--{_flag(name)}", getattr(wanted, name)))))
-    if wanted.epochs <= point.epochs_done and wanted.epochs != saved.epochs:
-        raise UserError(f"--epochs {wanted.epochs}: {run_dir} has already trained {point.epochs_done} epochs; "
+                *(word for name in refused for word in (f"--{_flag(name)}", wanted_values[name]))))
+    epochs, saved_epochs = wanted.recipe.max_epochs, saved.recipe.max_epochs
+    if epochs <= point.epochs_done and epochs != saved_epochs:
+        raise UserError(f"--epochs {epochs}: {run_dir} has already trained {point.epochs_done} epochs; "
                         f"give more than {point.epochs_done}")
-    if wanted.epochs > saved.epochs and saved.scheduler in EPOCH_PLANNED_SCHEDULERS:
-        raise UserError(f"--epochs {wanted.epochs}: the {saved.scheduler} learning-rate schedule of {run_dir} is "
-                        f"planned over {saved.epochs} epochs and cannot be stretched without raising the learning "
+    if epochs > saved_epochs and saved.recipe.scheduler in EPOCH_PLANNED_SCHEDULERS:
+        raise UserError(f"--epochs {epochs}: the {saved.recipe.scheduler} learning-rate schedule of {run_dir} is "
+                        f"planned over {saved_epochs} epochs and cannot be stretched without raising the learning "
                         "rate again. Resume without --epochs, or start a new run with more epochs")
     return wanted
 
@@ -129,17 +131,17 @@ def check_not_finished(run_dir: Path, config: TrainConfig, point: ResumePoint) -
         return
     if point.early_stopped:
         raise UserError(f"--resume: {run_dir} is finished: early stopping ended it after {point.epochs_done} "
-                        f"epochs, when {config.monitor} had not improved for {config.patience} epochs; training "
-                        "longer would stop again. Start a new run to change the settings")
-    if point.epochs_done >= config.epochs:
-        raise UserError(f"--resume: {run_dir} is finished ({point.epochs_done} of {config.epochs} epochs, "
+                        f"epochs, when {config.evaluation.monitor} had not improved for {config.recipe.patience} "
+                        "epochs; training longer would stop again. Start a new run to change the settings")
+    if point.epochs_done >= config.recipe.max_epochs:
+        raise UserError(f"--resume: {run_dir} is finished ({point.epochs_done} of {config.recipe.max_epochs} epochs, "
                         "results.json written); nothing to resume. --epochs N continues it for more epochs if its "
                         "--scheduler is none or plateau")
 
 
 def load_split(run_dir: Path, config: TrainConfig) -> tuple[SampleTable, pd.DataFrame]:
     """The run's classes and split from ``classes.json`` and ``splits.csv``; every listed image must still exist."""
-    root = image_root(DataSpec.of(config))
+    root = image_root(DataSpec.of(config.data))
     if not root.is_dir():
         raise UserError(f"--resume: the run's image folder {root} is not found from {Path.cwd()}; run train.py from "
                         "the folder you started the run in (the path is relative to it)")
@@ -190,8 +192,8 @@ def resume(target: str, flag_values: dict[str, Any]) -> Path:
     if cross_validation_run(target):
         return resume_cross_validation(Path(target), flag_values)
     run_dir, config = _resume_one(target, flag_values)
-    if config.fold is not None and is_main_process():  # the last fold of a k-fold run to finish aggregates
-        if len(finished_folds(run_dir.parent, config.folds)) == config.folds:
+    if config.repeats.fold is not None and is_main_process():  # the last fold of a k-fold run to finish aggregates
+        if len(finished_folds(run_dir.parent, config.repeats.folds)) == config.repeats.folds:
             aggregate(run_dir.parent)
     return run_dir
 
@@ -201,11 +203,11 @@ def _resume_one(target: str, flag_values: dict[str, Any]) -> tuple[Path, TrainCo
     run_dir, point, config = prepare_resume(target, flag_values)
     check_hardware(config)
     scan, samples = load_split(run_dir, config)
-    print(f"resuming {run_dir} from {point.path.name}: {point.epochs_done} of {config.epochs} epochs done")
-    job_type = None if config.fold is None else f"fold_{config.fold}"
+    print(f"resuming {run_dir} from {point.path.name}: {point.epochs_done} of {config.recipe.max_epochs} epochs done")
+    job_type = None if config.repeats.fold is None else f"fold_{config.repeats.fold}"
     results = fit_and_evaluate(config, scan, samples, run_dir, ResumeFrom.read(point.path, point.global_step, config),
                                job_type)
-    if config.fold is not None:
+    if config.repeats.fold is not None:
         write_fold_results(run_dir, results)
     return run_dir, config
 
@@ -215,13 +217,14 @@ def resume_cross_validation(run_dir: Path, flag_values: dict[str, Any]) -> Path:
     before its first one, starts over), folds that never started run, then the aggregate is written."""
     config = cross_validation_config(run_dir, flag_values)
     check_hardware(config)
-    finished = finished_folds(run_dir, config.folds)
-    if len(finished) == config.folds and (run_dir / "cv_results.json").is_file():
+    finished = finished_folds(run_dir, config.repeats.folds)
+    if len(finished) == config.repeats.folds and (run_dir / "cv_results.json").is_file():
         raise UserError(f"--resume: {run_dir} is finished (every fold and cv_results.json written); nothing to "
                         "resume")
     scan, samples = load_split(run_dir, config)
-    left = [fold for fold in range(config.folds) if fold not in finished]
-    print(f"resuming the {config.folds}-fold run {run_dir}: fold(s) {', '.join(map(str, left)) or 'none'} to finish")
+    left = [fold for fold in range(config.repeats.folds) if fold not in finished]
+    print(f"resuming the {config.repeats.folds}-fold run {run_dir}: fold(s) {', '.join(map(str, left)) or 'none'} "
+          "to finish")
     for fold in left:
         target = fold_dir(run_dir, fold)
         if (target / "checkpoints" / "last.ckpt").is_file():

@@ -25,9 +25,9 @@ def load_data(config: TrainConfig) -> tuple[SampleTable, list[list[str]]]:
     Returns:
         The sample table and the sets of byte-identical images still in it.
     """
-    table, duplicates = load_samples(DataSpec.of(config))
+    table, duplicates = load_samples(DataSpec.of(config.data))
     check_evaluation_flags(config, table.classes)
-    check_slice_columns(slice_columns(config), table)
+    check_slice_columns(slice_columns(config.data), table)
     return table, duplicates
 
 
@@ -39,7 +39,7 @@ def check_leakage(samples: pd.DataFrame, duplicates: list[list[str]]) -> None:
 
 def warn_imbalance(config: TrainConfig, samples: pd.DataFrame, classes: list[str]) -> None:
     """Suggest --balance when the training split is heavily imbalanced and nothing counters it."""
-    if config.balance == "none" and is_main_process():
+    if config.data.balance == "none" and is_main_process():
         hint = imbalance_hint(samples.loc[samples["split"] == "train", "label"].tolist(), classes)
         if hint:
             warnings.warn(hint, stacklevel=3)

@@ -15,7 +15,6 @@ The run folder::
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -41,24 +40,25 @@ def seed_dir(run_dir: Path, seed: int) -> Path:
 def repeat_seeds(config: TrainConfig) -> Path:
     """Train once per seed of ``--seeds``, then aggregate; returns the run folder that holds ``seed_<s>/``."""
     scan, duplicates = load_data(config)
-    splits = {seed: split_samples(scan, config.val_size, config.test_size,
-                                  seed if config.resplit_per_seed else config.seed, config.resplit_val)
-              for seed in config.seeds}
+    data = config.data
+    splits = {seed: split_samples(scan, data.val_size, data.test_size,
+                                  seed if config.repeats.resplit_per_seed else data.seed, data.resplit_val)
+              for seed in config.repeats.seeds}
     for samples in splits.values():  # every split checked before the first seed trains
         check_leakage(samples, duplicates)
-    warn_imbalance(config, splits[config.seeds[0]], scan.classes)
+    warn_imbalance(config, splits[config.repeats.seeds[0]], scan.classes)
     run_dir = claim_run_dir(config)
     if is_main_process():
         config.save(run_dir / "config.yaml")
         (run_dir / "classes.json").write_text(json.dumps(scan.classes, ensure_ascii=False, indent=1),
                                               encoding="utf-8")
-    for number, seed in enumerate(config.seeds, 1):
+    for number, seed in enumerate(config.repeats.seeds, 1):
         target = seed_dir(run_dir, seed)
         if is_main_process():  # the other processes of a DDP run write and print nothing
             target.mkdir()
-            print(f"\nseed {seed} ({number} of {len(config.seeds)})", flush=True)
-        seed_config = dataclasses.replace(config, seed=seed, seeds=[], resplit_per_seed=False, name=run_dir.name,
-                                          out_dir=str(run_dir.parent), group=config.group or run_dir.name)
+            print(f"\nseed {seed} ({number} of {len(config.repeats.seeds)})", flush=True)
+        seed_config = config.replace(seed=seed, seeds=[], resplit_per_seed=False, name=run_dir.name,
+                                     out_dir=str(run_dir.parent), group=config.output.group or run_dir.name)
         fit_and_evaluate(seed_config, scan, splits[seed], target, job_type=f"seed_{seed}")
     if is_main_process():
         aggregate_seeds(run_dir)

@@ -23,10 +23,11 @@ from litcls.callbacks.precise_bn import PreciseBatchNorm
 from litcls.callbacks.prediction_collapse import PredictionCollapseWarning
 from litcls.callbacks.predictions import PredictionCollector
 from litcls.callbacks.resume_state import ResumeState
-from litcls.config import MONITORS, TrainConfig
+from litcls.config import HardwareSettings, TrainConfig
 from litcls.data.batching import MIN_PATIENCE_STEPS, PRECISE_BN_BELOW_STEPS, patience_epochs
 from litcls.devices import parse_devices
 from litcls.errors import UserError
+from litcls.evaluation.settings import MONITORS
 from litcls.plugins import load_callbacks
 from litcls.tracking.loggers import build_loggers
 
@@ -42,16 +43,18 @@ class KeptCallbacks:
 
 
 def kept_callbacks(config: TrainConfig, run_dir: Path) -> KeptCallbacks:
-    predictions = PredictionCollector(run_dir, every_epoch=config.plots_every_epoch)
-    gallery = GradCAMGallery(run_dir, per_class=config.gradcam_per_class, mistakes=config.gradcam_mistakes,
-                             layer=config.gradcam_layer, every_epoch=config.plots_every_epoch, predictions=predictions)
+    evaluation = config.evaluation
+    predictions = PredictionCollector(run_dir, every_epoch=evaluation.plots_every_epoch)
+    gallery = GradCAMGallery(run_dir, per_class=evaluation.gradcam_per_class, mistakes=evaluation.gradcam_mistakes,
+                             layer=evaluation.gradcam_layer, every_epoch=evaluation.plots_every_epoch,
+                             predictions=predictions)
     return KeptCallbacks(predictions, gallery, GracefulStop(run_dir))
 
 
 def build_callbacks(config: TrainConfig, run_dir: Path, steps_per_epoch: int, kept: KeptCallbacks) -> list[L.Callback]:
-    mode = MONITORS[config.monitor]
+    mode = MONITORS[config.evaluation.monitor]
     callbacks: list[L.Callback] = [
-        ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=config.monitor, mode=mode,
+        ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=config.evaluation.monitor, mode=mode,
                         save_top_k=1, save_last=True, auto_insert_metric_name=False, enable_version_counter=False,
                         # after metrics.csv has its row for the epoch (checkpoint callbacks run last), so a run
                         # killed in between repeats the epoch rather than missing its row
@@ -63,24 +66,25 @@ def build_callbacks(config: TrainConfig, run_dir: Path, steps_per_epoch: int, ke
         ResumeState(),
         PredictionCollapseWarning(),
     ]
-    patience = patience_epochs(config.patience, steps_per_epoch)
+    patience = patience_epochs(config.recipe.patience, steps_per_epoch)
     if patience > 0:
-        if patience > config.patience:
+        if patience > config.recipe.patience:
             rank_zero_info(f"early stopping waits {patience} epochs without improvement, not --patience "
-                           f"{config.patience}: at {steps_per_epoch} steps per epoch it waits at least "
+                           f"{config.recipe.patience}: at {steps_per_epoch} steps per epoch it waits at least "
                            f"{MIN_PATIENCE_STEPS} optimizer steps")
-        callbacks.append(EarlyStopping(monitor=config.monitor, mode=mode, patience=patience))
-    if config.ema is not None:  # before precise BN, which then recomputes the averaged weights' statistics
-        callbacks.append(EMA(config.ema))
-    if config.precise_bn == "on" or (config.precise_bn == "auto" and steps_per_epoch < PRECISE_BN_BELOW_STEPS):
+        callbacks.append(EarlyStopping(monitor=config.evaluation.monitor, mode=mode, patience=patience))
+    if config.recipe.ema is not None:  # before precise BN, which then recomputes the averaged weights' statistics
+        callbacks.append(EMA(config.recipe.ema))
+    precise_bn = config.recipe.precise_bn
+    if precise_bn == "on" or (precise_bn == "auto" and steps_per_epoch < PRECISE_BN_BELOW_STEPS):
         callbacks.append(PreciseBatchNorm(announce=f"{steps_per_epoch} steps per epoch are too few for their running "
                                           "averages to keep up (--precise-bn off turns this off)"
-                                          if config.precise_bn == "auto" else None))
-    if config.freeze_backbone:
-        callbacks.append(BackboneFreeze(config.unfreeze_at_epoch, config.backbone_lr_ratio))
-    if progress_mode(config.progress) == "lines":
+                                          if precise_bn == "auto" else None))
+    if config.model.freeze_backbone:
+        callbacks.append(BackboneFreeze(config.model.unfreeze_at_epoch, config.model.backbone_lr_ratio))
+    if progress_mode(config.output.progress) == "lines":
         callbacks.append(EpochLines())
-    return callbacks + load_callbacks(config.callbacks)
+    return callbacks + load_callbacks(config.recipe.callbacks)
 
 
 def progress_mode(progress: str) -> str:
@@ -94,7 +98,8 @@ HARDWARE_FLAGS = ("accelerator", "devices", "strategy", "num_nodes", "precision"
 
 
 def hardware_options(config: TrainConfig) -> dict:
-    return {name: parse_devices(config.devices) if name == "devices" else getattr(config, name)
+    hardware = config.hardware
+    return {name: parse_devices(hardware.devices) if name == "devices" else getattr(hardware, name)
             for name in HARDWARE_FLAGS}
 
 
@@ -117,9 +122,9 @@ def check_hardware(config: TrainConfig) -> int:
         return L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, **hardware_options(config)).world_size
     except (MisconfigurationException, ValueError, TypeError, ImportError, RuntimeError) as err:
-        defaults = TrainConfig()
-        names = [name for name in HARDWARE_FLAGS if getattr(config, name) != getattr(defaults, name)]
-        flags = " ".join(f"--{name.replace('_', '-')} {getattr(config, name)}" for name in names or HARDWARE_FLAGS)
+        given, defaults = config.hardware, HardwareSettings()
+        names = [name for name in HARDWARE_FLAGS if getattr(given, name) != getattr(defaults, name)]
+        flags = " ".join(f"--{name.replace('_', '-')} {getattr(given, name)}" for name in names or HARDWARE_FLAGS)
         raise UserError(f"{flags}: {' '.join(str(err).split())}") from None
     finally:
         quiet.setLevel(level)
@@ -135,13 +140,13 @@ def build_trainer(config: TrainConfig, run_dir: Path, steps_per_epoch: int, kept
     """
     return L.Trainer(
         default_root_dir=run_dir,
-        max_epochs=config.epochs,
+        max_epochs=config.recipe.max_epochs,
         callbacks=build_callbacks(config, run_dir, steps_per_epoch, kept),
         logger=build_loggers(config, run_dir, resume_step, job_type) or False,
         log_every_n_steps=max(1, min(50, steps_per_epoch)),
-        fast_dev_run=config.fast_dev_run,
-        accumulate_grad_batches=config.accumulate_grad_batches,
-        gradient_clip_val=config.grad_clip,
-        enable_progress_bar=progress_mode(config.progress) == "bar",
+        fast_dev_run=config.hardware.fast_dev_run,
+        accumulate_grad_batches=config.hardware.accumulate_grad_batches,
+        gradient_clip_val=config.recipe.grad_clip,
+        enable_progress_bar=progress_mode(config.output.progress) == "bar",
         **hardware_options(config),
     )

@@ -36,7 +36,7 @@ def _wandb(config: TrainConfig, run_dir: Path, resume_step: int | None, job_type
 
 
 # --logger's built-in names -> a builder (config, run_dir, resume_step, job_type); with ``none`` (no logger), the
-# names litcls.config.LOGGERS offers
+# names litcls.config.output.LOGGERS offers
 BUILTIN_LOGGERS: dict[str, Callable[[TrainConfig, Path, int | None, str | None], Logger | None]] = {
     "csv": lambda config, run_dir, resume_step, job_type: RunCSVLogger(run_dir, resume_step or 0),
     "tensorboard": _tensorboard,
@@ -73,9 +73,9 @@ def build_loggers(config: TrainConfig, run_dir: Path, resume_step: int | None = 
         job_type: W&B job type, e.g. ``fold_2`` for one fold of a k-fold run.
     """
     built = [build(config, run_dir, resume_step, job_type)
-             for name, build in BUILTIN_LOGGERS.items() if name in config.logger]
+             for name, build in BUILTIN_LOGGERS.items() if name in config.output.logger]
     loggers = [logger for logger in built if logger is not None]  # W&B is dropped when it cannot start at all
-    loggers += [user_logger(spec, run_dir) for spec in config.logger if is_import_path(spec)]
+    loggers += [user_logger(spec, run_dir) for spec in config.output.logger if is_import_path(spec)]
     for logger in loggers:
         logger.log_hyperparams(config.to_dict())
     return loggers
@@ -94,8 +94,8 @@ def _logged_in_to_wandb() -> bool:
 
 def wandb_mode(config: TrainConfig) -> str:
     """``--wandb-mode`` if given, else ``$WANDB_MODE`` if set, else online when logged in, else offline."""
-    if config.wandb_mode != "auto":
-        return config.wandb_mode
+    if config.output.wandb_mode != "auto":
+        return config.output.wandb_mode
     if os.environ.get("WANDB_MODE"):
         return os.environ["WANDB_MODE"]
     return "online" if _logged_in_to_wandb() else "offline"
@@ -112,9 +112,9 @@ def _wandb_logger(config: TrainConfig, run_dir: Path, job_type: str | None, mode
     run_id = previous_wandb_id(run_dir) if resume else None
     logger = WandbLogger(
         name=run_dir.name if job_type is None else f"{run_dir.parent.name}/{run_dir.name}",
-        save_dir=str(run_dir), project=config.wandb_project, entity=config.wandb_entity,
-        tags=config.tags or None, group=config.group, job_type=job_type, mode=mode,
-        log_model=config.log_model and mode != "disabled",
+        save_dir=str(run_dir), project=config.output.wandb_project, entity=config.output.wandb_entity,
+        tags=config.output.tags or None, group=config.output.group, job_type=job_type, mode=mode,
+        log_model=config.output.log_model and mode != "disabled",
         **({"id": run_id, "resume": "allow"} if run_id else {}),
     )
     experiment = logger.experiment  # start now, so a failure is handled here and not mid-training
@@ -135,7 +135,8 @@ def start_wandb(config: TrainConfig, run_dir: Path, job_type: str | None = None,
     """Start (or, with ``resume``, continue) a W&B run; on failure retry offline, and give up with a warning
     rather than fail the run."""
     mode = wandb_mode(config)
-    if mode == "offline" and config.wandb_mode == "auto" and not os.environ.get("WANDB_MODE") and is_main_process():
+    if (mode == "offline" and config.output.wandb_mode == "auto" and not os.environ.get("WANDB_MODE")
+            and is_main_process()):
         print(f"W&B: not logged in, so logging offline to {run_dir / 'wandb'}; upload it later with "
               f"`{sync_command(run_dir)}` (or run `wandb login` first next time)")
     try:

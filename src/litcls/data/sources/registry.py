@@ -38,8 +38,10 @@ class DataSpec:
 
     @classmethod
     def of(cls, settings: object) -> DataSpec:
-        """The spec from any object with these attributes (a ``TrainConfig``)."""
-        return cls(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(cls)})
+        """The spec of the run's data settings (:class:`~litcls.data.settings.DataSettings`; ``--data`` is their
+        ``source``)."""
+        return cls(data=settings.source, **{f.name: getattr(settings, f.name) for f in dataclasses.fields(cls)
+                                            if f.name != "data"})
 
 
 Loader = Callable[[DataSpec], SampleTable]
