@@ -16,6 +16,7 @@ from collections import defaultdict
 import lightning as L
 
 import litcls.runs.dispatch
+import litcls.runs.evaluate
 import litcls.runs.trainer
 from litcls.cli.train import parse_config
 
@@ -64,7 +65,7 @@ def main(argv: list[str]) -> None:
                     setattr(callback, hook, _timed(callback, hook))
         return [*callbacks, clock]
 
-    write_report = litcls.runs.dispatch.write_run_report
+    write_report = litcls.runs.evaluate.write_run_report
 
     def timed_report(run_dir):
         started = time.perf_counter()
@@ -72,7 +73,7 @@ def main(argv: list[str]) -> None:
         SECONDS["report.html + curves.png", "after fit"] += time.perf_counter() - started
 
     litcls.runs.trainer.build_callbacks = timed_callbacks
-    litcls.runs.dispatch.write_run_report = timed_report
+    litcls.runs.evaluate.write_run_report = timed_report
     run_dir = litcls.runs.dispatch.train(config)
 
     epochs = len(clock.durations)

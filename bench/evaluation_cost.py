@@ -58,7 +58,7 @@ def instrument() -> None:
     for method in ("update", "compute"):  # top-5 accuracy only; the argmax accuracy was there before
         setattr(MulticlassAccuracy, method, timed(metrics, getattr(MulticlassAccuracy, method),
                                                   when=lambda self, *a, **k: self.top_k > 1))
-    # the final validate: in fit_and_evaluate, the only call of trainer.validate
+    # the final validate: in evaluate_best, the only call of trainer.validate
     L.Trainer.validate = timed("final validate of the best checkpoint", L.Trainer.validate)
     for name, part in (("fit_temperature", "calibration (temperature fit, ECE/NLL before and after)"),
                        ("calibration_metrics", "calibration (temperature fit, ECE/NLL before and after)"),

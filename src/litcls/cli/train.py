@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         default = defaults[f.name]
         help_text = f.metadata["help"] + ("" if default is None else f" (default: {default})")
         kwargs: dict = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_text}
-        if f.metadata["choices"]:  # checked by TrainConfig.validate, which names the closest valid value
+        if f.metadata["choices"]:  # checked by the part's validate(), which names the closest valid value
             kwargs["metavar"] = "{" + ",".join(f.metadata["choices"]) + "}"
         if f.name == "callbacks":  # repeatable as well as several after one flag
             kwargs["action"] = "extend"

@@ -3,13 +3,16 @@ a k-fold run (:mod:`litcls.runs.crossval`) or a repeated-seed run (:mod:`litcls.
 
 Layering (a module imports only modules below it; ``tests/test_layering.py`` checks there is no cycle)::
 
-    cli, predict_cli, demo_cli          command lines
-    run                                 dispatch
-    resume                              continue a run or a k-fold run from its folder
-    crossval, seeds                     folds of one sample table / one configuration over seeds, aggregate
-    fit                                 one training run on a sample table
-    data, models, evaluation, callbacks, trainer, report, tracking, ...
-    config, errors, rundir              settings and plumbing, no torch at import
+    litcls.cli                          command lines
+    runs.dispatch                       this module
+    runs.resume                         continue a run or a k-fold run from its folder
+    runs.crossval, runs.seeds           folds of one sample table / one configuration over seeds, aggregate
+    runs.fit                            one run: build -> fit -> evaluate
+    runs.build, runs.evaluate           the run's objects from the configuration; the best checkpoint evaluated
+    runs.samples, runs.trainer, ...     the sample table checked; the Trainer, its callbacks and loggers
+    litcls.config                       the parts' settings gathered, flat keys, rules between parts
+    callbacks, tracking, models, evaluation, report, data, recipe
+    errors, settings, processes, ...    plumbing, no torch at import
 """
 
 from __future__ import annotations
