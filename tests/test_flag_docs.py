@@ -13,6 +13,7 @@ OTHER_PROGRAMS = {
     "--standalone": "torchrun",
     "--nproc-per-node": "torchrun",
     "--array": "sbatch",
+    "--poly-epsilon": "docs/examples/my_loss.py, whose loss registers the flag",
 }
 
 
