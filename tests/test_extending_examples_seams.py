@@ -15,7 +15,7 @@ import yaml
 
 from conftest import REPO, make_class_folder, run_cli
 from litcls.cli.train import main
-from litcls.config import LOGGERS
+from litcls.config.output import LOGGERS
 from litcls.data.builtin import DATA_HOME_ENV
 from litcls.data.sources import SOURCES, DataSpec, image_root, load_samples
 from litcls.errors import UserError
