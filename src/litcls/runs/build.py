@@ -125,7 +125,7 @@ def build_datamodule(config: TrainConfig, scan: SampleTable, samples: pd.DataFra
     data = config.data
     return FolderDataModule(scan.root, samples, scan.classes, preprocessing, augment=data.augment,
                             batch_size=data.batch_size, num_workers=data.num_workers, balance=data.balance,
-                            seed=data.seed)
+                            seed=data.seed, task=scan.task)
 
 
 def build_module(config: TrainConfig, datamodule: FolderDataModule, preprocessing: Preprocessing,
