@@ -51,7 +51,7 @@ class ImageDataset(Dataset):
         self.paths = list(paths)
         self.targets = None
         if isinstance(labels, np.ndarray) and labels.ndim == 2:
-            self.targets = torch.as_tensor(labels, dtype=torch.float32)
+            self.targets = torch.tensor(labels, dtype=torch.float32)  # a copy: the table may be read-only
             self.labels = [-1] * len(self.paths)  # no single class
         else:
             self.labels = [int(label) for label in labels]

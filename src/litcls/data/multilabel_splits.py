@@ -44,17 +44,9 @@ def multilabel_holdout(frame: pd.DataFrame, size: float, seed: int, classes: lis
                         f"--{what}-size or add {noun}")
     tries = GROUP_CANDIDATES if "group" in frame else 1
     splitter = MultilabelStratifiedShuffleSplit(n_splits=tries, test_size=size, random_state=seed)
-    targets = frame[target_columns(classes)].to_numpy(dtype=np.float64)
-    overall = np.nanmean(targets, axis=0)
-    best, best_gap = None, np.inf
-    for _, held_units in splitter.split(np.zeros((len(units), 1)), units.to_numpy()):
-        held = key.isin(set(units.index[held_units])).to_numpy()
-        with warnings.catch_warnings():  # a label with every held-out cell ignored: no prevalence, no gap
-            warnings.simplefilter("ignore", RuntimeWarning)
-            gaps = [np.nanmax(np.abs(np.nanmean(targets[part], axis=0) - overall), initial=0) for part in (held, ~held)]
-        gap = max(gaps + [abs(held.mean() - size)])
-        if gap < best_gap:
-            best, best_gap = held, gap
+    candidates = [key.isin(set(units.index[held])).to_numpy().astype(np.int64)
+                  for _, held in splitter.split(np.zeros((len(units), 1)), units.to_numpy())]
+    best = _closest(candidates, frame[target_columns(classes)].to_numpy(dtype=np.float64), {1: size}).astype(bool)
     return frame[~best], frame[best]
 
 
@@ -70,15 +62,39 @@ def multilabel_folds(pool: pd.DataFrame, folds: int, seed: int, classes: list[st
         noun = "groups" if "group" in pool else "images"
         raise UserError(f"--folds {folds} needs at least {folds} {noun} outside the test split, found {len(units)}; "
                         "lower --folds or add images")
-    splitter = MultilabelStratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    unit_fold = pd.Series(-1, index=units.index)
-    for index, (_, val_units) in enumerate(splitter.split(np.zeros((len(units), 1)), units.to_numpy())):
-        unit_fold.iloc[val_units] = index
-    fold = pd.Series(unit_fold.loc[key.to_numpy()].to_numpy(), index=pool.index, name="fold").astype("Int64")
+    random = np.random.RandomState(seed)  # each candidate draws its own shuffle from it
+    candidates = []
+    for _ in range(GROUP_CANDIDATES if "group" in pool else 1):
+        splitter = MultilabelStratifiedKFold(n_splits=folds, shuffle=True, random_state=random)
+        unit_fold = np.full(len(units), -1)
+        for index, (_, val_units) in enumerate(splitter.split(np.zeros((len(units), 1)), units.to_numpy())):
+            unit_fold[val_units] = index
+        candidates.append(pd.Series(unit_fold, index=units.index).loc[key.to_numpy()].to_numpy())
+    shares = {index: 1 / folds for index in range(folds)}
+    best = _closest(candidates, pool[target_columns(classes)].to_numpy(dtype=np.float64), shares)
+    fold = pd.Series(best, index=pool.index, name="fold").astype("Int64")
     for index in range(folds):
         _check_training_positives(pool[fold != index], classes, f"fold {index}'s training images", warn=True)
         _warn_without_positives(pool[fold == index], classes, f"fold {index}'s validation images")
     return fold
+
+
+def _closest(candidates: list[np.ndarray], targets: np.ndarray, shares: dict[int, float]) -> np.ndarray:
+    """The candidate assignment (a part per row) whose parts' label prevalence and size come nearest the whole's:
+    the one with the smallest largest gap, in points, over every label and part."""
+    overall = np.nanmean(targets, axis=0)
+
+    def gap(parts: np.ndarray) -> float:
+        gaps = []
+        for part in np.unique(parts):
+            with warnings.catch_warnings():  # a label whose every cell in the part is ignored has no prevalence
+                warnings.simplefilter("ignore", RuntimeWarning)
+                gaps.append(np.nanmax(np.abs(np.nanmean(targets[parts == part], axis=0) - overall), initial=0))
+            if part in shares:
+                gaps.append(abs((parts == part).mean() - shares[part]))
+        return max(gaps)
+
+    return min(candidates, key=gap)
 
 
 def label_prevalence(samples: pd.DataFrame, classes: list[str], where: pd.Series | None = None) -> pd.DataFrame:
@@ -87,7 +103,8 @@ def label_prevalence(samples: pd.DataFrame, classes: list[str], where: pd.Series
     where = samples["split"] if where is None else where
     targets = samples[target_columns(classes)].set_axis(classes, axis=1)
     table = {"all": targets.mean()}
-    for place in sorted(where.unique(), key=lambda name: (["train", "val", "test"] + [name]).index(name)):
+    order = ["train", "val", "test"]
+    for place in sorted(where.unique(), key=lambda name: (order.index(name) if name in order else 3, name)):
         table[place] = targets[where == place].mean()
     return pd.DataFrame(table).rename_axis("label")
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from litcls.data.folds import placement
 from litcls.data.groups import stratified_group_holdout
 from litcls.data.label_sets import positives_text
-from litcls.data.multilabel_splits import check_split_positives, multilabel_holdout
+from litcls.data.multilabel_splits import check_split_positives, label_prevalence, multilabel_holdout
 from litcls.data.samples import SampleTable
 from litcls.data.scan import sort_by_path
 from litcls.errors import UserError
@@ -136,3 +137,13 @@ def write_splits(samples: pd.DataFrame, classes: list[str], path: Path) -> None:
     columns += [name for name in ("fold", "group", "given_split") if name in samples]
     table[columns + [name for name in samples.columns if name not in columns]].to_csv(path, index=False,
                                                                                       encoding="utf-8")
+
+
+def write_label_prevalence(samples: pd.DataFrame, classes: list[str], path: Path) -> pd.DataFrame:
+    """Write ``label_prevalence.csv`` beside ``splits.csv`` for a multi-label table: a row per label, its share of
+    positive images (ignored cells left out) over all images and in each split (each pool fold in k-fold), and
+    print it. Returns the table."""
+    table = label_prevalence(samples, classes, placement(samples))
+    table.round(4).to_csv(path, encoding="utf-8")
+    print(f"label prevalence per split ({path.name}):\n{table.round(3).to_string()}")
+    return table

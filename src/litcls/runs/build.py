@@ -19,7 +19,7 @@ from litcls.data.balance import class_weights
 from litcls.data.batching import steps_per_epoch
 from litcls.data.datamodule import FolderDataModule
 from litcls.data.samples import SampleTable
-from litcls.data.splits import write_splits
+from litcls.data.splits import write_label_prevalence, write_splits
 from litcls.data.transforms import Preprocessing
 from litcls.errors import UserError
 from litcls.evaluation.metrics import curve_thresholds
@@ -179,13 +179,15 @@ def find_learning_rate(config: TrainConfig, module: ClassifierModule, fit_data: 
 
 
 def write_inputs(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame, run_dir: Path, fresh: bool) -> None:
-    """``config.yaml``; for a fresh run also ``classes.json``, ``splits.csv`` and ``skipped.csv`` (files the scan
-    left out). A resumed run keeps its class list and split as they are."""
+    """``config.yaml``; for a fresh run also ``classes.json``, ``splits.csv``, ``skipped.csv`` (files the scan
+    left out) and, multi-label, ``label_prevalence.csv``. A resumed run keeps its class list and split as they are."""
     config.save(run_dir / "config.yaml")
     if not fresh:
         return
     (run_dir / "classes.json").write_text(json.dumps(scan.classes, ensure_ascii=False, indent=1), encoding="utf-8")
     write_splits(samples, scan.classes, run_dir / "splits.csv")
+    if scan.multi_label:
+        write_label_prevalence(samples, scan.classes, run_dir / "label_prevalence.csv")
     if scan.skipped:
         pd.DataFrame(list(scan.skipped), columns=["path", "reason"]).to_csv(run_dir / "skipped.csv", index=False,
                                                                               encoding="utf-8")

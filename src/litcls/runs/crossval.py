@@ -32,7 +32,7 @@ from litcls.data.folds import POOL, assign_folds, fold_split
 from litcls.data.groups import check_groups_disjoint
 from litcls.data.samples import SampleTable
 from litcls.data.scan import sort_by_path
-from litcls.data.splits import test_rows, write_splits
+from litcls.data.splits import test_rows, write_label_prevalence, write_splits
 from litcls.errors import UserError
 from litcls.evaluation.predictions import (
     predicted_labels,
@@ -166,6 +166,9 @@ def _write_run_files(config: TrainConfig, scan: SampleTable, samples: pd.DataFra
     classes = json.dumps(scan.classes, ensure_ascii=False, indent=1)
     write_atomically(run_dir / "classes.json", lambda tmp: tmp.write_text(classes, encoding="utf-8"))
     write_atomically(run_dir / "splits.csv", lambda tmp: write_splits(samples, scan.classes, tmp))
+    if scan.multi_label:
+        write_atomically(run_dir / "label_prevalence.csv",
+                         lambda tmp: write_label_prevalence(samples, scan.classes, tmp))
     write_atomically(run_dir / "config.yaml", config.replace(fold=None).save)
 
 

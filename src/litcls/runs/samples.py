@@ -13,6 +13,7 @@ from litcls.data.duplicates import warn_cross_split_duplicates
 from litcls.data.groups import check_groups_disjoint
 from litcls.data.samples import SampleTable
 from litcls.data.sources import DataSpec, load_samples
+from litcls.errors import UserError
 from litcls.evaluation.slices import check_slice_columns, slice_columns
 from litcls.processes import is_main_process
 from litcls.runs.evaluate import check_evaluation_flags
@@ -26,9 +27,22 @@ def load_data(config: TrainConfig) -> tuple[SampleTable, list[list[str]]]:
         The sample table and the sets of byte-identical images still in it.
     """
     table, duplicates = load_samples(DataSpec.of(config.data))
+    if table.multi_label:
+        check_multi_label_flags(config, table)
     check_evaluation_flags(config, table.classes)
     check_slice_columns(slice_columns(config.data), table)
     return table, duplicates
+
+
+def check_multi_label_flags(config: TrainConfig, table: SampleTable) -> None:
+    """Refuse the single-label flags a multi-label table (a manifest read with --label-sep or --label-cols, or
+    ``--data digits-grid``) cannot honour."""
+    if config.evaluation.positive_class:
+        raise UserError(f"--positive-class: {config.data.source} is multi-label ({len(table.classes)} labels), "
+                        "where every label is a positive class with its own threshold; leave --positive-class out")
+    if config.data.balance == "sampler":
+        raise UserError("--balance sampler draws images by their one class; a multi-label image has several: use "
+                        "--balance loss (a positive weight per label) or --balance none")
 
 
 def check_leakage(samples: pd.DataFrame, duplicates: list[list[str]]) -> None:
@@ -38,7 +52,10 @@ def check_leakage(samples: pd.DataFrame, duplicates: list[list[str]]) -> None:
 
 
 def warn_imbalance(config: TrainConfig, samples: pd.DataFrame, classes: list[str]) -> None:
-    """Suggest --balance when the training split is heavily imbalanced and nothing counters it."""
+    """Suggest --balance when the training split is heavily imbalanced and nothing counters it (single-label; a
+    multi-label table's prevalence per label is reported by its split instead)."""
+    if (samples["label"] < 0).any():
+        return
     if config.data.balance == "none" and is_main_process():
         hint = imbalance_hint(samples.loc[samples["split"] == "train", "label"].tolist(), classes)
         if hint:
