@@ -23,6 +23,7 @@ from litcls.data.samples import MULTI_LABEL, SampleTable, target_columns
 from litcls.data.sources import DataSpec, load_samples
 from litcls.data.transforms import Preprocessing
 from litcls.errors import UserError
+from litcls.runs.crossval import kfold_samples
 from real_shaped_datasets import CHEXPERT_FINDINGS, FINDINGS, write_chestxray14_manifest, write_chexpert_manifest
 
 CXR14 = ["--path-col", "images/{Image Index}", "--label-col", "Finding Labels", "--label-sep", "|",
@@ -128,6 +129,11 @@ def test_folds_keep_every_labels_prevalence_and_every_group_whole():
     assert len(prevalence.columns) == 6
     gaps = prevalence.drop(columns="all").sub(prevalence["all"], axis=0).abs()
     assert gaps.max().max() < 0.06, prevalence  # a fold holds ~180 images of ~60 groups: a group moves 1-2 points
+    kfold = kfold_samples(table, 3, 0.15, seed=5)  # k-fold holds out the test split a single run holds out
+    check_groups_disjoint(kfold)
+    single = splits.split_samples(table, 0.15, 0.15, seed=5)
+    assert kfold.index[kfold["split"] == "test"].equals(single.index[single["split"] == "test"])
+    assert set(kfold.loc[kfold["split"] == "pool", "fold"]) == {0, 1, 2}
 
 
 def test_a_label_without_training_positives_stops_and_one_absent_from_test_warns():

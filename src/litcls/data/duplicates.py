@@ -70,7 +70,9 @@ def drop_duplicates(scan: SampleTable, duplicates: list[list[str]]) -> SampleTab
 def warn_cross_split_duplicates(samples: pd.DataFrame, duplicates: list[list[str]]) -> list[list[str]]:
     """Warn about the sets of identical images that sit in different splits (or folds); return those sets."""
     where = dict(zip(samples["path"], placement(samples), strict=True))
-    label = dict(zip(samples["path"], samples["label"], strict=True))
+    targets = [column for column in samples.columns if str(column).startswith("target:")]  # multi-label: the set
+    labels = samples[targets].astype(str).agg("|".join, axis=1) if targets else samples["label"]
+    label = dict(zip(samples["path"], labels, strict=True))
     leaking = [group for group in duplicates if len({where[path] for path in group}) > 1]
     if leaking:
         described = []

@@ -14,7 +14,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from litcls.data.multilabel_splits import multilabel_folds
-from litcls.data.samples import target_columns
+from litcls.data.samples import has_targets
 from litcls.errors import UserError
 
 POOL = "pool"
@@ -32,7 +32,7 @@ def assign_folds(pool: pd.DataFrame, folds: int, seed: int, classes: list[str]) 
     A multi-label pool (one target column per label) keeps every label's prevalence in each fold instead
     (:func:`litcls.data.multilabel_splits.multilabel_folds`).
     """
-    if set(target_columns(classes)) <= set(pool.columns):
+    if has_targets(pool, classes):
         return multilabel_folds(pool, folds, seed, classes)
     counts = pool["label"].value_counts()
     too_small = sorted(f"{classes[label]} ({count})" for label, count in counts.items() if count < folds)

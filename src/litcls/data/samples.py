@@ -18,6 +18,11 @@ def target_columns(classes: list[str]) -> list[str]:
     return [f"target:{name}" for name in classes]
 
 
+def has_targets(samples: pd.DataFrame, classes: list[str]) -> bool:
+    """Whether ``samples`` is a multi-label table's (a target column per label)."""
+    return bool(classes) and set(target_columns(classes)) <= set(samples.columns)
+
+
 def targets_of(samples: pd.DataFrame, classes: list[str]) -> np.ndarray:
     """The (N, L) float32 targets of a multi-label table's rows, NaN where a cell is ignored."""
     return samples[target_columns(classes)].to_numpy(dtype=np.float32)
