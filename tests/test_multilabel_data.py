@@ -3,6 +3,7 @@ whole, float targets with NaN in the batches, the digits-grid built-in, and the 
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from PIL import Image
 
 from conftest import run_cli
 from litcls.cli.train import main
+from litcls.config import TrainConfig
 from litcls.data import splits
 from litcls.data.datamodule import FolderDataModule
 from litcls.data.folds import assign_folds, placement
@@ -24,10 +26,9 @@ from litcls.data.sources import DataSpec, load_samples
 from litcls.data.transforms import Preprocessing
 from litcls.errors import UserError
 from litcls.runs.crossval import kfold_samples
+from litcls.runs.resume import load_split
 from real_shaped_datasets import CHEXPERT_FINDINGS, FINDINGS, write_chestxray14_manifest, write_chexpert_manifest
 
-CXR14 = ["--path-col", "images/{Image Index}", "--label-col", "Finding Labels", "--label-sep", "|",
-         "--negative-label", "No Finding", "--group-col", "Patient ID"]
 FAST = ["--model", "mlp", "--img-size", "16", "--num-workers", "0", "--epochs", "1"]
 
 
@@ -239,3 +240,17 @@ def test_the_cli_refuses_bad_multi_label_input_before_a_run_folder(tmp_path):
     result = run_cli("train.py", "--data", data["cell"], "--label-cols", "A,B", *FAST, cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "row 4 ('yes')" in result.stderr and not (tmp_path / "runs").exists()
+
+
+def test_a_resumed_run_reads_its_multi_label_split_back(chexpert, tmp_path):
+    table, _ = load_samples(_chexpert_spec(chexpert))
+    samples = splits.split_samples(table, 0.2, 0.2, seed=0)
+    splits.write_splits(samples, table.classes, tmp_path / "splits.csv")
+    (tmp_path / "classes.json").write_text(json.dumps(table.classes))
+    config = TrainConfig.of(data=str(chexpert), image_root=str(chexpert.parent.parent), path_col="Path",
+                            label_cols=",".join(CHEXPERT_FINDINGS))
+    again, read = load_split(tmp_path, config)
+    assert again.task == MULTI_LABEL and again.classes == table.classes
+    columns = target_columns(table.classes)
+    assert np.array_equal(read[columns].to_numpy(), samples[columns].to_numpy(), equal_nan=True)
+    assert read["split"].equals(samples["split"])
