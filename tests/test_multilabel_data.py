@@ -220,6 +220,8 @@ CASES = {  # name: (manifest, flags, the line's words)
                              "--split-col: label(s) C of {file} have no positive train row"),
     "positive class": ("cols", ["--label-cols", "A,B", "--positive-class", "A"], "--positive-class and "
                        "--label-cols"),
+    "uncertain without columns": ("sep", ["--label-col", "labels", "--label-sep", "|", "--uncertain", "ones"],
+                                  "--uncertain read the -1 and blank cells of --label-cols"),
     "class folders": (None, ["--label-sep", "|"], "--label-sep: multi-label needs a CSV or TSV manifest"),
 }
 
@@ -235,11 +237,13 @@ def test_bad_multi_label_input_is_refused_in_one_line(case, tmp_path, capsys, mo
     assert not (tmp_path / "runs").exists()
 
 
-def test_the_cli_refuses_bad_multi_label_input_before_a_run_folder(tmp_path):
-    data = _bad_manifests(tmp_path)
-    result = run_cli("train.py", "--data", data["cell"], "--label-cols", "A,B", *FAST, cwd=tmp_path)
+@pytest.mark.parametrize("case", ["bad cell", "wrong separator"])
+def test_the_cli_refuses_bad_labels_before_torch_loads(case, tmp_path):
+    manifest, flags, words = CASES[case]
+    data = _bad_manifests(tmp_path)[manifest]
+    result = run_cli("train.py", "--data", data, *flags, *FAST, cwd=tmp_path, timeout=60)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
-    assert "row 4 ('yes')" in result.stderr and not (tmp_path / "runs").exists()
+    assert words.format(file=data) in result.stderr and not (tmp_path / "runs").exists()
 
 
 def test_a_resumed_run_reads_its_multi_label_split_back(chexpert, tmp_path):

@@ -173,6 +173,15 @@ def read_manifest(file: str | Path, path_col: str = "path", label_col: str = "la
     return SampleTable(root=root, classes=classes, samples=sort_by_path(samples), skipped=tuple(skipped))
 
 
+def check_labels(file: str | Path, labels: LabelForm) -> None:
+    """Read only the labels of a multi-label manifest, so ``train.py`` refuses a bad cell before torch loads.
+
+    Raises:
+        UserError: see :func:`litcls.data.label_sets.read_targets`.
+    """
+    read_targets(read_table(Path(file)), Path(file), labels)
+
+
 def _with_splits_groups_metadata(table: pd.DataFrame, file: Path, columns: dict[str, pd.Series],
                                  split_col: str | None, group_col: str | None, used: set[str]) -> pd.DataFrame:
     """The sample rows: ``columns``, then split, group and every other column as metadata, one row per image."""

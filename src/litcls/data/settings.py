@@ -112,6 +112,11 @@ class DataSettings:
         if self.negative_label and not self.label_sep:
             raise UserError("--negative-label names the --label-col value meaning no label, so it needs "
                             "--label-sep (e.g. --label-sep '|' --negative-label 'No Finding')")
+        changed = [flag for flag, value, default in (("--uncertain", self.uncertain, "ignore"),
+                                                     ("--missing", self.missing, "negative")) if value != default]
+        if changed and not self.label_cols:
+            raise UserError(f"{' and '.join(changed)} read the -1 and blank cells of --label-cols (one column per "
+                            "label); without --label-cols there are none")
         if self.multi_label and self.balance == "sampler":
             raise UserError("--balance sampler draws images by their one class; a multi-label image has several: "
                             "use --balance loss (a positive weight per label) or --balance none")
