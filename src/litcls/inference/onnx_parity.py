@@ -33,12 +33,9 @@ def onnx_probabilities(model_file: Path, paths: Sequence[Path], min_size: int) -
 def decisions(probabilities: np.ndarray, operating: tuple[int, float] | None, classes: list[str]) -> np.ndarray:
     """The class each row is called, as predict.py decides: the operating threshold's call for two classes (its
     ``predicted_at_threshold``), else the most probable class."""
-    from litcls.evaluation.threshold import called_at_threshold
+    from litcls.tasks import SingleLabel
 
-    if operating is None:
-        return np.asarray(classes)[probabilities.argmax(axis=1)]
-    positive, threshold = operating
-    return called_at_threshold(probabilities[:, positive], threshold, classes, positive)
+    return np.asarray(classes)[SingleLabel().decide(probabilities, dict([operating]) if operating else None)]
 
 
 def compare_with_predict(module: ClassifierModule, model_file: Path, paths: Sequence[Path],

@@ -152,12 +152,15 @@ def predict_logits(module: ClassifierModule, paths: Sequence[Path], batch_size: 
 def decision_rule(module: ClassifierModule, calibrated: bool = True) -> tuple[float, tuple[int, float] | None]:
     """What the checkpoint's evaluation decided: the temperature to divide the logits by (1 without
     ``calibrated``), and for a two-class model (positive label, threshold on the reported probability)."""
+    from litcls.tasks.base import operating_thresholds
+
     decision = module.decision
     temperature = float(decision.get("temperature", 1.0)) if calibrated else 1.0
-    if "threshold" not in decision:
+    thresholds = operating_thresholds(decision, module.class_names, calibrated)
+    if not thresholds:
         return temperature, None
-    threshold = decision["threshold_calibrated"] if calibrated else decision["threshold"]
-    return temperature, (module.class_names.index(decision["positive_class"]), float(threshold))
+    ((positive, threshold),) = thresholds.items()  # two classes: the one-label case of per-label thresholds
+    return temperature, (positive, threshold)
 
 
 def folder_labels(paths: Sequence[Path], class_names: Sequence[str]) -> tuple[np.ndarray | None, int]:
@@ -222,8 +225,7 @@ def predict_images(module: ClassifierModule | Sequence[ClassifierModule], paths:
     probabilities = probabilities_of(table, classes)
     if operating is not None:
         positive, threshold = operating
-        table["predicted_at_threshold"] = called_at_threshold(probabilities[:, positive], threshold, classes,
-                                                              positive)
+        table["predicted_at_threshold"] = called_at_threshold(probabilities, threshold, classes, positive)
     order = np.argsort(-probabilities, axis=1, kind="stable")[:, :max(1, min(top_k, len(classes)))]
     for rank in range(order.shape[1]):
         table[f"top{rank + 1}_class"] = [classes[index] for index in order[:, rank]]
