@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SINGLE_LABEL = "single_label"
-MULTI_LABEL = "multi_label"
-TASKS = (SINGLE_LABEL, MULTI_LABEL)
+from litcls.tasks import MULTI_LABEL, SINGLE_LABEL
+
+__all__ = ["MULTI_LABEL", "SINGLE_LABEL", "SampleTable", "has_targets", "target_columns", "targets_of"]
 
 
 def target_columns(classes: list[str]) -> list[str]:
