@@ -30,6 +30,7 @@ from litcls.data.source_paths import MANIFEST_SUFFIXES, is_manifest, manifest_ro
 from litcls.data.validate import describe_rejected, find_unreadable
 from litcls.errors import UserError
 from litcls.suggest import did_you_mean
+from litcls.tasks.multi_label import TARGET_PREFIX
 
 __all__ = ["MANIFEST_SUFFIXES", "is_manifest", "manifest_root", "manifest_images", "read_manifest", "read_table"]
 # columns of splits.csv and predictions.csv; a metadata column of the same name is kept as meta_<name>
@@ -195,7 +196,7 @@ def _with_splits_groups_metadata(table: pd.DataFrame, file: Path, columns: dict[
             raise UserError(f"--group-col {group_col}: {file} has an empty group in {_listing(empty)}")
         columns["group"] = groups
     used = used | {group_col, split_col}
-    metadata = {(f"meta_{name}" if name in RESERVED or name.startswith("target:") else name): table[name]
+    metadata = {(f"meta_{name}" if name in RESERVED or name.startswith(TARGET_PREFIX) else name): table[name]
                 for name in table.columns if name not in used}
     samples = pd.DataFrame(columns | metadata)
     if "split" not in samples:

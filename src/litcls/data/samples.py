@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 
 from litcls.tasks import MULTI_LABEL, SINGLE_LABEL
+from litcls.tasks.multi_label import TARGET_PREFIX
 
 __all__ = ["MULTI_LABEL", "SINGLE_LABEL", "SampleTable", "has_targets", "target_columns", "targets_of"]
 
 
 def target_columns(classes: list[str]) -> list[str]:
     """The float column of each label in a multi-label sample table: 1.0 positive, 0.0 negative, NaN ignored."""
-    return [f"target:{name}" for name in classes]
+    return [f"{TARGET_PREFIX}{name}" for name in classes]
 
 
 def has_targets(samples: pd.DataFrame, classes: list[str]) -> bool:
