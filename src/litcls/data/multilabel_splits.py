@@ -20,12 +20,12 @@ from iterstrat.ml_stratifiers import MultilabelStratifiedKFold, MultilabelStrati
 from litcls.data.samples import target_columns
 from litcls.errors import UserError
 
-# with groups, the held-out split is the best of this many seeded candidates: whole groups of 1..n images move
-# at once, so one draw may miss a label's image prevalence or the split's size by several points
+# with groups, a held-out split (or a set of folds) is the best of this many seeded candidates: whole groups of
+# 1..n images move at once, so one draw may miss a label's image prevalence or the split's size by several points
 GROUP_CANDIDATES = 10
 
 
-def _units(frame: pd.DataFrame, classes: list[str]) -> tuple[pd.Series, np.ndarray]:
+def _units(frame: pd.DataFrame, classes: list[str]) -> tuple[pd.Series, pd.DataFrame]:
     """Each row's unit (its group, or the row itself) and every unit's 0/1 label vector, units in sorted order."""
     key = frame["group"].astype(str) if "group" in frame else pd.Series(np.arange(len(frame)), index=frame.index)
     positive = (frame[target_columns(classes)].fillna(0).to_numpy() == 1).astype(np.int64)
