@@ -139,7 +139,7 @@ def build_module(config: TrainConfig, datamodule: FolderDataModule, preprocessin
                   class_weights=class_weights(train_labels, len(classes)) if config.data.balance == "loss" else None,
                   curve_thresholds=curve_thresholds(max(len(datamodule.split(name)) for name in ("val", "test")),
                                                     len(classes)),
-                  **settings_arguments(kind, config.recipe, config.model, config.evaluation),
+                  task=datamodule.task, **settings_arguments(kind, config.recipe, config.model, config.evaluation),
                   **{parameter.name: getattr(config.recipe, parameter.name) for parameter in loss_parameters()})
     if config.recipe.compile:
         compile_or_warn(module.model, preprocessing.img_size)
