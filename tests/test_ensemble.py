@@ -55,7 +55,7 @@ def test_a_kfold_folder_predicts_the_mean_of_its_folds(kfold_run, tmp_path, cali
     write_ensemble_json(run, 2.0)
     flags = [] if calibrated else ["--no-calibration"]
     assert predict_main(["--ckpt", str(run), "--images", str(data), "--out", str(tmp_path), *flags]) == 0
-    assert "the mean of 3 members'" in capsys.readouterr().out
+    assert "the ensemble of 3 members" in capsys.readouterr().out
     table = pd.read_csv(tmp_path / "predictions.csv", keep_default_na=False)
     expected = member_probabilities(members, find_images([data]))
     if calibrated:

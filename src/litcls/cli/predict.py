@@ -184,7 +184,7 @@ def describe_decision(module, calibrated: bool, members: int = 1, ensemble=None)
     if members > 1:
         how = (f"calibrated with temperature {ensemble.temperature:.3f} on the log of that mean, from "
                f"{ensemble.source}" if calibrated and ensemble else ensemble.source if ensemble else "")
-        print(f"probabilities: the mean of {members} members' own probabilities; {how}")
+        print(f"probabilities: the ensemble of {members} members: {how}")
         if ensemble and ensemble.operating is not None:
             positive, threshold = ensemble.operating
             print(f"two classes: {module.class_names[positive]!r} is predicted when its probability is at least "

@@ -75,5 +75,5 @@ def ensemble_decision(ckpt_args: Sequence[str | Path], checkpoints: Sequence[Pat
         operating = (class_names.index(saved["positive_class"]), float(threshold))
     if not calibrated:
         return EnsembleDecision(1.0, operating, "the plain mean of the members' own probabilities "
-                                                f"(--no-calibration); threshold from {file}")
+                                                f"(--no-calibration){f'; threshold from {file}' if operating else ''}")
     return EnsembleDecision(float(saved["temperature"]), operating, f"{file}, fitted on {saved['fitted_on']}")
