@@ -92,3 +92,17 @@ def test_the_ensemble_exports_as_one_onnx_graph_that_agrees_with_predict(kfold_r
     difference = np.abs(onnx_probabilities(tmp_path / "out" / "model.onnx", photos, 16) - table[PROBS].to_numpy())
     large = np.array(["300x200" in path.name for path in photos])  # shrunk exactly; small ones enlarged within
     assert difference[large].max() < 1e-4 and difference.max() < 5e-3  # one 8-bit level (docs/predict.md)
+
+
+def test_the_demo_page_predicts_with_the_ensemble_of_the_run_folder(kfold_run, tmp_path):
+    from litcls.cli.demo_page import decision_note, explain_image
+    from litcls.inference.ensemble import load_ensemble
+
+    run, _, test = kfold_run
+    members, ensemble = load_ensemble([run])
+    expected = predict(run, test[:1], tmp_path / "one").iloc[0]
+    shown = explain_image(members, None, test[0], top_k=3, ensemble=ensemble)
+    assert shown.confidences[expected["predicted"]] == pytest.approx(expected["probability"], abs=1e-6)
+    assert f"{expected['probability']:.6f}" in shown.summary and shown.overlay is None
+    assert f"the mean of 2 members' probabilities, calibrated with temperature {ensemble.temperature:.3f}" in \
+        decision_note(members[0], ensemble, members=2)
