@@ -120,3 +120,20 @@ def test_seeds_on_one_split_fit_on_the_mean_of_every_seed_on_validation(tmp_path
     expected = fit_ensemble_decision(mean, val["label"].to_numpy(), CLASSES, 1, None)
     assert ensemble["temperature"] == pytest.approx(expected["temperature"])
     assert ensemble["threshold"] == pytest.approx(expected["threshold"])
+
+
+def test_a_seeds_run_reports_its_ensemble_beside_the_seeds_mean(tmp_path):
+    from litcls.runs.seeds import aggregate_seeds
+
+    test_seeds_on_one_split_fit_on_the_mean_of_every_seed_on_validation(tmp_path)
+    run = tmp_path / "seeds"
+    (run / "classes.json").write_text(json.dumps(CLASSES))
+    for seed in (1, 2):
+        table = pd.read_csv(run / f"seed_{seed}" / "predictions.csv")
+        (run / f"seed_{seed}" / "results.json").write_text(json.dumps({"test/acc": float(table["correct"].mean())}))
+    results = aggregate_seeds(run)
+    assert results["ensemble"]["test"]["images"] == 20
+    written = pd.read_csv(run / "seeds_results.csv", dtype={"seed": str})
+    assert list(written["seed"]) == ["1", "2", "mean", "std", "ensemble"]
+    assert written.iloc[-1]["test/acc"] == pytest.approx(results["ensemble"]["test"]["test/acc"])
+    assert "Ensemble of the members" in (run / "report.html").read_text()
