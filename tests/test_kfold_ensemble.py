@@ -68,10 +68,10 @@ def test_predict_on_the_run_folder_is_the_ensemble_the_aggregate_evaluated(kfold
 def test_named_tta_policies_apply_to_the_ensemble(kfold_run, tmp_path):
     run, _, test = kfold_run
     tables = {policy: predict(run, test, tmp_path / policy, "--no-calibration", "--tta", policy)
-              for policy in ("none", "flip", "flips", "flip-shift")}
+              for policy in ("none", "flip", "flips", "shift", "flip-shift")}
     alone = predict(run, test, tmp_path / "alone", "--no-calibration", "--tta")  # --tta alone: flip, as before
     assert alone[PROBS].to_numpy() == pytest.approx(tables["flip"][PROBS].to_numpy(), abs=1e-6)
-    for policy in ("flip", "flips", "flip-shift"):
+    for policy in ("flip", "flips", "shift", "flip-shift"):
         assert np.abs(tables[policy][PROBS].to_numpy() - tables["none"][PROBS].to_numpy()).max() > 1e-4, policy
     with pytest.raises(SystemExit) as refused:
         predict_main(["--ckpt", str(run), "--images", test[0], "--tta", "mirror"])

@@ -11,7 +11,8 @@ from litcls.errors import UserError
 from litcls.quiet import one_line_warnings
 
 EXPORT_FORMATS = ("onnx", "torchscript")
-TTA_POLICIES = ("none", "flip", "flips", "flip-shift")  # litcls.inference.tta.POLICIES, without importing torch
+# litcls.inference.tta.POLICIES, named here without importing torch
+TTA_POLICIES = ("none", "flip", "flips", "shift", "flip-shift")
 TTA_DEFAULT = "flip"
 PARITY_IMAGES = 256  # images the ONNX export is checked on, at most
 
@@ -41,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tta", nargs="?", const=TTA_DEFAULT, default="none", choices=TTA_POLICIES,
                         metavar="POLICY", help="test-time augmentation: average the probabilities over views of each "
                         f"image: {', '.join(TTA_POLICIES)} (--tta alone: {TTA_DEFAULT}, the image and its mirror; "
-                        "flips adds the vertical mirror; flip-shift adds four shifts of 1/16 of the side; "
-                        "default: none)")
+                        "flips adds the vertical mirror; shift: the image and four shifts of 1/16 of its side; "
+                        "flip-shift: both; default: none)")
     parser.add_argument("--no-calibration", action="store_true",
                         help="report the model's own probabilities, not those calibrated by the temperature the "
                              "training run fitted on its validation split")

@@ -6,8 +6,9 @@ The views are taken of the preprocessed image (after training's resize), so ever
 * ``none``: the image only;
 * ``flip``: the image and its horizontal mirror (what ``--tta`` alone means);
 * ``flips``: also the vertical mirror (wrong for classes that a vertical flip turns into another: 6 and 9);
-* ``flip-shift``: the image, its mirror, and the image shifted by 1/16 of its side up, down, left and right
-  (edge pixels repeated into the gap): six views.
+* ``shift``: the image and the image shifted by 1/16 of its side up, down, left and right (edge pixels repeated
+  into the gap): five views, for classes a mirror changes (digits, letters, road signs);
+* ``flip-shift``: ``shift`` and the mirror: six views.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 View = Callable[[torch.Tensor], torch.Tensor]
-POLICIES = ("none", "flip", "flips", "flip-shift")
+POLICIES = ("none", "flip", "flips", "shift", "flip-shift")
 DEFAULT = "flip"  # ``--tta`` without a policy
 SHIFT = 1 / 16  # of the image side, at least one pixel
 
@@ -56,8 +57,9 @@ def policy_views(policy: str | bool, size: int) -> list[View]:
     if policy is False or policy is None:
         policy = "none"
     step = max(1, round(size * SHIFT))
+    shifts = [shift(-step, 0), shift(step, 0), shift(0, -step), shift(0, step)]
     views = {"none": [identity], "flip": [identity, hflip], "flips": [identity, hflip, vflip],
-             "flip-shift": [identity, hflip, shift(-step, 0), shift(step, 0), shift(0, -step), shift(0, step)]}
+             "shift": [identity, *shifts], "flip-shift": [identity, hflip, *shifts]}
     if policy not in views:
         raise ValueError(f"unknown TTA policy {policy!r}; valid: {', '.join(POLICIES)}")
     return views[policy]
