@@ -70,7 +70,7 @@ def ensemble_section(ensemble: dict | None, metrics: dict, noun: str) -> list[st
     if not ensemble:
         return []
     body = ["<h2>Ensemble of the members</h2>",
-            f"<p>The {html.escape(ensemble['combine'])}. Temperature {ensemble['temperature']:.3f}"
+            f"<p>{html.escape(ensemble['combine'][:1].upper() + ensemble['combine'][1:])}. Temperature {ensemble['temperature']:.3f}"
             + (f", threshold {ensemble['threshold_calibrated']:.4g} on the calibrated probability of "
                f"{html.escape(ensemble['positive_class'])} ({html.escape(ensemble['threshold_rule'])})"
                if "threshold" in ensemble else "")

@@ -11,7 +11,10 @@ The run folder::
     oof_classification_report.csv              confusion matrix, per-class report and curves, by the runs'
     oof_roc.png, oof_pr.png                    writer; cv_results.json scores them with the metric table
     label_issues.csv, label_issues/            suspected label errors among them (cleanlab), thumbnails of the top
-    report.html                                mean ± std, per-fold table, out-of-fold evaluation
+    ensemble.json                              the folds' ensemble: temperature (and threshold) fitted on the
+                                               out-of-fold predictions, its test metrics (see runs/ensemble.py)
+    ensemble_predictions.csv                   the ensemble's predictions of the test split
+    report.html                                mean ± std, per-fold table, ensemble, out-of-fold evaluation
 
 ``--fold i --name NAME`` runs one fold into the same layout, for cluster array jobs; the job that finishes the
 last fold writes the aggregate, and ``train.py --aggregate RUN_DIR`` writes it over whatever folds are finished.
