@@ -69,8 +69,9 @@ def ensemble_section(ensemble: dict | None, metrics: dict, noun: str) -> list[st
     """The ensemble of the members (``ensemble.json``) on the held-out test split, beside the members' mean ± std."""
     if not ensemble:
         return []
+    combine = ensemble["combine"][:1].upper() + ensemble["combine"][1:]
     body = ["<h2>Ensemble of the members</h2>",
-            f"<p>{html.escape(ensemble['combine'][:1].upper() + ensemble['combine'][1:])}. Temperature {ensemble['temperature']:.3f}"
+            f"<p>{html.escape(combine)}. Temperature {ensemble['temperature']:.3f}"
             + (f", threshold {ensemble['threshold_calibrated']:.4g} on the calibrated probability of "
                f"{html.escape(ensemble['positive_class'])} ({html.escape(ensemble['threshold_rule'])})"
                if "threshold" in ensemble else "")
