@@ -98,7 +98,8 @@ def test_mixed_members_and_empty_runs_are_refused_in_one_line(kfold_run, tmp_pat
     assert predict_main(["--ckpt", str(tmp_path / "nofolds"), "--images", str(data)]) == 2
     one_line_error(capsys, "cross-validation run without any fold_* folder")
     other = save_member(tmp_path / "other.ckpt", 0, 1.0, classes=["cat", "dog", "red"])
-    assert predict_main(["--ckpt", str(members[0]), "--ckpt", str(other), "--images", str(data)]) == 2
+    assert predict_main(["--ckpt", str(members[0]), "--ckpt", str(other), "--images", str(data),
+                         "--no-calibration"]) == 2
     error = capsys.readouterr().err
     assert "the same classes in the same order" in error and "cat, dog, red" in error and len(error.splitlines()) == 1
     (tmp_path / "empty" / "fold_0").mkdir(parents=True)

@@ -68,6 +68,8 @@ def load_ensemble(ckpt_args: Sequence[str | Path], trust: bool = False,
     from litcls.inference.predictor import load_checkpoint
 
     paths = member_paths(ckpt_args)
+    if len(paths) > 1:
+        ensemble_decision(ckpt_args, paths, None, calibrated)  # refused before the members load, if at all
     members = [load_checkpoint(path, trust=trust) for path in paths]
     check_members(members, paths)
     if len(members) == 1:

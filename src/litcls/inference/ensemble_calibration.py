@@ -36,9 +36,10 @@ def run_folder(ckpt_args: Sequence[str | Path]) -> Path | None:
     return folder if any(folder.glob("fold_*")) or any(folder.glob("seed_*")) else None
 
 
-def ensemble_decision(ckpt_args: Sequence[str | Path], checkpoints: Sequence[Path], class_names: list[str],
+def ensemble_decision(ckpt_args: Sequence[str | Path], checkpoints: Sequence[Path], class_names: list[str] | None,
                       calibrated: bool = True) -> EnsembleDecision:
-    """The decision of the ensemble of ``checkpoints`` (from ``--ckpt``).
+    """The decision of the ensemble of ``checkpoints`` (from ``--ckpt``); ``class_names`` None (the members not loaded
+    yet) checks only what can be refused without them.
 
     Raises:
         UserError: calibration asked for, but there are no held-out predictions to fit it on: checkpoints given one
@@ -61,6 +62,7 @@ def ensemble_decision(ckpt_args: Sequence[str | Path], checkpoints: Sequence[Pat
         return EnsembleDecision()
     saved = json.loads(file.read_text(encoding="utf-8"))
     found = [Path(path).parent.parent.name for path in checkpoints]
+    class_names = class_names if class_names is not None else saved.get("class_names", [])
     if not calibrated and (saved.get("members") != found or saved.get("class_names", class_names) != class_names):
         return EnsembleDecision()  # fitted for other members: its threshold does not apply, and none is needed
     if saved.get("members") != found:
