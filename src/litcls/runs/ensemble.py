@@ -96,9 +96,10 @@ def evaluate_test(rows: pd.DataFrame, classes: list[str], decision: dict) -> tup
                 "test/nll": nll(logits, labels), "test/nll_calibrated": nll(logits, labels, temperature)}
     if "threshold" in decision:
         positive = classes.index(decision["positive_class"])
-        scores = _probabilities(table, classes)[:, positive]
-        table["predicted_at_threshold"] = called_at_threshold(scores, decision["threshold_calibrated"], classes,
-                                                              positive)
+        probabilities = _probabilities(table, classes)
+        scores = probabilities[:, positive]
+        table["predicted_at_threshold"] = called_at_threshold(probabilities, decision["threshold_calibrated"],
+                                                              classes, positive)
         metrics |= {f"test/{name}": value for name, value in
                     point_metrics(scores, labels == positive, decision["threshold_calibrated"]).items()}
     return table, {key: json_number(float(value)) for key, value in metrics.items()}
