@@ -17,7 +17,7 @@ table and checks the code against it)::
     callbacks                                   what a person looks at, written during training
     runs                                        one run (build, fit, evaluate), k-fold, seeds, resume, run folders
     inference                                   a trained checkpoint put to use: predict, export
-    cli                                         train.py, predict.py and demo.py
+    cli, stream                                 train.py, predict.py and demo.py; python -m litcls.stream
 """
 
 import os

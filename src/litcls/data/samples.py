@@ -18,12 +18,15 @@ class SampleTable:
         samples: one row per image with columns ``path`` (relative to root, '/'-separated), ``label``
             and ``split`` (``train``/``val``/``test`` for a pre-split folder, empty otherwise).
         skipped: ``(path, reason)`` of the image files left out (cannot be decoded, or missing).
+        stream: where the images are when they are read from a LitData stream (``python -m litcls.stream``)
+            rather than from files under ``root``: its folder or bucket URL.
     """
 
     root: Path
     classes: list[str]
     samples: pd.DataFrame
     skipped: tuple[tuple[str, str], ...] = ()
+    stream: str | None = None
 
     @property
     def presplit(self) -> bool:

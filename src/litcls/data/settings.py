@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from litcls.data.presets import augment_presets
+from litcls.data.stream.location import is_stream
 from litcls.errors import UserError
 from litcls.settings import check_at_least, check_choices, check_fraction, setting
 from litcls.suggest import did_you_mean, did_you_mean_path
@@ -77,6 +78,9 @@ class DataSettings:
                                             ("--group-pattern", self.group_pattern)) if value]
         if len(sources) > 1:
             raise UserError(f"{' and '.join(sources)} both give the images' groups: use one of them")
+        if self.balance == "sampler" and is_stream(self.source):
+            raise UserError(f"--balance sampler draws images by index; --data {self.source} is a stream, which LitData "
+                            "reads in its own shuffled order: use --balance loss")
         if self.augment not in AUGMENT_PRESETS and not Path(self.augment).is_file():
             near = did_you_mean_path(self.augment) if len(Path(self.augment).parts) > 1 else ""
             raise UserError(f"--augment: {self.augment!r} is neither a preset ({', '.join(AUGMENT_PRESETS)}) "
