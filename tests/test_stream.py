@@ -11,15 +11,15 @@ import sys
 import pandas as pd
 import pytest
 import torch
-from conftest import REPO, make_class_folder
-from digit_folders import make_digit_folder
-from test_resume import SendSignal
 
 import litcls.runs.trainer
+from conftest import REPO, make_class_folder
+from digit_folders import make_digit_folder
 from litcls.cli.train import main
 from litcls.data.sources import DataSpec, load_samples
 from litcls.data.stream.table import read_table
 from litcls.data.stream.write import write_stream
+from test_resume import SendSignal
 
 SMALL = ["--model", "mlp", "--img-size", "8", "--batch-size", "4", "--num-workers", "0", "--augment", "none",
          "--logger", "csv", "--bootstrap", "0", "--gradcam-per-class", "0", "--gradcam-mistakes", "0"]

@@ -21,8 +21,10 @@ class DataSettings:
     """``--data`` and what reads, splits and loads it."""
 
     source: str = setting("digits", "image folder (root/<class>/<img> or root/train|val|test/<class>/<img>), a CSV "
-                          "or TSV manifest (one row per image; see --path-col, --label-col), or a built-in dataset "
-                          "name: digits, mnist, fashion_mnist, cifar10", group="data", key="data")
+                          "or TSV manifest (one row per image; see --path-col, --label-col), a built-in dataset "
+                          "name: digits, mnist, fashion_mnist, cifar10, or a LitData stream written by python -m "
+                          "litcls.stream: its folder, s3://bucket/prefix or gs://bucket/prefix", group="data",
+                          key="data")
     path_col: str = setting("path", "manifest: the column of image paths (relative to --image-root), or a template "
                             "over columns such as images/{image_id}.jpg", group="data")
     label_col: str = setting("label", "manifest: the column of class names (any text; numbers too)", group="data")

@@ -1,2 +1,1 @@
-"""``python -m litcls.stream --data SOURCE --out DIR``: write any ``--data`` source as a LitData optimized
-dataset that ``train.py --data DIR`` (or the bucket it is copied to) trains from with the same split."""
+"""``python -m litcls.stream``: the entry point only; the command is :mod:`litcls.cli.stream`."""
