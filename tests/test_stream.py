@@ -15,6 +15,7 @@ import torch
 import litcls.runs.trainer
 from conftest import REPO, make_class_folder
 from digit_folders import make_digit_folder
+from litcls.cli.stream import main as stream_main
 from litcls.cli.train import main
 from litcls.data.sources import DataSpec, load_samples
 from litcls.data.stream.table import read_table
@@ -96,7 +97,7 @@ def test_resume_mid_epoch_on_a_stream_continues_the_loaders_state(digits, tmp_pa
         assert torch.equal(tensor, cut[name]), name
 
 
-def test_bad_streams_are_refused_in_one_line_before_a_run_folder_exists(digits, tmp_path):
+def test_bad_streams_are_refused_in_one_line_before_a_run_folder_exists(digits, tmp_path, monkeypatch, capsys):
     _, stream = digits
     unfinished = tmp_path / "unfinished"
     shutil.copytree(stream, unfinished)
@@ -108,23 +109,20 @@ def test_bad_streams_are_refused_in_one_line_before_a_run_folder_exists(digits, 
     shutil.copytree(stream, older)
     document = json.loads((older / "litcls-stream.json").read_text())
     (older / "litcls-stream.json").write_text(json.dumps({**document, "version": 0}))
-    no_credentials = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": "",
-                      "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_CONFIG_FILE": str(tmp_path / "none"),
-                      "AWS_EC2_METADATA_DISABLED": "true"}
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    for key in ("AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
+        monkeypatch.setenv(key, str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.chdir(tmp_path)
     cases = [(unfinished, "not a LitData optimized dataset (its writing did not finish)"),
              (foreign, "a LitData dataset without litcls-stream.json, so not written by python -m litcls.stream"),
              (older, "written by another version of litcls (stream format 0, this one reads 1)"),
              ("s3://litcls-test-bucket/digits", "no AWS credentials found")]
     for data, message in cases:
-        env = {**os.environ, "PYTHONPATH": str(REPO / "src"), **no_credentials}
-        for key in [key for key, value in no_credentials.items() if not value]:
-            env.pop(key)
-        done = subprocess.run([sys.executable, str(REPO / "train.py"), "--data", str(data), "--epochs", "1",
-                               "--out-dir", str(tmp_path / "runs"), *SMALL], capture_output=True, text=True,
-                              env=env, cwd=tmp_path, timeout=300)
-        lines = done.stderr.strip().splitlines()
-        assert done.returncode == 2 and len(lines) == 1, done.stderr
-        assert message in lines[0] and str(data) in lines[0], lines[0]
+        assert main(["--data", str(data), "--epochs", "1", *SMALL]) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0] and str(data) in lines[0], lines
         assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
-    done = stream_command("--data", "digits", "--out", str(stream), cwd=stream.parent)
-    assert done.returncode == 2 and "already exists and is not empty" in done.stderr
+    assert stream_main(["--data", "digits", "--out", str(stream)]) == 2
+    assert "already exists and is not empty" in capsys.readouterr().err
