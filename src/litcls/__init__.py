@@ -18,7 +18,8 @@ table and checks the code against it)::
     callbacks                                   what a person looks at, written during training
     runs                                        one run (build, fit, evaluate), k-fold, seeds, resume, run folders
     inference                                   a trained checkpoint put to use: predict, export
-    cli                                         train.py, predict.py and demo.py
+    cli                                         train.py, predict.py, demo.py and python -m litcls.stream
+    stream                                      the python -m litcls.stream entry point
 """
 
 import os

@@ -13,10 +13,11 @@ import argparse
 import re
 import sys
 
-from litcls.cli import demo, predict, train
+from litcls.cli import demo, predict, stream, train
 
 COMMAND = "PYTHONPATH=src python -m litcls.cli.flag_docs > docs/flags.md"
-SCRIPTS = (("train.py", train.build_parser), ("predict.py", predict.build_parser), ("demo.py", demo.build_parser))
+SCRIPTS = (("train.py", train.build_parser), ("predict.py", predict.build_parser), ("demo.py", demo.build_parser),
+           ("python -m litcls.stream", stream.build_parser))
 TRAILING_DEFAULT = re.compile(r" \(default: (?P<default>.*)\)$")
 CHOICES_METAVAR = re.compile(r"^\{(?P<choices>.*)\}$")
 VALUE_NAMES = {int: "integer", float: "number"}
@@ -92,11 +93,13 @@ def flag_rows(parser: argparse.ArgumentParser, yaml_keys: bool) -> list[str]:
 
 
 def flag_reference() -> str:
-    """The whole page: every flag of ``train.py``, ``predict.py`` and ``demo.py``, grouped as ``--help`` groups them."""
+    """The whole page: every flag of ``train.py``, ``predict.py``, ``demo.py`` and ``python -m litcls.stream``,
+    grouped as ``--help`` groups them."""
     lines = [
         "# Flag reference",
         "",
-        "Every flag of `train.py`, `predict.py` and `demo.py`, grouped as `--help` groups them. This page is",
+        "Every flag of `train.py`, `predict.py`, `demo.py` and `python -m litcls.stream`, grouped as `--help` groups",
+        "them. This page is",
         "generated from the argument parsers (for `train.py`, from the configuration's field metadata); do not edit",
         f"it by hand: regenerate it with `{COMMAND}`.",
         "",

@@ -26,6 +26,7 @@ from litcls.config.model import ModelSettings
 from litcls.config.output import OutputSettings
 from litcls.config.repeats import RepeatSettings
 from litcls.data.settings import AUGMENT_PRESETS, DataSettings
+from litcls.data.stream.location import is_stream
 from litcls.errors import UserError
 from litcls.evaluation.settings import MONITORS, EvaluationSettings
 from litcls.recipe.settings import RecipeSettings
@@ -80,6 +81,9 @@ class TrainConfig:
             raise UserError("--cache-features and --plots-every-epoch: the per-epoch Grad-CAM gallery needs images, "
                             "and training sees only cached features; drop --plots-every-epoch (the final gallery "
                             "is still written)")
+        if model.cache_features and is_stream(self.data.source):
+            raise UserError(f"--cache-features reads the images as files; --data {self.data.source} is a stream: "
+                            "train from the folder it was written from, or without --cache-features")
         if self.repeats.fold is not None and not self.output.name:
             raise UserError("--fold needs --name: the fold jobs of one experiment share the run folder "
                             "<out-dir>/<name>")

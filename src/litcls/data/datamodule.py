@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import albumentations as A
 import lightning as L
 import pandas as pd
 import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from litcls.data.balance import sample_weights
 from litcls.data.batching import drop_last
@@ -50,7 +51,7 @@ class FolderDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.balance = balance
         self.seed = seed
-        self.datasets: dict[str, ImageDataset] = {}
+        self.datasets: dict[str, Dataset] = {}
 
     @property
     def num_classes(self) -> int:
@@ -69,8 +70,12 @@ class FolderDataModule(L.LightningDataModule):
         for name in ("train", "val", "test"):
             rows = self.split(name)
             transform = transforms.get(name) or eval_transform(self.preprocessing)
-            self.datasets[name] = ImageDataset(self.root, rows["path"].tolist(), self._labels(rows), transform,
-                                               min_size=self.preprocessing.img_size)
+            self.datasets[name] = self.images(rows, transform)
+
+    def images(self, rows: pd.DataFrame, transform: A.BaseCompose) -> Dataset:
+        """The dataset of these rows through ``transform`` (a stream's datamodule reads them from its chunks)."""
+        return ImageDataset(self.root, rows["path"].tolist(), self._labels(rows), transform,
+                            min_size=self.preprocessing.img_size)
 
     def _loader_options(self) -> dict:
         return {"batch_size": self.batch_size, "num_workers": self.num_workers, "worker_init_fn": worker_init,
@@ -102,8 +107,7 @@ class FolderDataModule(L.LightningDataModule):
         rows = self.split("train")
         if len(rows) > max_images:
             rows = rows.sample(max_images, random_state=self.seed)
-        dataset = ImageDataset(self.root, rows["path"].tolist(), self._labels(rows),
-                               eval_transform(self.preprocessing), min_size=self.preprocessing.img_size)
+        dataset = self.images(rows, eval_transform(self.preprocessing))
         sampler = exact_eval_sampler(dataset)
         share = len(sampler) if sampler is not None else len(dataset)
         return DataLoader(dataset, sampler=sampler, batch_size=self.batch_size,

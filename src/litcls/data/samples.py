@@ -41,6 +41,8 @@ class SampleTable:
             ``label`` is -1 and the :func:`target_columns` hold each label's 1.0/0.0/NaN.
         skipped: ``(path, reason)`` of the image files left out (cannot be decoded, or missing).
         task: ``single_label`` (one class per image) or ``multi_label`` (any set of labels per image).
+        stream: where the images are when they are read from a LitData stream (``python -m litcls.stream``)
+            rather than from files under ``root``: its folder or bucket URL.
     """
 
     root: Path
@@ -52,6 +54,7 @@ class SampleTable:
     @property
     def multi_label(self) -> bool:
         return self.task == MULTI_LABEL
+    stream: str | None = None
 
     @property
     def presplit(self) -> bool:

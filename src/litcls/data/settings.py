@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from litcls.data.presets import augment_presets
+from litcls.data.stream.location import is_stream
 from litcls.errors import UserError
 from litcls.settings import check_at_least, check_choices, check_fraction, setting
 from litcls.suggest import did_you_mean, did_you_mean_path
@@ -22,8 +23,10 @@ class DataSettings:
     """``--data`` and what reads, splits and loads it."""
 
     source: str = setting("digits", "image folder (root/<class>/<img> or root/train|val|test/<class>/<img>), a CSV "
-                          "or TSV manifest (one row per image; see --path-col, --label-col), or a built-in dataset "
-                          "name: digits, digits-grid (multi-label), mnist, fashion_mnist, cifar10", group="data",
+                          "or TSV manifest (one row per image; see --path-col, --label-col), a built-in dataset "
+                          "name: digits, digits-grid (multi-label), mnist, fashion_mnist, cifar10, or a LitData "
+                          "stream written by python -m litcls.stream: its folder, s3://bucket/prefix or "
+                          "gs://bucket/prefix", group="data",
                           key="data")
     path_col: str = setting("path", "manifest: the column of image paths (relative to --image-root), or a template "
                             "over columns such as images/{image_id}.jpg", group="data")
@@ -93,6 +96,9 @@ class DataSettings:
         if len(sources) > 1:
             raise UserError(f"{' and '.join(sources)} both give the images' groups: use one of them")
         self._validate_multi_label()
+        if self.balance == "sampler" and is_stream(self.source):
+            raise UserError(f"--balance sampler draws images by index; --data {self.source} is a stream, which LitData "
+                            "reads in its own shuffled order: use --balance loss")
         if self.augment not in AUGMENT_PRESETS and not Path(self.augment).is_file():
             near = did_you_mean_path(self.augment) if len(Path(self.augment).parts) > 1 else ""
             raise UserError(f"--augment: {self.augment!r} is neither a preset ({', '.join(AUGMENT_PRESETS)}) "

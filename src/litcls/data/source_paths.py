@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from litcls.data.builtin import BUILTIN_DATASETS
+from litcls.data.stream.location import is_remote
 from litcls.errors import UserError
 from litcls.suggest import did_you_mean_path
 
@@ -52,6 +53,8 @@ def check_source_paths(data: str, image_root: str | None = None) -> None:
         UserError: a missing manifest, image root or folder, or a file that is no manifest.
     """
     path = Path(data)
+    if is_remote(data):  # a stream in a bucket: read (and its absence reported) by the stream source
+        return
     if is_manifest(data):
         if not path.is_file():
             raise missing_manifest(data)

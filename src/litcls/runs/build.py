@@ -20,6 +20,7 @@ from litcls.data.batching import steps_per_epoch
 from litcls.data.datamodule import FolderDataModule
 from litcls.data.samples import SampleTable
 from litcls.data.splits import write_label_prevalence, write_splits
+from litcls.data.stream.datamodule import StreamDataModule
 from litcls.data.transforms import Preprocessing
 from litcls.errors import UserError
 from litcls.evaluation.metrics import curve_thresholds
@@ -123,9 +124,11 @@ def settle_sizes(config: TrainConfig, samples: pd.DataFrame, processes: int, sta
 def build_datamodule(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame,
                      preprocessing: Preprocessing) -> FolderDataModule:
     data = config.data
-    return FolderDataModule(scan.root, samples, scan.classes, preprocessing, augment=data.augment,
-                            batch_size=data.batch_size, num_workers=data.num_workers, balance=data.balance,
-                            seed=data.seed, task=scan.task)
+    options = {"augment": data.augment, "batch_size": data.batch_size, "num_workers": data.num_workers,
+               "balance": data.balance, "seed": data.seed, "task": scan.task}
+    if scan.stream:
+        return StreamDataModule(scan.stream, samples, scan.classes, preprocessing, **options)
+    return FolderDataModule(scan.root, samples, scan.classes, preprocessing, **options)
 
 
 def build_module(config: TrainConfig, datamodule: FolderDataModule, preprocessing: Preprocessing,

@@ -24,6 +24,8 @@ import torch
 from litcls.config import TrainConfig, load_yaml, resolve
 from litcls.data.samples import MULTI_LABEL, SINGLE_LABEL, SampleTable, target_columns
 from litcls.data.sources import DataSpec, image_root
+from litcls.data.stream.location import is_stream
+from litcls.data.stream.table import read_table
 from litcls.errors import UserError
 from litcls.processes import is_main_process
 from litcls.runs.build import ResumeFrom
@@ -141,26 +143,44 @@ def check_not_finished(run_dir: Path, config: TrainConfig, point: ResumePoint) -
 
 def load_split(run_dir: Path, config: TrainConfig) -> tuple[SampleTable, pd.DataFrame]:
     """The run's classes and split from ``classes.json`` and ``splits.csv``; every listed image must still exist."""
+    if is_stream(config.data.source):
+        return _stream_split(run_dir, config.data.source)
     root = image_root(DataSpec.of(config.data))
     if not root.is_dir():
         raise UserError(f"--resume: the run's image folder {root} is not found from {Path.cwd()}; run train.py from "
                         "the folder you started the run in (the path is relative to it)")
-    classes = json.loads((run_dir / "classes.json").read_text(encoding="utf-8"))
-    samples = pd.read_csv(run_dir / "splits.csv", encoding="utf-8", keep_default_na=False, dtype=str).drop(
-        columns="class")
-    samples["label"] = samples["label"].astype("int64")
-    targets = [column for column in target_columns(classes) if column in samples]
-    for column in targets:  # a multi-label run's targets: 1, 0, blank where ignored
-        samples[column] = pd.to_numeric(samples[column].mask(samples[column] == "")).astype("float64")
-    if "fold" in samples:
-        samples["fold"] = pd.to_numeric(samples["fold"].mask(samples["fold"] == "")).astype("Int64")
+    classes, samples = _read_split(run_dir)
     missing = [path for path in samples["path"] if not (root / path).is_file()]
     if missing:
         listed = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
         raise UserError(f"--resume: {len(missing)} images of the run's split are gone from {root}: {listed}. "
                         "Restore them to continue this run, or start a new one")
-    task = MULTI_LABEL if targets else SINGLE_LABEL
+    task = MULTI_LABEL if any(column in samples for column in target_columns(classes)) else SINGLE_LABEL
     return SampleTable(root=root, classes=classes, samples=samples, task=task), samples
+
+
+def _read_split(run_dir: Path) -> tuple[list[str], pd.DataFrame]:
+    classes = json.loads((run_dir / "classes.json").read_text(encoding="utf-8"))
+    samples = pd.read_csv(run_dir / "splits.csv", encoding="utf-8", keep_default_na=False, dtype=str).drop(
+        columns="class")
+    samples["label"] = samples["label"].astype("int64")
+    for column in target_columns(classes):  # a multi-label run's targets: 1, 0, blank where ignored
+        if column in samples:
+            samples[column] = pd.to_numeric(samples[column].mask(samples[column] == "")).astype("float64")
+    if "fold" in samples:
+        samples["fold"] = pd.to_numeric(samples["fold"].mask(samples["fold"] == "")).astype("Int64")
+    return classes, samples
+
+
+def _stream_split(run_dir: Path, location: str) -> tuple[SampleTable, pd.DataFrame]:
+    """A run on a stream: its split, every image of which must still be in the stream."""
+    classes, samples = _read_split(run_dir)
+    stored = set(read_table(location).table.samples["path"])
+    missing = [path for path in samples["path"] if path not in stored]
+    if missing:
+        raise UserError(f"--resume: {len(missing)} images of the run's split are not in the stream {location}, e.g. "
+                        f"{', '.join(missing[:3])}; resume from the stream the run started on")
+    return SampleTable(root=Path(location), classes=classes, samples=samples, stream=location), samples
 
 
 def prepare_resume(target: str, flag_values: dict[str, Any]) -> tuple[Path, ResumePoint, TrainConfig]:

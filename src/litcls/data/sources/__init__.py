@@ -23,11 +23,16 @@ from litcls.data.manifest import is_manifest
 from litcls.data.samples import SampleTable
 from litcls.data.sources.registry import SOURCES, DataSpec, Source, register_source
 from litcls.data.sources.shipped import FOLDER, MANIFEST
+from litcls.data.stream.table import read_table
 
 
 def source_of(data: str) -> Source:
-    """``--data`` -> its source: a ``.csv``/``.tsv`` file is a manifest, an existing folder or an unknown name a
-    folder (whose absence the folder reader reports), a registered name its source."""
+    """``--data`` -> its source: one that claims it by its form (a stream's URL or folder), else a ``.csv``/``.tsv``
+    file is a manifest, an existing folder or an unknown name a folder (whose absence the folder reader reports),
+    a registered name its source."""
+    claimed = next((source for source in SOURCES.values() if source.claims and source.claims(data)), None)
+    if claimed:
+        return claimed
     if is_manifest(data):
         return MANIFEST
     if data in SOURCES and not Path(data).is_dir():
@@ -52,7 +57,10 @@ def load_samples(spec: DataSpec) -> tuple[SampleTable, list[list[str]]]:
         table = groups_from_pattern(table, spec.group_pattern)
     elif spec.groups:
         table = attach_groups(table, spec.groups)
-    duplicates = find_duplicates(table.root, table.samples["path"])
+    if table.stream:  # found when the stream was written; its images are no files to compare
+        duplicates = read_table(table.stream).duplicates
+    else:
+        duplicates = find_duplicates(table.root, table.samples["path"])
     if spec.dedupe and duplicates:
         return drop_duplicates(table, duplicates), []
     return table, duplicates

@@ -66,10 +66,12 @@ Loader = Callable[[DataSpec], SampleTable]
 @dataclass(frozen=True)
 class Source:
     """A loader, and optionally where its images are without reading the table (``--resume`` and the run-folder
-    readers ask; without it the table is loaded for its root)."""
+    readers ask; without it the table is loaded for its root), and which ``--data`` values it claims besides its
+    name (a URL scheme, a folder holding a marker file)."""
 
     load: Loader
     root: Callable[[DataSpec], Path] | None = None
+    claims: Callable[[str], bool] | None = None
 
     def image_root(self, spec: DataSpec) -> Path:
         return self.root(spec) if self.root else self.load(spec).root
@@ -78,19 +80,22 @@ class Source:
 SOURCES: dict[str, Source] = {}  # --data NAME -> its source; a folder or a manifest is found by its path instead
 
 
-def register_source(name: str, root: Callable[[DataSpec], Path] | None = None) -> Callable[[Loader], Loader]:
+def register_source(name: str, root: Callable[[DataSpec], Path] | None = None,
+                    claims: Callable[[str], bool] | None = None) -> Callable[[Loader], Loader]:
     """Register the decorated loader as ``--data name``; a name already taken is refused.
 
     Args:
         name: what ``--data`` says; an existing folder of that name (relative to where ``train.py`` starts) is
             still read as a folder, as it is for the built-in datasets.
         root: ``spec -> the folder the table's paths are relative to``, when it is known without loading.
+        claims: ``data -> whether this source reads it``, for ``--data`` values found by their form rather than
+            their name; asked before a manifest or folder is assumed.
     """
 
     def register(load: Loader) -> Loader:
         if name in SOURCES:
             raise UserError(f"data source {name!r} is registered twice; rename one of them")
-        SOURCES[name] = Source(load, root)
+        SOURCES[name] = Source(load, root, claims)
         return load
 
     return register

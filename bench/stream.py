@@ -1,0 +1,127 @@
+"""Benchmark 19: LitData streams. On one generated folder of N small JPEGs in 10 classes (``bench/scan.py``'s):
+
+* writing: ``python -m litcls.stream`` (scan included, no index yet) against what it replaces, the first scan
+  (``--data`` read in a fresh process, no index yet) plus a copy of the folder (``cp -r``), in seconds per image;
+* reading: images per second of the training loader over the same training split, from the folder
+  (``FolderDataModule``) and from the stream in a local folder (``StreamDataModule``), interleaved.
+
+    PYTHONPATH=src python bench/stream.py -n 20000 --reps 2
+
+Each side runs in a fresh process; the folder is generated once into ``$LITCLS_CACHE/bench/scan-<N>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from common import REPO, run_timed
+from scan import cache_root, generate
+
+
+def loader_rate(kind: str, folder: Path, stream: Path, workers: int, img_size: int, batch_size: int) -> dict:
+    """Images per second of one pass over the training loader (in this fresh process)."""
+    from litcls.data.datamodule import FolderDataModule
+    from litcls.data.sources import DataSpec, load_samples
+    from litcls.data.splits import split_samples
+    from litcls.data.stream.datamodule import StreamDataModule
+    from litcls.data.transforms import Preprocessing
+
+    table, _ = load_samples(DataSpec(str(folder) if kind == "folder" else str(stream)))
+    samples = split_samples(table, 0.15, 0.15, 0)
+    options = {"augment": "none", "batch_size": batch_size, "num_workers": workers, "seed": 0}
+    if kind == "folder":
+        module = FolderDataModule(table.root, samples, table.classes, Preprocessing(img_size), **options)
+    else:
+        module = StreamDataModule(str(stream), samples, table.classes, Preprocessing(img_size), **options)
+    module.setup("fit")
+    loader = module.train_dataloader()
+    started = time.perf_counter()
+    images = sum(len(labels) for _, labels in loader)
+    seconds = time.perf_counter() - started
+    return {"images": images, "seconds": seconds, "rate": images / seconds}
+
+
+def first_scan(folder: Path) -> dict:
+    from litcls.data.sources import DataSpec, load_samples
+
+    table, _ = load_samples(DataSpec(str(folder), num_workers=2))
+    return {"images": len(table.samples)}
+
+
+def fresh(what: str, *args: str) -> tuple[float, dict]:
+    seconds, out = run_timed([__file__, "--measure", what, *args], cwd=REPO)
+    return seconds, json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-n", "--images", type=int, default=200_000)
+    parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument("--img-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--loader-workers", type=int, nargs="+", default=[0, 2])
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--stream", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure == "scan":
+        print(json.dumps(first_scan(args.folder)))
+        return
+    if args.measure:
+        print(json.dumps(loader_rate(args.measure, args.folder, args.stream, args.workers, args.img_size,
+                                     args.batch_size)))
+        return
+
+    from litcls.data.index import index_file
+
+    folder = cache_root() / "bench" / f"scan-{args.images}"
+    if not folder.exists():
+        print(f"generating {args.images} images in {folder}: {generate(folder, args.images):.1f} s", flush=True)
+    results = {"images": args.images, "load_before": os.getloadavg(), "write": [], "read": []}
+    with tempfile.TemporaryDirectory(dir=folder.parent) as work:
+        stream, copy = Path(work) / "stream", Path(work) / "copy"
+        for rep in range(args.reps):
+            shutil.rmtree(stream, ignore_errors=True)
+            shutil.rmtree(copy, ignore_errors=True)
+            index_file(folder).unlink(missing_ok=True)
+            written, _ = run_timed(["-m", "litcls.stream", "--data", str(folder), "--out", str(stream)], cwd=REPO)
+            index_file(folder).unlink(missing_ok=True)
+            scanned, _ = fresh("scan", "--folder", str(folder))
+            started = time.perf_counter()
+            subprocess.run(["cp", "-r", str(folder), str(copy)], check=True)
+            copied = time.perf_counter() - started
+            row = {"stream_s": written, "scan_s": scanned, "copy_s": copied, "load": os.getloadavg()}
+            results["write"].append(row)
+            per = 1e6 / args.images
+            print(f"write rep {rep}: python -m litcls.stream {written:.1f} s ({written * per:.0f} us/image) | first "
+                  f"scan {scanned:.1f} s + cp -r {copied:.1f} s = {scanned + copied:.1f} s "
+                  f"({(scanned + copied) * per:.0f} us/image) | ratio {written / (scanned + copied):.2f} | "
+                  f"load {row['load'][0]:.2f}", flush=True)
+        stream_bytes = sum(file.stat().st_size for file in stream.iterdir())
+        folder_bytes = sum(file.stat().st_size for file in folder.rglob("*.jpg"))
+        print(f"stream {stream_bytes / 2**20:.1f} MiB for {folder_bytes / 2**20:.1f} MiB of image files", flush=True)
+        for rep in range(args.reps):
+            for workers in args.loader_workers:
+                row = {"workers": workers, "load": os.getloadavg()}
+                for kind in ("folder", "stream"):
+                    _, row[kind] = fresh(kind, "--folder", str(folder), "--stream", str(stream), "--workers",
+                                         str(workers), "--img-size", str(args.img_size), "--batch-size",
+                                         str(args.batch_size))
+                results["read"].append(row)
+                print(f"read rep {rep}, {workers} workers: folder {row['folder']['rate']:.0f} img/s, stream "
+                      f"{row['stream']['rate']:.0f} img/s ({row['stream']['images']} of {row['folder']['images']} "
+                      f"images) | ratio {row['stream']['rate'] / row['folder']['rate']:.2f} | load "
+                      f"{row['load'][0]:.2f}", flush=True)
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

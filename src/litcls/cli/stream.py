@@ -1,0 +1,69 @@
+"""``python -m litcls.stream --data SOURCE --out DIR``: the command line of :mod:`litcls.data.stream.write`.
+
+The source options are the data flags of ``train.py`` that say how to read the source (their help is the same
+text); what they produce, the sample table after groups and ``--dedupe``, is what the stream stores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from litcls.cli.exit_codes import one_line_errors
+from litcls.cli.train import OneLineErrors, check_data_paths
+from litcls.data.settings import DataSettings
+from litcls.data.sources.registry import DataSpec
+from litcls.data.stream.location import is_stream
+from litcls.data.stream.write import check_out
+from litcls.errors import UserError
+
+SOURCE_OPTIONS = [f.name for f in dataclasses.fields(DataSpec) if f.name != "data"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineErrors(prog="-m litcls.stream", description="Write any --data source (folder, train/val/test "
+                           "folder, manifest) as a LitData optimized dataset that train.py --data trains from.",
+                           epilog="Example: python -m litcls.stream --data data/pets --out streams/pets, then "
+                                  "python train.py --data streams/pets (or its copy in s3://bucket/pets)")
+    settings = {f.name: f for f in dataclasses.fields(DataSettings)}
+    parser.add_argument("--data", required=True, help="what to write, as train.py --data reads it: a folder of "
+                        "class folders (or of train/val/test folders of them), a CSV or TSV manifest, or a built-in "
+                        "dataset name")
+    parser.add_argument("--out", required=True, type=Path, help="a new folder for the optimized dataset (copy it "
+                        "to a bucket afterwards, e.g. aws s3 sync OUT s3://bucket/prefix)")
+    for name in SOURCE_OPTIONS:
+        kind = type(settings[name].default)
+        kwargs = {"action": argparse.BooleanOptionalAction} if kind is bool else {"type": int if kind is int else str}
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, default=settings[name].default,
+                            help=settings[name].metadata["help"], **kwargs)
+    return parser
+
+
+@one_line_errors
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m litcls.stream``; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    check_out(args.out)
+    if is_stream(args.data):
+        raise UserError(f"--data {args.data} is already a stream; train from it with python train.py --data "
+                        f"{args.data}, or copy it")
+    check_data_paths(args.data, args.image_root)
+    from litcls.data.sources import load_samples
+    from litcls.data.stream.write import write_stream
+
+    started = time.perf_counter()
+    spec = DataSpec(data=args.data, **{name: getattr(args, name) for name in SOURCE_OPTIONS})
+    table, duplicates = load_samples(spec)
+    if table.multi_label:
+        raise UserError(f"--data {args.data}: a multi-label table cannot be streamed yet (a stream item holds one "
+                        "label); train from the manifest itself")
+    read = time.perf_counter() - started
+    images = write_stream(table, args.out, args.data, duplicates, workers=args.num_workers)
+    size = sum(file.stat().st_size for file in args.out.iterdir()) / 2**20
+    print(f"wrote {images} images of {len(table.classes)} classes to {args.out} ({size:.1f} MiB) in "
+          f"{time.perf_counter() - started:.1f} s (reading the source {read:.1f} s); train with: python train.py "
+          f"--data {args.out}")
+    return 0

@@ -1,0 +1,59 @@
+"""The datamodule of a run on a stream: the folder datamodule with its images read from LitData chunks."""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from litcls.data.datamodule import FolderDataModule
+from litcls.data.stream.images import StreamRows, stream_worker_init, training_stream
+from litcls.data.stream.table import read_table
+from litcls.data.transforms import Preprocessing, seed_augmentation, train_transform
+
+
+class StreamDataModule(FolderDataModule):
+    """:class:`~litcls.data.datamodule.FolderDataModule` over a stream written by ``python -m litcls.stream``.
+
+    The split table is the same as the folder's; where each image is in the stream comes from the table stored
+    with it (read again here, so a resumed run, whose table comes from ``splits.csv``, finds its images too).
+    Training streams through ``StreamingDataLoader``: LitData shuffles per epoch from the seed, shards across DDP
+    ranks and nodes (dropping the few rows that do not divide evenly), and its state, saved in every checkpoint,
+    resumes an epoch where it stopped. Validation and test read their rows by index,
+    so every image is evaluated exactly once, as for a folder.
+
+    Args:
+        location: the stream's folder or bucket URL.
+        samples: the split sample table.
+        **kwargs: see :class:`~litcls.data.datamodule.FolderDataModule`.
+    """
+
+    def __init__(self, location: str, samples: pd.DataFrame, classes: list[str], preprocessing: Preprocessing,
+                 **kwargs):
+        super().__init__(location, samples, classes, preprocessing, **kwargs)
+        self.location = location
+        self.position_of: dict[str, int] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if not self.position_of:
+            stored = read_table(self.location)
+            self.position_of = dict(zip(stored.table.samples["path"], stored.positions, strict=True))
+        super().setup(stage)
+
+    def positions(self, rows: pd.DataFrame) -> list[int]:
+        return [self.position_of[path] for path in rows["path"]]
+
+    def images(self, rows: pd.DataFrame, transform) -> Dataset:
+        return StreamRows(self.location, self.positions(rows), rows["label"].tolist(), transform,
+                          min_size=self.preprocessing.img_size)
+
+    def train_dataloader(self):
+        from litdata import StreamingDataLoader
+
+        transform = train_transform(self.preprocessing, self.augment)
+        seed_augmentation(transform, self.seed)
+        stream = training_stream(self.location, self.positions(self.split("train")), transform,
+                                 self.preprocessing.img_size, self.seed)
+        return StreamingDataLoader(stream, batch_size=self.batch_size, num_workers=self.num_workers,
+                                   worker_init_fn=stream_worker_init, pin_memory=torch.cuda.is_available(),
+                                   generator=torch.Generator().manual_seed(self.seed))

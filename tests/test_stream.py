@@ -1,0 +1,128 @@
+"""LitData streams: ``python -m litcls.stream`` writes any source as an optimized dataset, and a run on it (a local
+folder standing in for the bucket) has the folder's split, evaluation rows and resumable training."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import torch
+
+import litcls.runs.trainer
+from conftest import REPO, make_class_folder
+from digit_folders import make_digit_folder
+from litcls.cli.stream import main as stream_main
+from litcls.cli.train import main
+from litcls.data.sources import DataSpec, load_samples
+from litcls.data.stream.table import read_table
+from litcls.data.stream.write import write_stream
+from test_resume import SendSignal
+
+SMALL = ["--model", "mlp", "--img-size", "8", "--batch-size", "4", "--num-workers", "0", "--augment", "none",
+         "--logger", "csv", "--bootstrap", "0", "--gradcam-per-class", "0", "--gradcam-mistakes", "0"]
+
+
+def stream_command(*args, cwd, env=None):
+    return subprocess.run([sys.executable, "-m", "litcls.stream", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO / "src"), **(env or {})}, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    """A small digit folder (3 classes of 12, mixed sizes, modes and formats) and its stream, written by the CLI."""
+    root = tmp_path_factory.mktemp("stream")
+    folder = make_digit_folder(root / "digits", classes=3, per_class=12)
+    done = stream_command("--data", "digits", "--out", "digits-stream", "--num-workers", "1", cwd=root)
+    assert done.returncode == 0, done.stderr
+    assert "wrote 36 images of 3 classes" in done.stdout
+    return folder, root / "digits-stream"
+
+
+def test_a_run_on_the_stream_has_the_folders_split_and_evaluates_the_same_rows(digits, tmp_path, monkeypatch):
+    folder, stream = digits
+    monkeypatch.chdir(tmp_path)
+    for name, data in (("folder", folder), ("stream", stream)):
+        assert main(["--data", str(data), "--epochs", "1", "--name", name, *SMALL]) == 0
+    runs = tmp_path / "runs"
+    assert (runs / "folder" / "splits.csv").read_bytes() == (runs / "stream" / "splits.csv").read_bytes()
+    assert (runs / "folder" / "classes.json").read_text() == (runs / "stream" / "classes.json").read_text()
+    predicted = {name: pd.read_csv(runs / name / "predictions.csv") for name in ("folder", "stream")}
+    pd.testing.assert_frame_equal(predicted["folder"][["path", "label", "class"]],
+                                  predicted["stream"][["path", "label", "class"]])
+    splits = pd.read_csv(runs / "stream" / "splits.csv")
+    assert sorted(predicted["stream"]["path"]) == sorted(splits.loc[splits["split"] == "test", "path"])
+    # evaluation decodes the stored bytes as the folder's files: the same weights give the same probabilities
+    folder_run = json.loads((runs / "folder" / "results.json").read_text())
+    assert set(json.loads((runs / "stream" / "results.json").read_text())) == set(folder_run)
+
+
+def test_the_stream_keeps_a_manifests_groups_given_splits_and_metadata(tmp_path):
+    images = make_class_folder(tmp_path / "images", {"a": 6, "b": 6})
+    files = sorted(path.relative_to(images).as_posix() for path in images.rglob("*.png"))
+    manifest = pd.DataFrame({"file": files, "diagnosis": [path.split("/")[0] for path in files],
+                             "patient": [f"p{i // 2}" for i in range(len(files))],
+                             "fold": ["test" if i < 4 else "train" for i in range(len(files))],
+                             "site": [f"site {i % 3}" for i in range(len(files))]})
+    manifest.to_csv(images / "labels.csv", index=False)
+    spec = DataSpec(str(images / "labels.csv"), path_col="file", label_col="diagnosis", group_col="patient",
+                    split_col="fold")
+    table, duplicates = load_samples(spec)
+    write_stream(table, tmp_path / "out", spec.data, duplicates)
+    stored = read_table(str(tmp_path / "out"))
+    pd.testing.assert_frame_equal(stored.table.samples, table.samples)
+    assert stored.table.classes == table.classes and stored.source == spec.data
+    assert {"group", "site"} <= set(stored.table.samples) and (stored.table.samples["split"] == "test").sum() == 4
+
+
+def test_resume_mid_epoch_on_a_stream_continues_the_loaders_state(digits, tmp_path, monkeypatch, capsys):
+    _, stream = digits
+    monkeypatch.chdir(tmp_path)
+    args = ["--data", str(stream), "--epochs", "2", *SMALL]
+    assert main([*args, "--name", "whole"]) == 0
+    original = litcls.runs.trainer.build_callbacks
+    monkeypatch.setattr(litcls.runs.trainer, "build_callbacks",
+                        lambda *a: [*original(*a), SendSignal(signal.SIGTERM, epoch=1, batch=2)])
+    assert main([*args, "--name", "cut"]) == 128 + signal.SIGTERM
+    assert "stopped by SIGTERM in epoch 2 after batch 3" in capsys.readouterr().err
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    assert main(["--resume", "runs/cut"]) == 0
+    whole, cut = (torch.load(tmp_path / "runs" / name / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+                  for name in ("whole", "cut"))
+    for name, tensor in whole.items():  # the resumed epoch streamed exactly the batches the cut one had left
+        assert torch.equal(tensor, cut[name]), name
+
+
+def test_bad_streams_are_refused_in_one_line_before_a_run_folder_exists(digits, tmp_path, monkeypatch, capsys):
+    _, stream = digits
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(stream, unfinished)
+    (unfinished / "index.json").unlink()
+    foreign = tmp_path / "foreign"
+    shutil.copytree(stream, foreign)
+    (foreign / "litcls-stream.json").unlink()
+    older = tmp_path / "older"
+    shutil.copytree(stream, older)
+    document = json.loads((older / "litcls-stream.json").read_text())
+    (older / "litcls-stream.json").write_text(json.dumps({**document, "version": 0}))
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    for key in ("AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"):
+        monkeypatch.setenv(key, str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.chdir(tmp_path)
+    cases = [(unfinished, "not a LitData optimized dataset (its writing did not finish)"),
+             (foreign, "a LitData dataset without litcls-stream.json, so not written by python -m litcls.stream"),
+             (older, "written by another version of litcls (stream format 0, this one reads 1)"),
+             ("s3://litcls-test-bucket/digits", "no AWS credentials found")]
+    for data, message in cases:
+        assert main(["--data", str(data), "--epochs", "1", *SMALL]) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0] and str(data) in lines[0], lines
+        assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    assert stream_main(["--data", "digits", "--out", str(stream)]) == 2
+    assert "already exists and is not empty" in capsys.readouterr().err
