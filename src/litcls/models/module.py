@@ -36,7 +36,8 @@ class ClassifierModule(L.LightningModule):
     preprocessing) is saved in the checkpoint's hyperparameters, so prediction repeats no training flag.
 
     Args:
-        model: registry name of the network.
+        model: the network's name: registered, ``timm/<name>`` or ``pkg.module:builder``
+            (:func:`litcls.models.registry.get_model_spec`).
         class_names: names of the classes, in label order; their number sizes the head.
         preprocessing: :meth:`Preprocessing.to_dict` of the images the model is trained on.
         optimizer: ``sgd`` (momentum 0.9, Nesterov), ``adam`` or ``adamw``.
@@ -58,6 +59,8 @@ class ClassifierModule(L.LightningModule):
             metrics of a mixed batch are computed against each image's dominant label (the larger share).
         warmup_epochs: epochs of linear learning-rate warmup.
         channels_last: keep weights and images in channels-last memory format (faster convolutions on GPUs).
+        starting_weights: :meth:`StartingWeights.record` of the weights training started from (None: random), so
+            the checkpoint says where its preprocessing came from.
         loss_parameters: the parameters of the losses by name (``focal_gamma``), each declared beside its loss.
     """
 
@@ -66,12 +69,15 @@ class ClassifierModule(L.LightningModule):
                  label_smoothing: float = 0.0, max_epochs: int = 30, monitor: str = "val/loss",
                  class_weights: list[float] | None = None, curve_thresholds: int | None = None,
                  head: str = "linear", loss: str = "ce", mixup: float | None = 0.0, cutmix: float | None = 0.0,
-                 warmup_epochs: int = 0, channels_last: bool = False, **loss_parameters: float):
+                 warmup_epochs: int = 0, channels_last: bool = False, starting_weights: dict[str, Any] | None = None,
+                 **loss_parameters: float):
         super().__init__()
         self.save_hyperparameters()
         self.class_names = list(class_names)
         self.preprocessing = Preprocessing.from_dict(preprocessing)
-        self.model = build_model(model, len(self.class_names), self.preprocessing.img_size)
+        # the channels of the images (3, or 1 for grey images where the preprocessing says so)
+        self.in_chans = int(preprocessing.get("in_chans", 3))
+        self.model = build_model(model, len(self.class_names), self.preprocessing.img_size, self.in_chans)
         replace_head(self.model, model, get_model_spec(model).head_name(self.model), head)
         if channels_last:
             self.model.to(memory_format=torch.channels_last)

@@ -7,10 +7,15 @@ each other::
     def tiny_cnn(num_classes: int, img_size: int) -> nn.Module:
         \"\"\"Two conv layers.\"\"\"
         return TinyCNN(num_classes)
+
+Two more kinds of names resolve without registering: ``timm/<name>`` is any timm model
+(:mod:`litcls.models.timm_models`), ``pkg.module:builder`` a builder of the user's own, imported by path
+(:mod:`litcls.models.import_path`).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,28 +28,46 @@ from litcls.models.heads import MLPHead
 from litcls.suggest import did_you_mean
 
 if TYPE_CHECKING:
-    from torchvision.models import WeightsEnum
+    from litcls.models.weights import StartingWeights
 
 Builder = Callable[..., nn.Module]
+TIMM_PREFIX = "timm/"
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered model: its builder, the image size it suits, its pretrained weights and its head.
+    """A model: its builder, the image size it suits, its pretrained weights and its head.
 
     ``head`` names the submodule whose output is the class scores (``fc``, ``classifier.3``); everything else
-    is the backbone. ``None`` means the last ``nn.Linear`` the model defines, true of every model here.
+    is the backbone. ``None`` means the module a model's ``get_classifier()`` returns (timm's seam), else the last
+    ``nn.Linear`` the model defines, true of every registered model here.
+
+    ``pretrained`` reads the weights ``--pretrained`` starts from (checking the cache, downloading where allowed);
+    ``pretrained_name`` names them in ``--list-models``.
     """
 
     name: str
     builder: Builder
     input_size: int
     description: str
-    weights: WeightsEnum | None = None
+    pretrained: Callable[[], StartingWeights] | None = None
     head: str | None = None
+    pretrained_name: str | None = None
 
-    def build(self, num_classes: int, img_size: int | None = None) -> nn.Module:
-        return self.builder(num_classes=num_classes, img_size=img_size or self.input_size)
+    def build(self, num_classes: int, img_size: int | None = None, in_chans: int = 3) -> nn.Module:
+        """The model with ``num_classes`` outputs for ``in_chans``-channel images of ``img_size`` pixels.
+
+        The builder gets the keywords it declares (``img_size``, ``in_chans``); one without ``in_chans`` has its
+        first convolution replaced for other channel counts.
+        """
+        accepted = inspect.signature(self.builder).parameters
+        takes_all = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
+        options = {"img_size": img_size or self.input_size, "in_chans": in_chans}
+        model = self.builder(num_classes=num_classes,
+                             **{key: value for key, value in options.items() if takes_all or key in accepted})
+        if in_chans != 3 and not (takes_all or "in_chans" in accepted):
+            set_input_channels(model, in_chans, self.name)
+        return model
 
     def num_parameters(self, num_classes: int = 10) -> int:
         with torch.device("meta"):  # shapes only: no memory, no initialisation cost
@@ -54,6 +77,12 @@ class ModelSpec:
         """The name of ``model``'s head submodule, as ``model.get_submodule`` takes it."""
         if self.head is not None:
             return self.head
+        get_classifier = getattr(model, "get_classifier", None)
+        if callable(get_classifier):  # timm models, and any model that says which module is its classifier
+            classifier = get_classifier()
+            named = [name for name, module in model.named_modules() if module is classifier and name]
+            if named:
+                return named[0]
         # a replaced head (--head mlp) is the head, not its last layer
         replaced = [name for name, module in model.named_modules() if isinstance(module, MLPHead)]
         if replaced:
@@ -65,18 +94,34 @@ class ModelSpec:
         return linears[-1]
 
 
+def set_input_channels(model: nn.Module, in_chans: int, name: str) -> None:
+    """Replace the first RGB convolution of ``model`` by one taking ``in_chans`` channels (same shape otherwise);
+    starting weights are adapted to it when loaded (:func:`litcls.models.weights.adapt_input_channels`)."""
+    for path, conv in model.named_modules():
+        if isinstance(conv, nn.Conv2d) and conv.in_channels == 3:
+            parent, _, attr = path.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, attr, nn.Conv2d(
+                in_chans, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
+                conv.groups, conv.bias is not None, conv.padding_mode))
+            return
+    raise UserError(f"--in-chans {in_chans}: model {name!r} has no RGB convolution to adapt; use a model that takes "
+                    "in_chans (a convolutional model, or timm/<name>)")
+
+
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
-def register_model(name: str | None = None, *, input_size: int, weights: WeightsEnum | None = None,
-                   head: str | None = None) -> Callable[[Builder], Builder]:
+def register_model(name: str | None = None, *, input_size: int, pretrained: Callable[[], StartingWeights] | None = None,
+                   pretrained_name: str | None = None, head: str | None = None) -> Callable[[Builder], Builder]:
     """Register a builder under ``name`` (default: the function's name).
 
     Args:
         name: registry key used by ``--model``.
         input_size: the image size (pixels) the model is designed for, shown by ``--list-models`` and used
             when ``--img-size`` is not given.
-        weights: torchvision weights that ``--pretrained`` loads (they also set the preprocessing).
+        pretrained: reads the weights ``--pretrained`` loads (they also set the preprocessing), e.g.
+            :func:`litcls.models.torchvision_weights.torchvision_weights`.
+        pretrained_name: how ``--list-models`` names those weights.
         head: name of the submodule that outputs the class scores (default: the last ``nn.Linear``).
     """
 
@@ -85,22 +130,33 @@ def register_model(name: str | None = None, *, input_size: int, weights: Weights
         if key in _REGISTRY:
             raise ValueError(f"model name {key!r} is already registered by {_REGISTRY[key].builder.__module__}")
         doc = (builder.__doc__ or "").strip().splitlines()
-        _REGISTRY[key] = ModelSpec(key, builder, input_size, doc[0] if doc else "", weights, head)
+        _REGISTRY[key] = ModelSpec(key, builder, input_size, doc[0] if doc else "", pretrained, head,
+                                   pretrained_name or getattr(pretrained, "name", None))
         return builder
 
     return decorator
 
 
 def get_model_spec(name: str) -> ModelSpec:
+    """The registered model ``name``, a timm model (``timm/<name>``) or a builder by import path
+    (``pkg.module:builder``)."""
+    if name.startswith(TIMM_PREFIX):
+        from litcls.models.timm_models import timm_spec
+
+        return timm_spec(name.removeprefix(TIMM_PREFIX))
+    if ":" in name:
+        from litcls.models.import_path import import_path_spec
+
+        return import_path_spec(name)
     if name not in _REGISTRY:
         raise UserError(f"--model: unknown model {name!r}{did_you_mean(name, _REGISTRY)}; valid models: "
-                        f"{', '.join(sorted(_REGISTRY))}")
+                        f"{', '.join(sorted(_REGISTRY))}, timm/<any timm model> or pkg.module:builder")
     return _REGISTRY[name]
 
 
-def build_model(name: str, num_classes: int, img_size: int | None = None) -> nn.Module:
-    """Build the registered model ``name`` with a head of ``num_classes`` outputs."""
-    return get_model_spec(name).build(num_classes, img_size)
+def build_model(name: str, num_classes: int, img_size: int | None = None, in_chans: int = 3) -> nn.Module:
+    """Build the model ``name`` with a head of ``num_classes`` outputs."""
+    return get_model_spec(name).build(num_classes, img_size, in_chans)
 
 
 def list_models() -> list[ModelSpec]:
