@@ -2,6 +2,7 @@
 their preprocessing, one run per timm family, refusals in one line before anything is written."""
 
 import json
+import sys
 import textwrap
 
 import pytest
@@ -86,13 +87,13 @@ def test_efficientnet_trains_with_an_mlp_head_precise_bn_and_ema(image_folder, t
 ])
 def test_timm_mistakes_end_in_one_line_before_anything_is_written(argv, message, image_folder, hf_home, tmp_path,
                                                                   capsys):
-    assert main(["--data", str(image_folder), *argv, *TINY, "--out-dir", str(tmp_path / "runs")]) == 2
+    assert main(["--data", str(image_folder), *TINY, *argv, "--out-dir", str(tmp_path / "runs")]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists()
 
 
-def test_a_users_own_model_trains_and_predicts_by_import_path(image_folder, tmp_path):
+def test_a_users_own_model_trains_and_predicts_by_import_path(image_folder, tmp_path, monkeypatch, capsys):
     package = tmp_path / "lab" / "mynets"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
@@ -104,21 +105,26 @@ def test_a_users_own_model_trains_and_predicts_by_import_path(image_folder, tmp_
             return nn.Sequential(nn.Conv2d(3, width, 3, padding=1), nn.ReLU(), nn.Conv2d(width, width, 3, padding=1),
                                  nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_classes))
     '''))
-    env = {"PYTHONPATH": f"{tmp_path / 'lab'}:{REPO / 'src'}"}
-    trained = run_cli("train.py", "--data", str(image_folder), "--model", "mynets.small:build", "--epochs", "1",
-                      "--name", "own", "--gradcam-per-class", "1", *TINY, cwd=tmp_path, env=env)
-    assert trained.returncode == 0, trained.stderr
-    checkpoint = torch.load(tmp_path / "runs" / "own" / "checkpoints" / "best.ckpt", weights_only=True)
+    monkeypatch.syspath_prepend(str(tmp_path / "lab"))
+    out = ["--out-dir", str(tmp_path / "runs"), "--name", "own"]
+    assert main(["--data", str(image_folder), "--model", "mynets.small:build", "--epochs", "1",
+                 "--gradcam-per-class", "1", *TINY, *out]) == 0, capsys.readouterr().err
+    run = tmp_path / "runs" / "own"
+    checkpoint = torch.load(run / "checkpoints" / "best.ckpt", weights_only=True)
     assert checkpoint["hyper_parameters"]["model"] == "mynets.small:build"
-    assert len(list((tmp_path / "runs" / "own" / "gradcam").glob("*.png"))) == 3
+    assert len(list((run / "gradcam").glob("*.png"))) == 3
 
-    predicted = run_cli("predict.py", "--ckpt", "runs/own", "--images", str(image_folder / "square"), "--out", "p",
+    # predict.py in a new process rebuilds the model from the import path in the checkpoint
+    env = {"PYTHONPATH": f"{tmp_path / 'lab'}:{REPO / 'src'}"}
+    predicted = run_cli("predict.py", "--ckpt", str(run), "--images", str(image_folder / "square"), "--out", "p",
                         cwd=tmp_path, env=env)
     assert predicted.returncode == 0, predicted.stderr
     assert len((tmp_path / "p" / "predictions.csv").read_text().splitlines()) == 13
 
-    elsewhere = run_cli("predict.py", "--ckpt", "runs/own", "--images", str(image_folder / "square"), "--out", "q",
-                        cwd=tmp_path)
-    assert elsewhere.returncode == 2
-    assert "cannot import mynets.small" in elsewhere.stderr and "PYTHONPATH" in elsewhere.stderr
-    assert len(elsewhere.stderr.strip().splitlines()) == 1
+    monkeypatch.undo()  # the package is no longer importable
+    for name in ("mynets", "mynets.small"):
+        sys.modules.pop(name, None)
+    assert predict_main(["--ckpt", str(run), "--images", str(image_folder / "square"), "--out",
+                         str(tmp_path / "q")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot import mynets.small" in err and "PYTHONPATH" in err and len(err.strip().splitlines()) == 1

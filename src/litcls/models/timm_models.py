@@ -72,6 +72,13 @@ def build_timm(name: str, num_classes: int, img_size: int, in_chans: int = 3, **
     return model
 
 
+def check_img_size(name: str, img_size: int) -> None:
+    """Build timm's ``name`` for ``img_size`` on the meta device (shapes only, no memory): a size it cannot take
+    stops before the run folder exists."""
+    with torch.device("meta"):
+        build_timm(name, 2, img_size)
+
+
 def check_patch_size(model: nn.Module, name: str, img_size: int) -> None:
     """A vision transformer cuts the image into square patches: a size that is not a multiple of the patch would
     lose its border (or leave no patch at all)."""
