@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 
 from litcls.errors import UserError
-from litcls.models.registry import ModelSpec
+from litcls.models.spec import ModelSpec
 
 DEFAULT_INPUT_SIZE = 224
 

@@ -20,7 +20,7 @@ from torch import nn
 
 from litcls.data.transforms import Preprocessing
 from litcls.errors import UserError
-from litcls.models.registry import TIMM_PREFIX, ModelSpec
+from litcls.models.spec import TIMM_PREFIX, ModelSpec
 from litcls.models.weights import StartingWeights
 from litcls.suggest import did_you_mean
 
