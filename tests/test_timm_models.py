@@ -137,3 +137,15 @@ def test_a_hierarchical_transformer_is_explained_at_its_last_stage():
     assert target.path == "layers.1.blocks.0.norm1"
     heatmaps = gradcam_heatmaps(swin, target, torch.randn(2, 3, 32, 32), [0, 2])
     assert heatmaps.shape == (2, 32, 32) and all(heatmap.max() > heatmap.min() for heatmap in heatmaps)
+
+
+def test_list_models_lists_matching_timm_models_with_parameters_and_size(capsys):
+    from litcls.cli.train import print_models
+
+    print_models("timm/test_vit*")
+    lines = capsys.readouterr().out.splitlines()
+    vit = next(line for line in lines if line.startswith("timm/test_vit "))
+    model = get_model_spec("timm/test_vit").build(10, 160)
+    assert f"{sum(p.numel() for p in model.parameters()):,}" in vit and "160 px" in vit and "r160_in1k" in vit
+    with pytest.raises(UserError, match="no timm model matches"):
+        print_models("timm/nothing_like_this*")
