@@ -8,6 +8,7 @@ table and checks the code against it)::
     devices                                     the devices a command names, as Lightning takes them
     settings                                    what a part's settings are made of: fields with their flag's help
     plugins                                     objects named on the command line by import path
+    tasks                                       single-label, multi-label: activation, decisions, thresholds
     data, recipe                                sample tables, splits, transforms, datamodules; losses, optimizers
     report                                      figures, tables and pages drawn from numbers and files
     evaluation                                  metric table and pure evaluation functions

@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 
 from litcls.callbacks.predictions import PredictionCollector
 from litcls.models.gradcam import Target, gradcam_heatmaps, overlay, resolve_target_layer, to_display
+from litcls.tasks import SingleLabel
 from litcls.tracking.loggers import log_image
 
 
@@ -30,7 +31,8 @@ def select_examples(labels: np.ndarray, probabilities: np.ndarray, per_class: in
         take = min(per_class, len(members))
         for rank, position in enumerate(np.linspace(0, len(members) - 1, take).round().astype(int) if take else []):
             chosen.append((f"class-{label:02d}-{rank}", int(members[position])))
-    predicted, confidence = probabilities.argmax(axis=1), probabilities.max(axis=1)
+    task = SingleLabel()
+    predicted, confidence = task.decide(probabilities), task.confidence(probabilities)
     wrong = np.flatnonzero(predicted != labels)
     wrong = wrong[np.argsort(-confidence[wrong], kind="stable")][:mistakes]
     chosen += [(f"mistake-{rank:02d}", int(index)) for rank, index in enumerate(wrong)]
@@ -94,7 +96,7 @@ class GradCAMGallery(L.Callback):
             return
         loaders = trainer.val_dataloaders
         dataset = loaders[0].dataset if isinstance(loaders, (list, tuple)) else loaders.dataset
-        self.explain(pl_module, dataset, torch.softmax(torch.from_numpy(logits), dim=1).numpy(),
+        self.explain(pl_module, dataset, pl_module.task.probabilities(logits),
                      np.asarray(dataset.labels), self.run_dir / "epochs" / f"epoch_{trainer.current_epoch:03d}" /
                      "gradcam", trainer.loggers, trainer.global_step, "val")
 
@@ -125,8 +127,9 @@ class GradCAMGallery(L.Callback):
             return []
         param = next(pl_module.parameters())
         images = torch.stack([dataset[index][0] for _, index in chosen]).to(param.device, param.dtype)
-        predicted = probabilities.argmax(axis=1)
-        heatmaps = gradcam_heatmaps(pl_module, self._target, images, [predicted[i] for _, i in chosen])
+        predicted = pl_module.task.decide(probabilities)
+        explained = pl_module.task.explained(probabilities)  # the predicted class of each image
+        heatmaps = gradcam_heatmaps(pl_module, self._target, images, [explained[i][0] for _, i in chosen])
         pre = pl_module.preprocessing
         shown = to_display(images, pre.mean, pre.std)
         overlays = overlay(shown, heatmaps)

@@ -41,7 +41,9 @@ class PredictionCollapseWarning(L.Callback):
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         if self._active(trainer) and isinstance(outputs, dict) and "logits" in outputs:
             classes = len(self._predicted)
-            self._predicted += torch.bincount(outputs["logits"].argmax(dim=1), minlength=classes)
+            task = pl_module.task
+            predicted = task.decide(task.probabilities(outputs["logits"].float()))
+            self._predicted += torch.bincount(predicted, minlength=classes)
             self._true += torch.bincount(batch[1], minlength=classes)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -58,7 +60,7 @@ class PredictionCollapseWarning(L.Callback):
             return
         if rising and train_acc >= chance + self.margin:
             self.warned = True
-            name = pl_module.class_names[int(predicted.argmax())]
+            name = pl_module.class_names[int(torch.nonzero(predicted)[0])]  # the one class predicted
             if trainer.is_global_zero:
                 warnings.warn(
                     f"epoch {trainer.current_epoch + 1}: validation predicted {name!r} for all {int(true.sum())} "

@@ -115,7 +115,8 @@ class PredictionCollector(L.Callback):
         dataset = loaders[0].dataset if isinstance(loaders, (list, tuple)) else loaders.dataset
         names = list(pl_module.class_names)
         folder = self.run_dir / "epochs" / f"epoch_{trainer.current_epoch:03d}"
-        written = write_split_report(folder, np.asarray(dataset.labels), self.logits["val"].argmax(axis=1), names,
-                                     f"val split, epoch {trainer.current_epoch}")
+        task = pl_module.task
+        written = write_split_report(folder, np.asarray(dataset.labels), task.decide(task.probabilities(
+            self.logits["val"])), names, f"val split, epoch {trainer.current_epoch}")
         log_image(trainer.loggers, "val/confusion_matrix", written.figures["confusion_matrix"], trainer.global_step)
         log_evaluation_tables(trainer.loggers, "val", written.counts, names, written.report)

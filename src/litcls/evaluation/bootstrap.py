@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from litcls.evaluation.two_class import ratio, two_class_metrics
+from litcls.tasks import SingleLabel
 
 LEVEL = 0.95
 CHUNK = 100  # replicates computed together: memory CHUNK x images
@@ -77,7 +78,8 @@ def bootstrap_intervals(labels: np.ndarray, probabilities: np.ndarray, replicate
     labels = np.asarray(labels, dtype=np.int64)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     classes = probabilities.shape[1]
-    predicted = probabilities.argmax(axis=1)
+    task = SingleLabel()
+    predicted = task.decide(probabilities)
     correct = (predicted == labels).astype(np.float64)
     rng = np.random.default_rng(seed)
     values: dict[str, list[np.ndarray]] = {}
@@ -91,7 +93,8 @@ def bootstrap_intervals(labels: np.ndarray, probabilities: np.ndarray, replicate
         defined = ~np.isnan(per_class)
         chunk["auroc"] = ratio(np.nansum(per_class, axis=1), defined.sum(axis=1))
         if positive is not None and threshold is not None:
-            chunk |= _point_metrics(weights, labels == positive, probabilities[:, positive] >= threshold)
+            called = task.decide(probabilities, {positive: threshold}) == positive
+            chunk |= _point_metrics(weights, labels == positive, called)
         for name, array in chunk.items():
             values.setdefault(name, []).append(array)
     tail = 100 * (1 - LEVEL) / 2

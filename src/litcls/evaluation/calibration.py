@@ -10,42 +10,44 @@ are reported before and after, on validation (where T was fitted, so optimistic)
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
 from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax
+
+from litcls.tasks import Task, task_for
 
 # T is searched in [1/20, 20]: wide enough for any trained network, and finite when the validation images are
 # separable (their NLL then keeps falling as T -> 0).
 TEMPERATURE_RANGE = (0.05, 20.0)
 
 
-def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
-    """Mean negative log-likelihood of the true labels under softmax(logits / temperature), in float64."""
-    logits = np.asarray(logits, dtype=np.float64)
-    labels = np.asarray(labels, dtype=np.int64)
-    return float(-log_softmax(logits / temperature, axis=1)[np.arange(len(labels)), labels].mean())
+def nll(logits: np.ndarray, labels: np.ndarray, temperature: Any = 1.0, task: Task | None = None) -> float:
+    """Mean negative log-likelihood of the true labels under the task's probabilities of logits / temperature
+    (softmax for single-label), in float64."""
+    return (task or task_for(None)).nll(logits, labels, temperature)
 
 
-def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> tuple[float, str]:
+def fit_temperature(logits: np.ndarray, labels: np.ndarray, task: Task | None = None) -> tuple[float, str]:
     """The temperature that minimises the NLL of ``labels`` (bounded scalar search over log T), and a note.
 
     Without a single validation mistake the NLL keeps falling as T shrinks: the fit would only make every
     probability 0 or 1. Then T = 1 (no calibration) and the note says why.
     """
-    if (np.asarray(logits).argmax(axis=1) == np.asarray(labels)).all():
+    task = task or task_for(None)
+    if task.all_correct(logits, labels):
         return 1.0, ("every validation image is classified correctly, so the validation split cannot tell how "
                      "confident the model should be: no temperature fitted (T = 1)")
     low, high = (math.log(bound) for bound in TEMPERATURE_RANGE)
-    found = minimize_scalar(lambda log_t: nll(logits, labels, math.exp(log_t)), bounds=(low, high), method="bounded",
-                            options={"xatol": 1e-5})
+    found = minimize_scalar(lambda log_t: task.nll(logits, labels, math.exp(log_t)), bounds=(low, high),
+                            method="bounded", options={"xatol": 1e-5})
     return float(math.exp(found.x)), ""
 
 
-def calibrated_probabilities(logits: np.ndarray, temperature: float) -> np.ndarray:
-    """softmax(logits / T) as float32, computed as the module computes its probabilities."""
-    return torch.softmax(torch.from_numpy(np.asarray(logits, dtype=np.float32)) / temperature, dim=1).numpy()
+def calibrated_probabilities(logits: np.ndarray, temperature: Any, task: Task | None = None) -> np.ndarray:
+    """The task's probabilities of logits / T as float32, computed as the module computes its probabilities."""
+    return (task or task_for(None)).probabilities(np.asarray(logits, dtype=np.float32), temperature)
 
 
 def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray) -> float:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from litcls.evaluation.predictions import probabilities_of
+from litcls.tasks import SingleLabel
 
 COLUMNS = ["rank", "path", "given_class", "suggested_class", "given_probability", "suggested_probability"]
 
@@ -38,7 +39,7 @@ def find_label_issues(oof: pd.DataFrame, classes: list[str]) -> pd.DataFrame:
     # n_jobs=1: cleanlab's default forks a process pool per class, which hung a process already running torch threads
     suspects = cleanlab_issues(labels, probabilities, return_indices_ranked_by="self_confidence", n_jobs=1) \
         if len(oof) else np.zeros(0, dtype=np.int64)
-    suggested = probabilities[suspects].argmax(axis=1)
+    suggested = SingleLabel().decide(probabilities[suspects])  # the most probable class
     table = pd.DataFrame({
         "rank": np.arange(1, len(suspects) + 1),
         "path": oof["path"].to_numpy()[suspects],

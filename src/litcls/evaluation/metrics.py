@@ -1,8 +1,9 @@
 """The metric table: every metric a run reports, declared once.
 
-One row per metric: its name (logged as ``<stage>/<name>``), the direction that is better (for ``--monitor`` and
-the W&B summaries), whether it is threshold-free (computed from class probabilities; reported on validation, test
-and k-fold out-of-fold predictions, not on training batches), and a torchmetrics factory. The LightningModule
+One row per metric: its name (logged as ``<stage>/<name>``), the tasks it applies to (:mod:`litcls.tasks`; a name
+may have one row per task), the direction that is better (for ``--monitor`` and the W&B summaries), whether it is
+threshold-free (computed from class probabilities; reported on validation, test and k-fold out-of-fold
+predictions, not on training batches), and a torchmetrics factory. The LightningModule
 builds every stage's metrics from this table; ``--monitor`` choices, W&B summaries, k-fold aggregation and
 out-of-fold scoring follow from it. Adding a metric is one row.
 
@@ -21,6 +22,9 @@ from typing import Any
 # process under DDP); above this many values they use fixed thresholds, whose memory does not grow with the data.
 EXACT_CURVE_LIMIT = 50_000_000  # 200 MB of float32
 FIXED_THRESHOLDS = 1001  # 0, 0.001, ..., 1
+
+
+SINGLE_LABEL = "single_label"  # litcls.tasks.SINGLE_LABEL, without importing torch here
 
 
 def _tm() -> Any:
@@ -42,6 +46,7 @@ class MetricSpec:
             fixed thresholds of curve metrics (None: exact), ``options`` go to the Metric constructor.
         probabilities: threshold-free, computed from class probabilities: validation and test only.
         min_classes: computed only for tasks with at least this many classes.
+        tasks: names of the tasks the row applies to.
     """
 
     name: str
@@ -49,6 +54,7 @@ class MetricSpec:
     factory: Callable[..., Any]
     probabilities: bool = False
     min_classes: int = 2
+    tasks: tuple[str, ...] = (SINGLE_LABEL,)
 
 
 METRICS: tuple[MetricSpec, ...] = (
@@ -72,9 +78,9 @@ METRICS: tuple[MetricSpec, ...] = (
 SHARED_STATE = (("acc", "f1_micro"), ("auroc", "ap"))
 
 
-def spec(name: str) -> MetricSpec:
-    """The row called ``name``."""
-    return next(row for row in METRICS if row.name == name)
+def spec(name: str, task: str = SINGLE_LABEL) -> MetricSpec:
+    """The row called ``name`` of ``task``."""
+    return next(row for row in METRICS if row.name == name and task in row.tasks)
 
 
 def curve_thresholds(images: int, classes: int) -> int | None:
@@ -83,31 +89,36 @@ def curve_thresholds(images: int, classes: int) -> int | None:
     return None if images * classes <= EXACT_CURVE_LIMIT else FIXED_THRESHOLDS
 
 
-def check_monitor(monitor: str, num_classes: int) -> None:
-    """Refuse a ``--monitor`` metric that is not computed for this number of classes (top-5 accuracy needs six)."""
+def check_monitor(monitor: str, num_classes: int, task: str = SINGLE_LABEL) -> None:
+    """Refuse a ``--monitor`` metric that is not computed for this task or number of classes (top-5 accuracy needs
+    six)."""
     from litcls.errors import UserError
 
     name = monitor.split("/", 1)[1]
-    row = next((row for row in METRICS if row.name == name), None)
+    if name != "loss" and not any(row.name == name and task in row.tasks for row in METRICS):
+        valid = ", ".join(["val/loss", *dict.fromkeys(f"val/{row.name}" for row in METRICS if task in row.tasks)])
+        raise UserError(f"--monitor {monitor} is not computed for a {task.replace('_', '-')} task; valid: {valid}")
+    row = next((row for row in METRICS if row.name == name and task in row.tasks), None)
     if row is not None and num_classes < row.min_classes:
         raise UserError(f"--monitor {monitor} needs at least {row.min_classes} classes, the data has {num_classes}; "
                         "monitor val/loss, val/f1_macro or val/auroc instead")
 
 
-def metric_specs(num_classes: int | None = None, stage: str = "val") -> tuple[MetricSpec, ...]:
-    """The rows that apply to a stage (``train`` has no threshold-free metrics) and a number of classes."""
+def metric_specs(num_classes: int | None = None, stage: str = "val",
+                 task: str = SINGLE_LABEL) -> tuple[MetricSpec, ...]:
+    """The rows that apply to a task, a stage (``train`` has no threshold-free metrics) and a number of classes."""
     return tuple(spec for spec in METRICS
-                 if (stage != "train" or not spec.probabilities)
+                 if task in spec.tasks and (stage != "train" or not spec.probabilities)
                  and (num_classes is None or num_classes >= spec.min_classes))
 
 
 def monitors() -> dict[str, str]:
-    """Every metric ``--monitor`` may watch -> the direction that is better (``val/loss`` included)."""
+    """Every metric ``--monitor`` may watch, in any task, -> the direction that is better (``val/loss`` included)."""
     return {"val/loss": "min", **{f"val/{spec.name}": spec.direction for spec in METRICS}}
 
 
 def build_metrics(num_classes: int, stage: str, thresholds: int | None = None, prefix: str | None = None,
-                  **options: Any) -> Any:
+                  task: str = SINGLE_LABEL, **options: Any) -> Any:
     """A torchmetrics ``MetricCollection`` of the rows that apply, keyed by name, with ``prefix`` (``val/``).
 
     Args:
@@ -115,11 +126,13 @@ def build_metrics(num_classes: int, stage: str, thresholds: int | None = None, p
         stage: ``train``, ``val`` or ``test``.
         thresholds: fixed thresholds of the curve metrics (AUROC, AP); None computes them exactly.
         prefix: put before every name, e.g. ``val/``.
+        task: the task's name: its rows.
         options: passed to every Metric, e.g. ``sync_on_compute=False`` for predictions that are already
             gathered from every process.
     """
     from torchmetrics import MetricCollection
 
-    metrics = {spec.name: spec.factory(num_classes, thresholds, **options) for spec in metric_specs(num_classes, stage)}
+    metrics = {spec.name: spec.factory(num_classes, thresholds, **options)
+               for spec in metric_specs(num_classes, stage, task)}
     groups = [list(group) for group in SHARED_STATE if set(group) <= set(metrics)]
     return MetricCollection(metrics, prefix=prefix, compute_groups=groups)

@@ -19,6 +19,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from litcls.tasks import SingleLabel
+
 TEXT_COLUMNS = {"path": str, "class": str, "predicted": str, "group": str}
 
 
@@ -43,8 +45,9 @@ def prediction_table(rows: pd.DataFrame, logits: np.ndarray, class_names: list[s
     views = (views if views.dim() == 3 else views.unsqueeze(0)) / temperature
     if len(rows) != views.shape[1]:
         raise ValueError(f"{len(rows)} rows but {views.shape[1]} predictions")
-    probabilities = torch.softmax(views, dim=2).mean(dim=0)  # one view: its softmax, exactly
-    predicted = probabilities.argmax(dim=1).numpy()
+    task = SingleLabel()
+    probabilities = task.probabilities(views).mean(dim=0)  # one view: its probabilities, exactly
+    predicted = task.decide(probabilities).numpy()
     values = probabilities.numpy().astype(np.float64)  # float64 holds every float32 exactly: the CSV round-trips
     table = pd.DataFrame({"path": rows["path"].to_numpy()})
     if "label" in rows:
@@ -57,7 +60,7 @@ def prediction_table(rows: pd.DataFrame, logits: np.ndarray, class_names: list[s
         table[column] = column_values
     if "label" in rows:
         # log of the views' mean probability; with one view the cross-entropy the module's loss computes
-        log_probabilities = torch.logsumexp(torch.log_softmax(views, dim=2), dim=0) - math.log(len(views))
+        log_probabilities = torch.logsumexp(task.log_probabilities(views), dim=0) - math.log(len(views))
         losses = F.nll_loss(log_probabilities, torch.from_numpy(labels), reduction="none") if len(labels) \
             else torch.zeros(0)
         table["loss"] = losses.numpy().astype(np.float64)

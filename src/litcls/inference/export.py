@@ -77,7 +77,7 @@ def write_model_card(module: ClassifierModule, path: Path, model_file: str, meta
             "class_names": module.class_names,
             "input": "float32 tensor (batch, 3, img_size, img_size): RGB resized to img_size x img_size, "
                      "scaled to [0, 1], then (x - mean) / std per channel",
-            "output": "logits (batch, num_classes); softmax gives probabilities in class_names order",
+            "output": module.task.output_note,
             "preprocessing": module.preprocessing.to_dict(),
         }
     path.write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -16,7 +16,8 @@ class RawImageClassifier(nn.Module):
     """uint8 pixels (N, H, W, 3), any H and W -> probabilities (N, num_classes) in class order.
 
     Inside: training's resize (:func:`~litcls.inference.opencv_resize.resize_like_training`), scaling to [0, 1]
-    and the per-channel normalisation, the network, the division by the calibration temperature, the softmax.
+    and the per-channel normalisation, the network, the division by the calibration temperature, the task's
+    activation (softmax for single-label).
 
     Args:
         module: the trained module (its network, preprocessing and ``decision`` are read, not copied).
@@ -27,6 +28,7 @@ class RawImageClassifier(nn.Module):
         super().__init__()
         pre = module.preprocessing
         self.model = module.model
+        self.task = module.task
         self.size = pre.img_size
         self.register_buffer("mean", torch.tensor(pre.mean, dtype=torch.float32).view(1, -1, 1, 1) * 255)
         self.register_buffer("std", torch.tensor(pre.std, dtype=torch.float32).view(1, -1, 1, 1) * 255)
@@ -36,4 +38,4 @@ class RawImageClassifier(nn.Module):
         images = pixels.permute(0, 3, 1, 2).float()  # (N, H, W, 3) uint8 -> (N, 3, H, W)
         images = resize_like_training(images, self.size)  # (N, 3, S, S), whole levels in 0..255
         logits = self.model((images - self.mean) / self.std)  # (x / 255 - mean) / std, as A.Normalize
-        return torch.softmax(logits / self.temperature, dim=1)
+        return self.task.probabilities(logits, self.temperature)

@@ -19,6 +19,7 @@ from litcls.models.registry import build_model, get_model_spec
 from litcls.recipe.losses import build_loss
 from litcls.recipe.mixing import build_mixing
 from litcls.recipe.optim import build_optimizer, build_scheduler
+from litcls.tasks import DEFAULT_TASK, task_for
 
 
 def settings_arguments(module_class: type, *parts: Any) -> dict[str, Any]:
@@ -61,6 +62,8 @@ class ClassifierModule(L.LightningModule):
         channels_last: keep weights and images in channels-last memory format (faster convolutions on GPUs).
         starting_weights: :meth:`StartingWeights.record` of the weights training started from (None: random), so
             the checkpoint says where its preprocessing came from.
+        task: a name of :data:`litcls.tasks.TASKS`; it turns logits into probabilities and decisions, and picks the
+            metric table's rows (a checkpoint without it is single-label).
         loss_parameters: the parameters of the losses by name (``focal_gamma``), each declared beside its loss.
     """
 
@@ -69,11 +72,13 @@ class ClassifierModule(L.LightningModule):
                  label_smoothing: float = 0.0, max_epochs: int = 30, monitor: str = "val/loss",
                  class_weights: list[float] | None = None, curve_thresholds: int | None = None,
                  head: str = "linear", loss: str = "ce", mixup: float | None = 0.0, cutmix: float | None = 0.0,
-                 warmup_epochs: int = 0, channels_last: bool = False, starting_weights: dict[str, Any] | None = None,
+                 warmup_epochs: int = 0, channels_last: bool = False, task: str = DEFAULT_TASK,
+                 starting_weights: dict[str, Any] | None = None,
                  **loss_parameters: float):
         super().__init__()
         self.save_hyperparameters()
         self.class_names = list(class_names)
+        self.task = task_for(task)
         self.preprocessing = Preprocessing.from_dict(preprocessing)
         # the channels of the images (3, or 1 for grey images where the preprocessing says so)
         self.in_chans = int(preprocessing.get("in_chans", 3))
@@ -86,9 +91,9 @@ class ClassifierModule(L.LightningModule):
         self.mixing = build_mixing(mixup, cutmix, len(self.class_names))
         # every stage's metrics come from the metric table (litcls.evaluation.metrics)
         classes = len(self.class_names)
-        self.train_metrics = build_metrics(classes, "train", curve_thresholds, prefix="train/")
-        self.val_metrics = build_metrics(classes, "val", curve_thresholds, prefix="val/")
-        self.test_metrics = build_metrics(classes, "test", curve_thresholds, prefix="test/")
+        self.train_metrics = build_metrics(classes, "train", curve_thresholds, prefix="train/", task=self.task.name)
+        self.val_metrics = build_metrics(classes, "val", curve_thresholds, prefix="val/", task=self.task.name)
+        self.test_metrics = build_metrics(classes, "test", curve_thresholds, prefix="test/", task=self.task.name)
         # what the evaluation decided on the validation split (temperature, operating threshold); stored in the
         # best checkpoint after training, read back by predict.py
         self.decision: dict[str, Any] = {}
@@ -107,11 +112,11 @@ class ClassifierModule(L.LightningModule):
         targets = labels
         if stage == "train" and self.mixing is not None:
             images, targets = self.mixing(images, labels)  # soft targets (B, C)
-            labels = targets.argmax(dim=1)  # the dominant label, for the training metrics
+            labels = self.task.metric_targets(targets)  # the dominant label, for the training metrics
         logits = self(images)
         loss = (self.train_criterion if stage == "train" else self.criterion)(logits, targets)
         metrics, mean_loss = getattr(self, f"{stage}_metrics"), getattr(self, f"{stage}_loss")
-        metrics.update(logits.detach().float().softmax(dim=1), labels)  # probabilities, whatever the logits' range
+        metrics.update(self.task.probabilities(logits.detach().float()), labels)  # whatever the logits' range
         mean_loss.update(loss.detach(), weight=len(labels))
         # ``trainer.validate`` after fitting (the best checkpoint, for results.json) computes its val metrics without
         # adding a point to the logged per-epoch val curves (None: Lightning's default, to the loggers if any)

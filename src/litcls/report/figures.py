@@ -205,8 +205,11 @@ def reliability_bins(probabilities: np.ndarray, labels: np.ndarray, bins: int = 
     """Per equal-width bin of confidence (the top probability): images, mean confidence, accuracy. The bins are
     torchmetrics' (float32 edges, an edge in the bin above it), except that a confidence of exactly 1, which
     torchmetrics' ECE counts in a bin of its own, is drawn in the last bin."""
-    confidence = probabilities.max(axis=1).astype(np.float32)
-    correct = probabilities.argmax(axis=1) == labels
+    from litcls.tasks import SingleLabel
+
+    task = SingleLabel()
+    confidence = task.confidence(probabilities).astype(np.float32)
+    correct = task.decide(probabilities) == labels
     import torch
 
     edges = torch.linspace(0, 1, bins + 1, dtype=torch.float32).numpy()  # torchmetrics' edges, to the last bit
