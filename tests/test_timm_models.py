@@ -149,3 +149,16 @@ def test_list_models_lists_matching_timm_models_with_parameters_and_size(capsys)
     assert f"{sum(p.numel() for p in model.parameters()):,}" in vit and "160 px" in vit and "r160_in1k" in vit
     with pytest.raises(UserError, match="no timm model matches"):
         print_models("timm/nothing_like_this*")
+
+
+def test_a_local_safetensors_file_starts_a_timm_model(tmp_path):
+    from safetensors.torch import save_file
+
+    spec = get_model_spec("timm/test_efficientnet")
+    torch.manual_seed(3)
+    saved = spec.build(3, 32).state_dict()
+    save_file({key: value.contiguous() for key, value in saved.items()}, tmp_path / "mine.safetensors")
+    start = starting_weights(spec.name, False, str(tmp_path / "mine.safetensors"))
+    model = spec.build(3, 32)
+    assert "head loaded" in load_starting_weights(model, start, spec.head_name(model), CLASSES, 32)
+    assert all(torch.equal(value, saved[key]) for key, value in model.state_dict().items())

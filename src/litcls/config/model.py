@@ -27,10 +27,9 @@ class ModelSettings:
                                "HF_HUB_OFFLINE) and use their image size and normalisation", group="model")
     weights: str | None = setting(None, "start from a local state dict (.pth, .safetensors) or a litcls checkpoint "
                                   "(.ckpt)", group="model")
-    mean: list[float] | None = setting(None, "normalisation mean per channel (default: the starting weights' own, "
-                                       "else ImageNet's); config.yaml records the one used", group="model")
-    std: list[float] | None = setting(None, "normalisation standard deviation per channel (default: as --mean)",
-                                      group="model")
+    mean: list[float] = setting([], "normalisation mean per channel (empty: the starting weights' own, else "
+                                "ImageNet's); config.yaml records the one used", group="model")
+    std: list[float] = setting([], "normalisation standard deviation per channel (empty: as --mean)", group="model")
     freeze_backbone: bool = setting(False, "train the head only: the backbone's weights and batch-norm "
                                     "statistics stay as loaded", group="model")
     unfreeze_at_epoch: int | None = setting(None, "with --freeze-backbone: from this epoch (0-based) on, "
@@ -60,7 +59,7 @@ class ModelSettings:
             raise UserError("--unfreeze-at-epoch needs --freeze-backbone (the backbone is frozen until then)")
         for name in ("mean", "std"):
             values = getattr(self, name)
-            if values is not None and (len(values) not in (1, 3) or (name == "std" and min(values) <= 0)):
+            if values and (len(values) not in (1, 3) or (name == "std" and min(values) <= 0)):
                 raise UserError(f"--{name}: give 1 or 3 values{' above 0' if name == 'std' else ''}, got {values}")
         if not 0 < self.backbone_lr_ratio <= 1:
             raise UserError(f"--backbone-lr-ratio must be in (0, 1], got {self.backbone_lr_ratio}")
