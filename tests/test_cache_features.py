@@ -22,7 +22,7 @@ from litcls.models import get_model_spec
 from litcls.models.head_only import HeadOnlyModule, head_inputs
 from litcls.models.heads import MLPHead
 from litcls.models.module import ClassifierModule
-from litcls.models.pretrained import cached_weights_path
+from litcls.models.torchvision_weights import cached_weights_path
 from litcls.runs.lr_find import find_lr
 from test_pretrained import stage_torchvision_weights
 
@@ -132,9 +132,10 @@ def test_cached_run_is_complete_reused_and_invalidated(home, image_folder, capsy
     assert main([*data, "--img-size", "48", "--name", "size"]) == 0
     write_images(image_folder / "circle", 1, (0, 0, 0), seed=9, prefix="extra")
     assert main([*data, "--name", "table"]) == 0
-    weights = torch.load(cached_weights_path(get_model_spec("mobilenet_v3_small")), weights_only=True)
+    cached = cached_weights_path(get_model_spec("mobilenet_v3_small").pretrained.weights)
+    weights = torch.load(cached, weights_only=True)
     weights["features.0.0.weight"] += 0.01  # other weights in torchvision's cache
-    torch.save(weights, cached_weights_path(get_model_spec("mobilenet_v3_small")))
+    torch.save(weights, cached)
     assert main([*data, "--name", "weights"]) == 0
     for name in ("size", "table", "weights"):
         assert results(home / "runs" / name)["cached_features"]["reused"] is False, name

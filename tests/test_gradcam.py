@@ -39,7 +39,7 @@ def test_overlay_has_the_image_size_is_not_constant_and_leaves_the_model_as_foun
     module.model.features[0][0].weight.grad = torch.ones_like(module.model.features[0][0].weight)
     modes = [sub.training for sub in module.modules()]
     flags = [param.requires_grad for param in module.parameters()]
-    path, layer = resolve_target_layer(module, None, 16)
+    path, layer, _ = resolve_target_layer(module, None, 16)
     images = torch.randn(3, 3, 16, 16)
     with torch.no_grad():
         predicted = module.eval()(images).argmax(dim=1).tolist()  # as the callback does: explain the prediction
@@ -62,7 +62,7 @@ def test_overlay_has_the_image_size_is_not_constant_and_leaves_the_model_as_foun
 
 def test_heatmaps_work_inside_inference_mode_as_in_lightning_evaluation():
     module = _module().eval()
-    _, layer = resolve_target_layer(module, None, 16)
+    _, layer, _ = resolve_target_layer(module, None, 16)
     with torch.inference_mode():
         images = torch.randn(2, 3, 16, 16)
         heatmaps = gradcam_heatmaps(module, layer, images, [1, 2])

@@ -42,7 +42,7 @@ def test_pretrained_mobilenet_trains_its_head_on_staged_weights(image_folder, tm
     assert ("starting weights: torchvision MobileNet_V3_Small_Weights.IMAGENET1K_V1 (242 tensors, head "
             "'classifier.3' initialised for 3 classes)") in result.stdout + result.stderr
     checkpoint = torch.load(tmp_path / "runs" / "tl" / "checkpoints" / "last.ckpt", weights_only=True)
-    transforms = get_model_spec("mobilenet_v3_small").weights.transforms()
+    transforms = get_model_spec("mobilenet_v3_small").pretrained.weights.transforms()
     assert checkpoint["hyper_parameters"]["preprocessing"] == {"img_size": 224, "mean": transforms.mean,
                                                                "std": transforms.std}
     trained = {key.removeprefix("model."): value for key, value in checkpoint["state_dict"].items()}

@@ -12,19 +12,15 @@ from litcls.data.transforms import IMAGENET_MEAN, Preprocessing
 from litcls.errors import UserError
 from litcls.models import get_model_spec
 from litcls.models.module import ClassifierModule
-from litcls.models.pretrained import (
-    cached_weights_path,
-    load_starting_weights,
-    run_preprocessing,
-    starting_weights,
-)
+from litcls.models.pretrained import load_starting_weights, run_preprocessing, starting_weights
+from litcls.models.torchvision_weights import cached_weights_path
 
 
 def stage_torchvision_weights(name: str) -> dict[str, torch.Tensor]:
     """Write a random ImageNet-shaped state dict where torchvision's cache expects ``name``'s weights."""
     torch.manual_seed(1)
     state_dict = getattr(torchvision.models, name)().state_dict()
-    path = cached_weights_path(get_model_spec(name))
+    path = cached_weights_path(get_model_spec(name).pretrained.weights)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state_dict, path)
     return state_dict
@@ -39,7 +35,8 @@ def torch_home(tmp_path, monkeypatch):
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "mobilenet_v3_small"])
 def test_staged_pretrained_weights_are_loaded_except_the_new_head(name, torch_home):
     staged = stage_torchvision_weights(name)
-    assert cached_weights_path(get_model_spec(name)).is_relative_to(torch_home / "hub" / "checkpoints")
+    cached = cached_weights_path(get_model_spec(name).pretrained.weights)
+    assert cached.is_relative_to(torch_home / "hub" / "checkpoints")
     spec = get_model_spec(name)
     model = spec.build(num_classes=3)
     head = spec.head_name(model)
@@ -57,7 +54,7 @@ def test_pretrained_weights_bring_their_own_preprocessing_unless_the_size_is_giv
     stage_torchvision_weights("mobilenet_v3_small")
     spec = get_model_spec("mobilenet_v3_small")
     start = starting_weights("mobilenet_v3_small", pretrained=True, weights=None)
-    transforms = spec.weights.transforms()
+    transforms = spec.pretrained.weights.transforms()
     assert run_preprocessing(None, spec, start) == Preprocessing(224, tuple(transforms.mean), tuple(transforms.std))
     assert run_preprocessing(96, spec, start) == Preprocessing(96, tuple(transforms.mean), tuple(transforms.std))
     assert run_preprocessing(None, spec, None) == Preprocessing(224)
@@ -65,7 +62,7 @@ def test_pretrained_weights_bring_their_own_preprocessing_unless_the_size_is_giv
 
 
 def test_an_unreadable_cached_file_says_to_delete_it(torch_home):
-    path = cached_weights_path(get_model_spec("resnet18"))
+    path = cached_weights_path(get_model_spec("resnet18").pretrained.weights)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"half a download")
     with pytest.raises(UserError, match=f"--pretrained: {path} could not be read .*delete it"):

@@ -1,6 +1,12 @@
-"""A model of your own: one builder registered by name, so that ``--model tiny_convnet`` trains it.
+"""A model of your own: one builder, so that ``--model my_model:tiny_convnet`` (by import path) or, registered by
+name, ``--model tiny_convnet`` trains it.
 
-Two ways to use it:
+Three ways to use it:
+
+* Name it by import path, with this folder on ``PYTHONPATH``; the checkpoint records the path, so predict.py
+  rebuilds the model the same way::
+
+      PYTHONPATH=docs/examples python train.py --model my_model:tiny_convnet --img-size 32
 
 * Put the builder (the import and the decorated function; not the ``__main__`` lines at the end) in a new file in
   ``src/litcls/models/``. Every module there is imported when the registry is first read, so

@@ -12,7 +12,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import Dataset
 
 from litcls.callbacks.predictions import PredictionCollector
-from litcls.models.gradcam import gradcam_heatmaps, overlay, resolve_target_layer, to_display
+from litcls.models.gradcam import Target, gradcam_heatmaps, overlay, resolve_target_layer, to_display
 from litcls.tasks import SingleLabel
 from litcls.tracking.loggers import log_image
 
@@ -72,7 +72,7 @@ class GradCAMGallery(L.Callback):
         self.layer = layer
         self.every_epoch = every_epoch
         self.predictions = predictions
-        self._target: tuple[str, torch.nn.Module] | None = None
+        self._target: Target | None = None
         self._target_of: L.LightningModule | None = None  # the module the target layer belongs to
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
@@ -83,7 +83,7 @@ class GradCAMGallery(L.Callback):
         self._target = resolve_target_layer(pl_module, self.layer, pl_module.preprocessing.img_size)
         if self._target is None:
             rank_zero_info(f"Grad-CAM skipped: model {pl_module.hparams.get('model', '')!r} has no convolutional "
-                           "layer to explain")
+                           "layer or patch grid to explain")
         else:
             rank_zero_info(f"Grad-CAM explains {self._target[0]}")
 
@@ -129,7 +129,7 @@ class GradCAMGallery(L.Callback):
         images = torch.stack([dataset[index][0] for _, index in chosen]).to(param.device, param.dtype)
         predicted = pl_module.task.decide(probabilities)
         explained = pl_module.task.explained(probabilities)  # the predicted class of each image
-        heatmaps = gradcam_heatmaps(pl_module, self._target[1], images, [explained[i][0] for _, i in chosen])
+        heatmaps = gradcam_heatmaps(pl_module, self._target, images, [explained[i][0] for _, i in chosen])
         pre = pl_module.preprocessing
         shown = to_display(images, pre.mean, pre.std)
         overlays = overlay(shown, heatmaps)

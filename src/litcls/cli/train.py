@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import typing
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "checkpoint in it; with its saved settings and split (only --epochs, --num-workers, --progress "
                         "and the hardware flags may change)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    parser.add_argument("--list-models", action="store_true", help="list the registered models and exit")
+    parser.add_argument("--list-models", nargs="?", const="*", metavar="PATTERN",
+                        help="list the registered models (matching PATTERN, e.g. 'resnet*') and exit; "
+                        "'timm/convnext*' lists timm's models that match")
     parser.add_argument("--aggregate", metavar="RUN_DIR", help="combine the finished fold_<i> folders of a "
                         "cross-validation run into its cv_results.json/.csv and out-of-fold files (or the seed_<s> "
                         "folders of a --seeds run into seeds_results.json/.csv), and exit")
@@ -98,11 +101,21 @@ def print_config(config: TrainConfig) -> None:
     print(yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True), end="")
 
 
-def print_models() -> None:
-    from litcls.models import list_models
+def print_models(pattern: str = "*") -> None:
+    """``--list-models [PATTERN]``: the registered models, or timm's for ``timm/<pattern>``."""
+    if pattern.startswith("timm/"):
+        from litcls.models.timm_models import list_timm_models
 
-    rows = [(spec.name, f"{spec.num_parameters():,}", f"{spec.input_size} px",
-             spec.weights.name if spec.weights else "-", spec.description) for spec in list_models()]
+        rows = [(name, f"{parameters:,}", f"{size} px", tags, "") for name, parameters, size, tags
+                in list_timm_models(pattern.removeprefix("timm/"))]
+        if not rows:
+            raise UserError(f"--list-models {pattern}: no timm model matches (patterns use * and ?, e.g. "
+                            "'timm/convnext*')")
+    else:
+        from litcls.models import list_models
+
+        rows = [(spec.name, f"{spec.num_parameters():,}", f"{spec.input_size} px", spec.pretrained_name or "-",
+                 spec.description) for spec in list_models() if fnmatch.fnmatch(spec.name, pattern)]
     header = ("model", "parameters (10 classes)", "suits", "--pretrained", "description")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
     for row in [header, *rows]:
@@ -152,8 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``train.py``; returns the process exit code."""
     one_line_warnings()
     args = build_parser().parse_args(argv)
-    if args.list_models:
-        print_models()
+    if args.list_models is not None:
+        print_models(args.list_models)
         return 0
     if args.resume:
         return resume_from_flags(args)

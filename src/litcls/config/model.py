@@ -19,11 +19,17 @@ HEADS = ("linear", "mlp")  # built by litcls.models.heads
 class ModelSettings:
     """The network and its starting point."""
 
-    name: str = setting("cnn", "model name from the registry (see --list-models)", group="model", key="model")
-    pretrained: bool = setting(False, "start from torchvision's ImageNet weights (from the TORCH_HOME cache, "
-                               "downloaded once) and use their image size and normalisation", group="model")
-    weights: str | None = setting(None, "start from a local state dict (.pth) or a litcls checkpoint (.ckpt)",
-                                  group="model")
+    name: str = setting("cnn", "model: a name from the registry (see --list-models), timm/<name> for any timm "
+                        "model (--list-models 'timm/convnext*'), or pkg.module:builder for a builder of your own",
+                        group="model", key="model")
+    pretrained: bool = setting(False, "start from the model's pretrained weights (torchvision's from the TORCH_HOME "
+                               "cache, timm's from the Hugging Face cache, HF_HOME; downloaded once unless "
+                               "HF_HUB_OFFLINE) and use their image size and normalisation", group="model")
+    weights: str | None = setting(None, "start from a local state dict (.pth, .safetensors) or a litcls checkpoint "
+                                  "(.ckpt)", group="model")
+    mean: list[float] = setting([], "normalisation mean per channel (empty: the starting weights' own, else "
+                                "ImageNet's); config.yaml records the one used", group="model")
+    std: list[float] = setting([], "normalisation standard deviation per channel (empty: as --mean)", group="model")
     freeze_backbone: bool = setting(False, "train the head only: the backbone's weights and batch-norm "
                                     "statistics stay as loaded", group="model")
     unfreeze_at_epoch: int | None = setting(None, "with --freeze-backbone: from this epoch (0-based) on, "
@@ -51,6 +57,10 @@ class ModelSettings:
             raise UserError(f"--weights: no such file: {self.weights}{did_you_mean_path(self.weights)}")
         if self.unfreeze_at_epoch is not None and not self.freeze_backbone:
             raise UserError("--unfreeze-at-epoch needs --freeze-backbone (the backbone is frozen until then)")
+        for name in ("mean", "std"):
+            values = getattr(self, name)
+            if values and (len(values) not in (1, 3) or (name == "std" and min(values) <= 0)):
+                raise UserError(f"--{name}: give 1 or 3 values{' above 0' if name == 'std' else ''}, got {values}")
         if not 0 < self.backbone_lr_ratio <= 1:
             raise UserError(f"--backbone-lr-ratio must be in (0, 1], got {self.backbone_lr_ratio}")
         if self.freeze_backbone and not (self.pretrained or self.weights):

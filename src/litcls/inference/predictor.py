@@ -10,6 +10,7 @@ import unicodedata
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import albumentations as A
 import lightning as L
@@ -17,7 +18,6 @@ import numpy as np
 import pandas as pd
 import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 import litcls.quiet  # noqa: F401  (Lightning's messages a user can do nothing about)
@@ -31,6 +31,9 @@ from litcls.inference.tta import View, policy_views
 from litcls.models.module import ClassifierModule
 from litcls.runs.finished_folder import resolve_checkpoint
 from litcls.suggest import did_you_mean_path
+
+if TYPE_CHECKING:
+    from litcls.models.gradcam import Target
 
 
 def load_checkpoint(path: str | Path, trust: bool = False) -> ClassifierModule:
@@ -252,20 +255,19 @@ def predict_images(module: ClassifierModule | Sequence[ClassifierModule], paths:
     return table
 
 
-def gradcam_target(module: ClassifierModule, layer: str | None = None) -> nn.Module | None:
+def gradcam_target(module: ClassifierModule, layer: str | None = None) -> Target | None:
     """The layer Grad-CAM explains: ``layer`` (a path such as ``model.features.7``) or the automatic choice,
-    None for a model without convolutions.
+    None for a model without convolutions or patches.
 
     Raises:
         UserError: ``layer`` is not one Grad-CAM can use.
     """
     from litcls.models.gradcam import resolve_target_layer
 
-    target = resolve_target_layer(module, layer, module.preprocessing.img_size)
-    return None if target is None else target[1]
+    return resolve_target_layer(module, layer, module.preprocessing.img_size)
 
 
-def gradcam_overlays(module: ClassifierModule, target: nn.Module, paths: Sequence[str | Path],
+def gradcam_overlays(module: ClassifierModule, target: Target, paths: Sequence[str | Path],
                      classes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """Grad-CAM of class ``classes[i]`` for the image file ``paths[i]``, preprocessed as :func:`predict_images` does.
 

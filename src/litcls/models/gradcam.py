@@ -1,9 +1,12 @@
 """Grad-CAM (Selvaraju et al., 2017) for any registered model, on top of pytorch-grad-cam.
 
-Which layer to explain is found from the model itself: one probe forward pass lists the modules that produce a
-spatial feature map; the target is the block that ends with the last convolution, taken as late as the map keeps
-its shape (after its batch norm and activation, e.g. ``model.layer4`` of a ResNet, ``model.features`` of a
-MobileNet). Models without convolutions (linear, mlp) have no such layer and are not explained.
+Which layer to explain is found from the model itself. For a CNN, one probe forward pass lists the modules that
+produce a spatial feature map; the target is the block that ends with the last convolution, taken as late as the
+map keeps its shape (after its batch norm and activation, e.g. ``model.layer4`` of a ResNet, ``model.features`` of
+a MobileNet). Transformers have no such map: a ViT's target is its last block's first norm, whose tokens are
+reshaped back to the patch grid (the class and register tokens left out); a hierarchical transformer laid out in
+stages of (B, H, W, C) maps (timm's Swin) has its last stage's last block's norm, moved to channels first. Models
+without convolutions or patches (linear, mlp) have no such layer and are not explained.
 
 pytorch-grad-cam's constructor switches the model to eval mode and its forward clears parameter gradients;
 :func:`gradcam_heatmaps` restores the training mode of every submodule, the gradients and the ``requires_grad``
@@ -12,9 +15,11 @@ flags it found, and releases its hooks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import math
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -32,6 +37,74 @@ class FeatureMap:
     is_conv: bool
 
 
+Reshape = Callable[[torch.Tensor], torch.Tensor]  # a layer's output -> (N, C, H, W)
+
+
+class Target(NamedTuple):
+    """The layer Grad-CAM explains: its path from the module given, the layer, and how its output becomes a
+    (N, C, H, W) map (None: it already is one)."""
+
+    path: str
+    layer: nn.Module
+    reshape: Reshape | None = None
+
+
+def network_of(module: nn.Module) -> tuple[nn.Module, str]:
+    """The network inside a LightningModule (its ``model``) and the path prefix that reaches it."""
+    inner = getattr(module, "model", None)
+    return (inner, "model.") if isinstance(inner, nn.Module) else (module, "")
+
+
+def tokens_to_grid(net: nn.Module) -> Reshape:
+    """(N, prefix + gh * gw, C) ViT tokens -> (N, C, gh, gw), the class and register tokens dropped."""
+    grid = getattr(net.patch_embed, "grid_size", None)
+
+    def reshape(tokens: torch.Tensor) -> torch.Tensor:
+        prefix = getattr(net, "num_prefix_tokens", 1)
+        patches = tokens[:, prefix:, :]
+        count = patches.shape[1]
+        side = math.isqrt(count)
+        height, width = grid if grid and grid[0] * grid[1] == count else (side, count // side)
+        return patches.reshape(tokens.shape[0], height, width, tokens.shape[2]).permute(0, 3, 1, 2)
+
+    return reshape
+
+
+def channels_first(maps: torch.Tensor) -> torch.Tensor:
+    """(N, H, W, C) -> (N, C, H, W)."""
+    return maps.permute(0, 3, 1, 2)
+
+
+def is_vit(net: nn.Module) -> bool:
+    return hasattr(net, "patch_embed") and isinstance(getattr(net, "blocks", None), (nn.Sequential, nn.ModuleList))
+
+
+def is_channels_last_stages(net: nn.Module) -> bool:
+    """timm's hierarchical transformers whose stages output (B, H, W, C) maps (Swin)."""
+    return getattr(net, "output_fmt", None) == "NHWC"
+
+
+def transformer_target(module: nn.Module) -> Target | None:
+    """The automatic target of a ViT or a channels-last hierarchical transformer, None for other models."""
+    net, prefix = network_of(module)
+    if is_vit(net) and len(net.blocks):
+        block = len(net.blocks) - 1
+        name = "norm1" if hasattr(net.blocks[block], "norm1") else ""
+        path = f"blocks.{block}" + (f".{name}" if name else "")
+        return Target(prefix + path, net.get_submodule(path), tokens_to_grid(net))
+    if is_channels_last_stages(net):
+        stages = getattr(net, "layers", None) or getattr(net, "stages", None)
+        if stages is not None and len(stages):
+            stage_name = "layers" if hasattr(net, "layers") else "stages"
+            last = len(stages) - 1
+            blocks = getattr(stages[last], "blocks", None)
+            path = f"{stage_name}.{last}"
+            if blocks is not None and len(blocks):
+                path += f".blocks.{len(blocks) - 1}" + (".norm1" if hasattr(blocks[-1], "norm1") else "")
+            return Target(prefix + path, net.get_submodule(path), channels_first)
+    return None
+
+
 @contextmanager
 def preserved_state(module: nn.Module) -> Iterator[None]:
     """Restore each submodule's train/eval mode, and each parameter's gradient and ``requires_grad``, on exit."""
@@ -47,12 +120,9 @@ def preserved_state(module: nn.Module) -> Iterator[None]:
             param.grad = grad
 
 
-def feature_maps(module: nn.Module, img_size: int) -> list[FeatureMap]:
-    """Spatial feature maps of ``module`` on an ``img_size`` image, in the order their forward finishes.
-
-    A module run more than once per forward pass (a ReLU reused inside a ResNet block) is left out: its hooks
-    would see several maps.
-    """
+def probe_shapes(module: nn.Module, img_size: int) -> tuple[list[tuple[str, tuple[int, ...]]], dict[str, int]]:
+    """(path, output shape) of every submodule whose forward returned a tensor on an ``img_size`` image, in the
+    order their forward finishes, and how many times each ran."""
     calls: dict[str, int] = {}
     finished: list[tuple[str, tuple[int, ...]]] = []
     names = {sub: name for name, sub in module.named_modules() if name}
@@ -65,13 +135,24 @@ def feature_maps(module: nn.Module, img_size: int) -> list[FeatureMap]:
 
     handles = [sub.register_forward_hook(record) for sub in names]
     param = next(module.parameters())
+    channels = int(getattr(module, "in_chans", 3))
     try:
         with preserved_state(module), torch.no_grad():
             module.eval()
-            module(torch.zeros(1, 3, img_size, img_size, device=param.device, dtype=param.dtype))
+            module(torch.zeros(1, channels, img_size, img_size, device=param.device, dtype=param.dtype))
     finally:
         for handle in handles:
             handle.remove()
+    return finished, calls
+
+
+def feature_maps(module: nn.Module, img_size: int) -> list[FeatureMap]:
+    """Spatial feature maps of ``module`` on an ``img_size`` image, in the order their forward finishes.
+
+    A module run more than once per forward pass (a ReLU reused inside a ResNet block) is left out: its hooks
+    would see several maps.
+    """
+    finished, calls = probe_shapes(module, img_size)
     convs = {name for name, sub in module.named_modules() if isinstance(sub, nn.Conv2d)}
     return [FeatureMap(name, shape, name in convs) for name, shape in finished
             if calls[name] == 1 and len(shape) == 4 and shape[2] * shape[3] > 1]
@@ -91,15 +172,21 @@ def find_target_layer(module: nn.Module, img_size: int) -> str | None:
     return maps[target].path
 
 
-def resolve_target_layer(module: nn.Module, path: str | None, img_size: int) -> tuple[str, nn.Module] | None:
-    """The module named by ``--gradcam-layer`` (checked), the automatic choice when ``path`` is None.
+def resolve_target_layer(module: nn.Module, path: str | None, img_size: int) -> Target | None:
+    """The layer named by ``--gradcam-layer`` (checked), the automatic choice when ``path`` is None.
 
     Raises:
         UserError: ``path`` names no module, or one whose output Grad-CAM cannot use.
     """
     if path is None:
+        target = transformer_target(module)
+        if target is not None:
+            return target
         found = find_target_layer(module, img_size)
-        return None if found is None else (found, module.get_submodule(found))
+        return None if found is None else Target(found, module.get_submodule(found))
+    net, prefix = network_of(module)
+    if is_vit(net) or is_channels_last_stages(net):
+        return transformer_layer(module, path, img_size)
     maps = feature_maps(module, img_size)
     valid = [fmap.path for fmap in maps]
     hint = f"layers with a spatial feature map, last ones: {', '.join(valid[-8:])}" if valid else \
@@ -111,14 +198,38 @@ def resolve_target_layer(module: nn.Module, path: str | None, img_size: int) -> 
     if path not in valid:
         raise UserError(f"--gradcam-layer: {path!r} does not output one (N, C, H, W) feature map larger than 1x1 "
                         f"per forward pass at {img_size} px; {hint}")
-    return path, layer
+    return Target(path, layer)
 
 
-def gradcam_heatmaps(module: nn.Module, layer: nn.Module, images: torch.Tensor, classes: Sequence[int]) -> np.ndarray:
+def transformer_layer(module: nn.Module, path: str, img_size: int) -> Target:
+    """``--gradcam-layer`` on a transformer: a layer run once that outputs the ViT's tokens (N, T, C) or a stage's
+    (N, H, W, C) map."""
+    net, _ = network_of(module)
+    finished, calls = probe_shapes(module, img_size)
+    tokens = 3 if is_vit(net) else 4
+    valid = [name for name, shape in finished if calls[name] == 1 and len(shape) == tokens and shape[1] > 1]
+    hint = f"layers it can explain, last ones: {', '.join(valid[-6:])}"
+    try:
+        layer = module.get_submodule(path)
+    except AttributeError:
+        raise UserError(f"--gradcam-layer: no module {path!r} in the model; {hint}") from None
+    if path not in valid:
+        kind = "tokens (N, T, C)" if tokens == 3 else "one (N, H, W, C) map"
+        raise UserError(f"--gradcam-layer: {path!r} does not output {kind} once per forward pass; {hint}")
+    return Target(path, layer, tokens_to_grid(net) if tokens == 3 else channels_first)
+
+
+def gradcam_heatmaps(module: nn.Module, layer: nn.Module | Target, images: torch.Tensor,
+                     classes: Sequence[int]) -> np.ndarray:
     """Grad-CAM of class ``classes[i]`` for ``images[i]``: (N, H, W) float32 in [0, 1], at the images' size.
 
-    Works inside Lightning's evaluation loops (which disable gradients) and leaves ``module`` as it found it.
+    ``layer`` is a module whose output is a (N, C, H, W) map, or a :class:`Target` that says how to reshape its
+    output into one. Works inside Lightning's evaluation loops (which disable gradients) and leaves ``module`` as it
+    found it.
     """
+    reshape = None
+    if isinstance(layer, Target):
+        layer, reshape = layer.layer, layer.reshape
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
@@ -126,7 +237,8 @@ def gradcam_heatmaps(module: nn.Module, layer: nn.Module, images: torch.Tensor, 
         # Gradients flow to the feature map through the input, not into the weights: nothing to clean up.
         module.requires_grad_(False)
         inputs = images.clone().requires_grad_(True)
-        cam = GradCAM(model=module, target_layers=[layer])  # not a context manager: its __exit__ swallows errors
+        # not a context manager: its __exit__ swallows errors
+        cam = GradCAM(model=module, target_layers=[layer], reshape_transform=reshape)
         try:
             return cam(input_tensor=inputs, targets=[ClassifierOutputTarget(int(c)) for c in classes])
         finally:

@@ -16,7 +16,7 @@ MLP_HIDDEN = 100  # Teachable Machine's dense layer
 
 class MLPHead(nn.Sequential):
     """Linear(in, 100) -> ReLU -> Dropout -> Linear(100, classes). Its own type marks it as the model's head for
-    :meth:`litcls.models.registry.ModelSpec.head_name`, which would otherwise pick its last linear layer."""
+    :meth:`litcls.models.spec.ModelSpec.head_name`, which would otherwise pick its last linear layer."""
 
     def __init__(self, in_features: int, num_classes: int, hidden: int = MLP_HIDDEN, dropout: float = 0.2):
         super().__init__(nn.Linear(in_features, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout),

@@ -37,7 +37,8 @@ class ClassifierModule(L.LightningModule):
     preprocessing) is saved in the checkpoint's hyperparameters, so prediction repeats no training flag.
 
     Args:
-        model: registry name of the network.
+        model: the network's name: registered, ``timm/<name>`` or ``pkg.module:builder``
+            (:func:`litcls.models.registry.get_model_spec`).
         class_names: names of the classes, in label order; their number sizes the head.
         preprocessing: :meth:`Preprocessing.to_dict` of the images the model is trained on.
         optimizer: ``sgd`` (momentum 0.9, Nesterov), ``adam`` or ``adamw``.
@@ -59,6 +60,8 @@ class ClassifierModule(L.LightningModule):
             metrics of a mixed batch are computed against each image's dominant label (the larger share).
         warmup_epochs: epochs of linear learning-rate warmup.
         channels_last: keep weights and images in channels-last memory format (faster convolutions on GPUs).
+        starting_weights: :meth:`StartingWeights.record` of the weights training started from (None: random), so
+            the checkpoint says where its preprocessing came from.
         task: a name of :data:`litcls.tasks.TASKS`; it turns logits into probabilities and decisions, and picks the
             metric table's rows (a checkpoint without it is single-label).
         loss_parameters: the parameters of the losses by name (``focal_gamma``), each declared beside its loss.
@@ -70,13 +73,16 @@ class ClassifierModule(L.LightningModule):
                  class_weights: list[float] | None = None, curve_thresholds: int | None = None,
                  head: str = "linear", loss: str = "ce", mixup: float | None = 0.0, cutmix: float | None = 0.0,
                  warmup_epochs: int = 0, channels_last: bool = False, task: str = DEFAULT_TASK,
+                 starting_weights: dict[str, Any] | None = None,
                  **loss_parameters: float):
         super().__init__()
         self.save_hyperparameters()
         self.class_names = list(class_names)
         self.task = task_for(task)
         self.preprocessing = Preprocessing.from_dict(preprocessing)
-        self.model = build_model(model, len(self.class_names), self.preprocessing.img_size)
+        # the channels of the images (3, or 1 for grey images where the preprocessing says so)
+        self.in_chans = int(preprocessing.get("in_chans", 3))
+        self.model = build_model(model, len(self.class_names), self.preprocessing.img_size, self.in_chans)
         replace_head(self.model, model, get_model_spec(model).head_name(self.model), head)
         if channels_last:
             self.model.to(memory_format=torch.channels_last)

@@ -7,76 +7,45 @@ each other::
     def tiny_cnn(num_classes: int, img_size: int) -> nn.Module:
         \"\"\"Two conv layers.\"\"\"
         return TinyCNN(num_classes)
+
+Two more kinds of names resolve without registering: ``timm/<name>`` is any timm model
+(:mod:`litcls.models.timm_models`), ``pkg.module:builder`` a builder of the user's own, imported by path
+(:mod:`litcls.models.import_path`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import torch
 from torch import nn
 
 from litcls.errors import UserError
-from litcls.models.heads import MLPHead
+from litcls.models.import_path import import_path_spec
+from litcls.models.spec import TIMM_PREFIX, Builder, ModelSpec, set_input_channels
+from litcls.models.timm_models import timm_spec
 from litcls.suggest import did_you_mean
 
 if TYPE_CHECKING:
-    from torchvision.models import WeightsEnum
+    from litcls.models.weights import StartingWeights
 
-Builder = Callable[..., nn.Module]
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A registered model: its builder, the image size it suits, its pretrained weights and its head.
-
-    ``head`` names the submodule whose output is the class scores (``fc``, ``classifier.3``); everything else
-    is the backbone. ``None`` means the last ``nn.Linear`` the model defines, true of every model here.
-    """
-
-    name: str
-    builder: Builder
-    input_size: int
-    description: str
-    weights: WeightsEnum | None = None
-    head: str | None = None
-
-    def build(self, num_classes: int, img_size: int | None = None) -> nn.Module:
-        return self.builder(num_classes=num_classes, img_size=img_size or self.input_size)
-
-    def num_parameters(self, num_classes: int = 10) -> int:
-        with torch.device("meta"):  # shapes only: no memory, no initialisation cost
-            return sum(p.numel() for p in self.build(num_classes).parameters())
-
-    def head_name(self, model: nn.Module) -> str:
-        """The name of ``model``'s head submodule, as ``model.get_submodule`` takes it."""
-        if self.head is not None:
-            return self.head
-        # a replaced head (--head mlp) is the head, not its last layer
-        replaced = [name for name, module in model.named_modules() if isinstance(module, MLPHead)]
-        if replaced:
-            return replaced[0]
-        linears = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
-        if not linears:
-            raise ValueError(f"model {self.name!r} has no nn.Linear layer: register it with "
-                             "head='<name of the layer that outputs the class scores>'")
-        return linears[-1]
-
+__all__ = ["TIMM_PREFIX", "ModelSpec", "build_model", "get_model_spec", "list_models", "register_model",
+           "set_input_channels"]
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
-def register_model(name: str | None = None, *, input_size: int, weights: WeightsEnum | None = None,
-                   head: str | None = None) -> Callable[[Builder], Builder]:
+def register_model(name: str | None = None, *, input_size: int, pretrained: Callable[[], StartingWeights] | None = None,
+                   pretrained_name: str | None = None, head: str | None = None) -> Callable[[Builder], Builder]:
     """Register a builder under ``name`` (default: the function's name).
 
     Args:
         name: registry key used by ``--model``.
         input_size: the image size (pixels) the model is designed for, shown by ``--list-models`` and used
             when ``--img-size`` is not given.
-        weights: torchvision weights that ``--pretrained`` loads (they also set the preprocessing).
+        pretrained: reads the weights ``--pretrained`` loads (they also set the preprocessing), e.g.
+            :func:`litcls.models.torchvision_weights.torchvision_weights`.
+        pretrained_name: how ``--list-models`` names those weights.
         head: name of the submodule that outputs the class scores (default: the last ``nn.Linear``).
     """
 
@@ -85,22 +54,29 @@ def register_model(name: str | None = None, *, input_size: int, weights: Weights
         if key in _REGISTRY:
             raise ValueError(f"model name {key!r} is already registered by {_REGISTRY[key].builder.__module__}")
         doc = (builder.__doc__ or "").strip().splitlines()
-        _REGISTRY[key] = ModelSpec(key, builder, input_size, doc[0] if doc else "", weights, head)
+        _REGISTRY[key] = ModelSpec(key, builder, input_size, doc[0] if doc else "", pretrained, head,
+                                   pretrained_name or getattr(pretrained, "name", None))
         return builder
 
     return decorator
 
 
 def get_model_spec(name: str) -> ModelSpec:
+    """The registered model ``name``, a timm model (``timm/<name>``) or a builder by import path
+    (``pkg.module:builder``)."""
+    if name.startswith(TIMM_PREFIX):
+        return timm_spec(name.removeprefix(TIMM_PREFIX))
+    if ":" in name:
+        return import_path_spec(name)
     if name not in _REGISTRY:
         raise UserError(f"--model: unknown model {name!r}{did_you_mean(name, _REGISTRY)}; valid models: "
-                        f"{', '.join(sorted(_REGISTRY))}")
+                        f"{', '.join(sorted(_REGISTRY))}, timm/<any timm model> or pkg.module:builder")
     return _REGISTRY[name]
 
 
-def build_model(name: str, num_classes: int, img_size: int | None = None) -> nn.Module:
-    """Build the registered model ``name`` with a head of ``num_classes`` outputs."""
-    return get_model_spec(name).build(num_classes, img_size)
+def build_model(name: str, num_classes: int, img_size: int | None = None, in_chans: int = 3) -> nn.Module:
+    """Build the model ``name`` with a head of ``num_classes`` outputs."""
+    return get_model_spec(name).build(num_classes, img_size, in_chans)
 
 
 def list_models() -> list[ModelSpec]:

@@ -24,12 +24,12 @@ class MLP(nn.Module):
 
 
 @register_model(input_size=32)
-def linear(num_classes: int, img_size: int) -> nn.Module:
+def linear(num_classes: int, img_size: int, in_chans: int = 3) -> nn.Module:
     """Softmax regression on raw pixels: one linear layer."""
-    return MLP(3 * img_size * img_size, num_classes)
+    return MLP(in_chans * img_size * img_size, num_classes)
 
 
 @register_model(input_size=32)
-def mlp(num_classes: int, img_size: int) -> nn.Module:
+def mlp(num_classes: int, img_size: int, in_chans: int = 3) -> nn.Module:
     """Two hidden layers (512, 256) with ReLU and dropout on raw pixels."""
-    return MLP(3 * img_size * img_size, num_classes, hidden=(512, 256), dropout=0.2)
+    return MLP(in_chans * img_size * img_size, num_classes, hidden=(512, 256), dropout=0.2)

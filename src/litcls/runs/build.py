@@ -92,7 +92,7 @@ def build_run(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame, run
     config, preprocessing = settle_sizes(config, samples, processes, start, resume)
     datamodule = build_datamodule(config, scan, samples, preprocessing)
     module = build_module(config, datamodule, preprocessing, start)
-    fit_data, extras = datamodule, {}
+    fit_data, extras = datamodule, {"starting_weights": start.record()} if start else {}
     if config.model.cache_features:  # the head trains on features; the final evaluation runs on the images
         fit_data, extras["cached_features"] = cached_features(config, module, scan.root, samples, scan.classes,
                                                               config.data.batch_size)
@@ -114,11 +114,12 @@ def settle_sizes(config: TrainConfig, samples: pd.DataFrame, processes: int, sta
         preprocessing, batch_size = resume.preprocessing, resume.batch_size
     else:
         spec = get_model_spec(config.model.name)
-        preprocessing = run_preprocessing(config.data.img_size, spec, start)
+        preprocessing = run_preprocessing(config.data.img_size, spec, start, config.model.mean, config.model.std)
         train_images = int((samples["split"] == "train").sum())
         batch_size = settle_batch_size(config.data.batch_size, train_images, processes)
         warn_small_images(config.model.name, preprocessing.img_size, spec.input_size)
-    return config.replace(batch_size=batch_size, img_size=preprocessing.img_size), preprocessing
+    return config.replace(batch_size=batch_size, img_size=preprocessing.img_size, mean=list(preprocessing.mean),
+                          std=list(preprocessing.std)), preprocessing
 
 
 def build_datamodule(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame,
@@ -142,14 +143,16 @@ def build_module(config: TrainConfig, datamodule: FolderDataModule, preprocessin
                   class_weights=class_weights(train_labels, len(classes)) if config.data.balance == "loss" else None,
                   curve_thresholds=curve_thresholds(max(len(datamodule.split(name)) for name in ("val", "test")),
                                                     len(classes)),
-                  task=datamodule.task, **settings_arguments(kind, config.recipe, config.model, config.evaluation),
+                  task=datamodule.task, starting_weights=start.record() if start else None,
+                  **settings_arguments(kind, config.recipe, config.model, config.evaluation),
                   **{parameter.name: getattr(config.recipe, parameter.name) for parameter in loss_parameters()})
     if config.recipe.compile:
         compile_or_warn(module.model, preprocessing.img_size)
     check_input_size(module, config, preprocessing.img_size)
     if start:
         spec = get_model_spec(config.model.name)
-        rank_zero_info(load_starting_weights(module.model, start, spec.head_name(module.model), classes))
+        rank_zero_info(load_starting_weights(module.model, start, spec.head_name(module.model), classes,
+                                             preprocessing.img_size, module.in_chans))
     return module
 
 
@@ -161,7 +164,7 @@ def check_input_size(module: ClassifierModule, config: TrainConfig, img_size: in
     module.eval()  # batch norm refuses a batch of one image in training mode
     try:
         with torch.no_grad():
-            module(torch.zeros(1, 3, img_size, img_size))
+            module(torch.zeros(1, module.in_chans, img_size, img_size))
     except RuntimeError as err:
         if img_size >= spec.input_size:
             raise

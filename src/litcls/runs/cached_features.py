@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from pathlib import Path
 
@@ -83,13 +84,14 @@ def cached_features(config: TrainConfig, module: HeadOnlyModule, root: Path, sam
     """
     spec = get_model_spec(config.model.name)
     head = spec.head_name(module.model)
-    check_head_is_last(module.model, config.model.name, head, module.preprocessing.img_size)
+    check_head_is_last(module.model, config.model.name, head, module.preprocessing.img_size, module.in_chans)
     if config.data.augment != "none":
         rank_zero_info(f"--cache-features: each image is embedded once, without augmentation (--augment "
                        f"{config.data.augment} is not applied)")
     paths = sorted(set(samples["path"]))
     started = time.perf_counter()
-    path = cache_dir() / f"{config.model.name}-{cache_key(module, head, root, paths)}.pt"
+    model_name = re.sub(r"[^\w.-]", "-", config.model.name)  # timm/<name>, pkg.module:builder: one file name
+    path = cache_dir() / f"{model_name}-{cache_key(module, head, root, paths)}.pt"
     reused = path.is_file()
     if reused:
         saved = torch.load(path, map_location="cpu", weights_only=True)

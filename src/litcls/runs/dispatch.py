@@ -22,6 +22,8 @@ from pathlib import Path
 from litcls.config import TrainConfig
 from litcls.models import get_model_spec
 from litcls.models.pretrained import starting_weights
+from litcls.models.spec import TIMM_PREFIX
+from litcls.models.timm_models import check_img_size
 from litcls.plugins import load_callbacks
 from litcls.runs.before_launch import check_launch
 from litcls.runs.crossval import cross_validate
@@ -38,6 +40,8 @@ def train(config: TrainConfig) -> Path:
     folder, classes and split sizes) is checked first, so a mistake costs seconds, not an epoch.
     """
     get_model_spec(config.model.name)
+    if config.model.name.startswith(TIMM_PREFIX) and config.data.img_size:  # a ViT refuses sizes off its patches
+        check_img_size(config.model.name.removeprefix(TIMM_PREFIX), config.data.img_size)
     check_launch(config, check_hardware(config))
     starting_weights(config.model.name, config.model.pretrained, config.model.weights)  # a missing download stops here
     load_callbacks(config.recipe.callbacks)  # --callbacks that do not import or are no Callback stop here
