@@ -86,7 +86,8 @@ def test_each_part_checks_its_own_settings():
 def test_the_module_takes_its_settings_from_the_parts():
     config = TrainConfig.of(epochs=7, lr=0.01, head="mlp", monitor="val/acc", mixup=0.2)
     arguments = settings_arguments(ClassifierModule, config.recipe, config.model, config.evaluation)
-    from_the_data = {"model", "class_names", "preprocessing", "class_weights", "curve_thresholds", "starting_weights"}
+    from_the_data = {"model", "class_names", "preprocessing", "class_weights", "curve_thresholds", "starting_weights",
+                     "task"}
     parameters = inspect.signature(ClassifierModule).parameters
     named = {name for name, parameter in parameters.items() if parameter.kind is not parameter.VAR_KEYWORD}
     assert named == set(arguments) | from_the_data
