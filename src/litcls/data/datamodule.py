@@ -62,7 +62,8 @@ class FolderDataModule(L.LightningDataModule):
             rows = self.split(name)
             transform = transforms.get(name) or eval_transform(self.preprocessing)
             self.datasets[name] = ImageDataset(self.root, rows["path"].tolist(), rows["label"].tolist(), transform,
-                                               min_size=self.preprocessing.img_size)
+                                               min_size=self.preprocessing.img_size,
+                               channels=self.preprocessing.in_chans)
 
     def _loader_options(self) -> dict:
         return {"batch_size": self.batch_size, "num_workers": self.num_workers, "worker_init_fn": worker_init,
@@ -95,7 +96,8 @@ class FolderDataModule(L.LightningDataModule):
         if len(rows) > max_images:
             rows = rows.sample(max_images, random_state=self.seed)
         dataset = ImageDataset(self.root, rows["path"].tolist(), rows["label"].tolist(),
-                               eval_transform(self.preprocessing), min_size=self.preprocessing.img_size)
+                               eval_transform(self.preprocessing), min_size=self.preprocessing.img_size,
+                               channels=self.preprocessing.in_chans)
         sampler = exact_eval_sampler(dataset)
         share = len(sampler) if sampler is not None else len(dataset)
         return DataLoader(dataset, sampler=sampler, batch_size=self.batch_size,

@@ -71,7 +71,8 @@ class ClassifierModule(L.LightningModule):
         self.save_hyperparameters()
         self.class_names = list(class_names)
         self.preprocessing = Preprocessing.from_dict(preprocessing)
-        self.model = build_model(model, len(self.class_names), self.preprocessing.img_size)
+        self.model = build_model(model, len(self.class_names), self.preprocessing.img_size,
+                                 self.preprocessing.in_chans)
         replace_head(self.model, model, get_model_spec(model).head_name(self.model), head)
         if channels_last:
             self.model.to(memory_format=torch.channels_last)
@@ -94,7 +95,7 @@ class ClassifierModule(L.LightningModule):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if self.hparams.get("channels_last") and images.dim() == 4:
             images = images.contiguous(memory_format=torch.channels_last)
-        return self.model(images)  # (B, 3, H, W) -> (B, num_classes) logits
+        return self.model(images)  # (B, C, H, W) -> (B, num_classes) logits
 
     def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = batch

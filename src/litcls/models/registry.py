@@ -1,4 +1,6 @@
-"""Model registry: a name -> a tiny builder ``(num_classes, img_size) -> nn.Module``.
+"""Model registry: a name -> a tiny builder ``(num_classes, img_size) -> nn.Module``; ``img_size`` is (height,
+width). A builder that also takes ``in_chans`` builds for 1 (grey) or 3 (RGB) channels itself; any other gets its
+first convolution adapted after building (:func:`~litcls.models.first_conv.adapt_first_conv`).
 
 Register a model with the decorator; a duplicate name is refused so two files cannot silently shadow
 each other::
@@ -11,6 +13,7 @@ each other::
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,7 +21,9 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from litcls.data.image_size import ImageSize, parse_image_size
 from litcls.errors import UserError
+from litcls.models.first_conv import adapt_first_conv
 from litcls.models.heads import MLPHead
 from litcls.suggest import did_you_mean
 
@@ -43,8 +48,11 @@ class ModelSpec:
     weights: WeightsEnum | None = None
     head: str | None = None
 
-    def build(self, num_classes: int, img_size: int | None = None) -> nn.Module:
-        return self.builder(num_classes=num_classes, img_size=img_size or self.input_size)
+    def build(self, num_classes: int, img_size: int | ImageSize | None = None, in_chans: int = 3) -> nn.Module:
+        size = parse_image_size(img_size or self.input_size)
+        if "in_chans" in inspect.signature(self.builder).parameters:
+            return self.builder(num_classes=num_classes, img_size=size, in_chans=in_chans)
+        return adapt_first_conv(self.builder(num_classes=num_classes, img_size=size), in_chans)
 
     def num_parameters(self, num_classes: int = 10) -> int:
         with torch.device("meta"):  # shapes only: no memory, no initialisation cost
@@ -98,9 +106,9 @@ def get_model_spec(name: str) -> ModelSpec:
     return _REGISTRY[name]
 
 
-def build_model(name: str, num_classes: int, img_size: int | None = None) -> nn.Module:
-    """Build the registered model ``name`` with a head of ``num_classes`` outputs."""
-    return get_model_spec(name).build(num_classes, img_size)
+def build_model(name: str, num_classes: int, img_size: int | ImageSize | None = None, in_chans: int = 3) -> nn.Module:
+    """Build the registered model ``name`` with a head of ``num_classes`` outputs for ``in_chans`` channels."""
+    return get_model_spec(name).build(num_classes, img_size, in_chans)
 
 
 def list_models() -> list[ModelSpec]:

@@ -1,7 +1,8 @@
 """torchvision's ImageNet architectures, with the head sized from the data and ImageNet weights for --pretrained.
 
 The modules are torchvision's own, unwrapped, so their state-dict keys are torchvision's and its weight files
-load as they are. Heads: ``fc`` for the ResNets, the last layer of ``classifier`` for the MobileNets.
+load as they are. Heads: ``fc`` for the ResNets, the last layer of ``classifier`` for the MobileNets. For
+``--in-chans 1`` the registry adapts their first convolution (:mod:`litcls.models.first_conv`).
 """
 
 from __future__ import annotations
@@ -22,36 +23,36 @@ MOBILENET_V3_NORM = partial(nn.BatchNorm2d, eps=0.001, momentum=0.1)
 
 
 @register_model(input_size=224, weights=tv.ResNet18_Weights.DEFAULT)
-def resnet18(num_classes: int, img_size: int) -> nn.Module:
+def resnet18(num_classes: int, img_size: tuple[int, int]) -> nn.Module:
     """ResNet-18 (torchvision; He et al. 2016): 7x7 stride-2 stem, four stages of basic blocks."""
     return tv.resnet18(num_classes=num_classes)
 
 
 @register_model(input_size=224, weights=tv.ResNet34_Weights.DEFAULT)
-def resnet34(num_classes: int, img_size: int) -> nn.Module:
+def resnet34(num_classes: int, img_size: tuple[int, int]) -> nn.Module:
     """ResNet-34 (torchvision; He et al. 2016): four stages of basic blocks."""
     return tv.resnet34(num_classes=num_classes)
 
 
 @register_model(input_size=224, weights=tv.ResNet50_Weights.DEFAULT)
-def resnet50(num_classes: int, img_size: int) -> nn.Module:
+def resnet50(num_classes: int, img_size: tuple[int, int]) -> nn.Module:
     """ResNet-50 (torchvision; He et al. 2016): four stages of bottleneck blocks."""
     return tv.resnet50(num_classes=num_classes)
 
 
 @register_model(input_size=224, weights=tv.MobileNet_V2_Weights.DEFAULT)
-def mobilenet_v2(num_classes: int, img_size: int) -> nn.Module:
+def mobilenet_v2(num_classes: int, img_size: tuple[int, int]) -> nn.Module:
     """MobileNetV2 (torchvision; Sandler et al. 2018): inverted residual blocks for phones."""
     return tv.mobilenet_v2(num_classes=num_classes)
 
 
 @register_model(input_size=224, weights=tv.MobileNet_V3_Small_Weights.DEFAULT)
-def mobilenet_v3_small(num_classes: int, img_size: int) -> nn.Module:
+def mobilenet_v3_small(num_classes: int, img_size: tuple[int, int]) -> nn.Module:
     """MobileNetV3-Small (torchvision; Howard et al. 2019): the lightest ImageNet model here."""
     return tv.mobilenet_v3_small(num_classes=num_classes, norm_layer=MOBILENET_V3_NORM)
 
 
 @register_model(input_size=224, weights=tv.MobileNet_V3_Large_Weights.DEFAULT)
-def mobilenet_v3_large(num_classes: int, img_size: int) -> nn.Module:
+def mobilenet_v3_large(num_classes: int, img_size: tuple[int, int]) -> nn.Module:
     """MobileNetV3-Large (torchvision; Howard et al. 2019)."""
     return tv.mobilenet_v3_large(num_classes=num_classes, norm_layer=MOBILENET_V3_NORM)
