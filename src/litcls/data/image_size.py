@@ -12,21 +12,21 @@ ImageSize = tuple[int, int]  # (height, width) in pixels
 def parse_image_size(value: object) -> ImageSize:
     """``32``, ``"32"``, ``"48x64"`` or ``(48, 64)`` -> (height, width); ValueError says what is wrong."""
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a size")
+        raise ValueError("not a size")
     if isinstance(value, (tuple, list)) and len(value) == 2:
         parts = list(value)
-    elif isinstance(value, int):
-        parts = [value, value]
+    elif isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        parts = [int(value), int(value)]
     elif isinstance(value, str):
         text = value.strip().lower()
         parts = text.split("x") if "x" in text else [text, text]
         if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
-            raise ValueError(f"{value!r} is not a size: give one number of pixels (32) or height x width (48x64)")
+            raise ValueError("give one number of pixels (32) or height x width (48x64)")
     else:
-        raise ValueError(f"{value!r} is not a size: give one number of pixels (32) or height x width (48x64)")
+        raise ValueError("give one number of pixels (32) or height x width (48x64)")
     height, width = (int(part) for part in parts)
     if height < 1 or width < 1:
-        raise ValueError(f"{value!r}: height and width must be at least 1 pixel")
+        raise ValueError("height and width must be at least 1 pixel")
     return height, width
 
 

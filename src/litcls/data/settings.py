@@ -48,7 +48,7 @@ class DataSettings:
                                      "get their own accuracy and macro F1 in slices.csv and the report",
                                      group="data")
     img_size: str | int | None = setting(None, "images are resized to IMG_SIZE x IMG_SIZE pixels, or to HEIGHTxWIDTH "
-                                         "(e.g. 48x64) (default: the size the model suits, see --list-models, or "
+                                         "such as 48x64 (default: the size the model suits, see --list-models, or "
                                          "the size its --pretrained or --weights were trained at)", group="data",
                                          parse=image_size_setting)
     resize: str = setting("squash", "how an image meets --img-size: squash (stretch to it, ignoring the aspect "
