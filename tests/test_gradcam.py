@@ -39,7 +39,7 @@ def test_overlay_has_the_image_size_is_not_constant_and_leaves_the_model_as_foun
     module.model.features[0][0].weight.grad = torch.ones_like(module.model.features[0][0].weight)
     modes = [sub.training for sub in module.modules()]
     flags = [param.requires_grad for param in module.parameters()]
-    path, layer, _ = resolve_target_layer(module, None, 16)
+    path, layer, _ = resolve_target_layer(module, None, (3, 16, 16))
     images = torch.randn(3, 3, 16, 16)
     with torch.no_grad():
         predicted = module.eval()(images).argmax(dim=1).tolist()  # as the callback does: explain the prediction
@@ -62,7 +62,7 @@ def test_overlay_has_the_image_size_is_not_constant_and_leaves_the_model_as_foun
 
 def test_heatmaps_work_inside_inference_mode_as_in_lightning_evaluation():
     module = _module().eval()
-    _, layer, _ = resolve_target_layer(module, None, 16)
+    _, layer, _ = resolve_target_layer(module, None, (3, 16, 16))
     with torch.inference_mode():
         images = torch.randn(2, 3, 16, 16)
         heatmaps = gradcam_heatmaps(module, layer, images, [1, 2])
@@ -71,7 +71,7 @@ def test_heatmaps_work_inside_inference_mode_as_in_lightning_evaluation():
 
 @pytest.mark.parametrize("name", ["linear", "mlp"])
 def test_models_without_convolutions_have_no_target_layer(name):
-    assert resolve_target_layer(_module(name), None, 16) is None
+    assert resolve_target_layer(_module(name), None, (3, 16, 16)) is None
 
 
 @pytest.mark.parametrize("builder, expected", [
@@ -80,7 +80,7 @@ def test_models_without_convolutions_have_no_target_layer(name):
 ])
 def test_target_layer_of_torchvision_families_is_their_last_feature_stage(builder, expected):
     model = builder(weights=None, num_classes=4)
-    assert find_target_layer(model, 96) == expected
+    assert find_target_layer(model, (3, 96, 96)) == expected
     heatmaps = gradcam_heatmaps(model, model.get_submodule(expected), torch.randn(1, 3, 96, 96), [2])
     assert heatmaps.shape == (1, 96, 96) and heatmaps.max() > heatmaps.min()
     assert _hooks(model) == 0
@@ -88,11 +88,11 @@ def test_target_layer_of_torchvision_families_is_their_last_feature_stage(builde
 
 def test_layer_override_is_checked_with_a_message_that_lists_valid_layers():
     module = _module()
-    assert resolve_target_layer(module, "model.features.4", 16)[0] == "model.features.4"
+    assert resolve_target_layer(module, "model.features.4", (3, 16, 16))[0] == "model.features.4"
     with pytest.raises(UserError, match=r"no module 'model.nope'.*model\.features\.7"):
-        resolve_target_layer(module, "model.nope", 16)
+        resolve_target_layer(module, "model.nope", (3, 16, 16))
     with pytest.raises(UserError, match="'model.classifier' does not output one"):
-        resolve_target_layer(module, "model.classifier", 16)
+        resolve_target_layer(module, "model.classifier", (3, 16, 16))
 
 
 def test_examples_are_a_fixed_sample_per_class_plus_the_most_confident_mistakes():

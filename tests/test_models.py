@@ -60,4 +60,4 @@ def test_every_optimizer_and_schedule_is_built(optimizer, scheduler):
 def test_class_names_and_preprocessing_travel_in_the_hyperparameters():
     module = _module()
     assert module.hparams.class_names == ["a", "b", "c"]
-    assert Preprocessing.from_dict(module.hparams.preprocessing).img_size == 16
+    assert Preprocessing.from_dict(module.hparams.preprocessing).img_size == (16, 16)

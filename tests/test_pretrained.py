@@ -58,7 +58,7 @@ def test_pretrained_weights_bring_their_own_preprocessing_unless_the_size_is_giv
     assert run_preprocessing(None, spec, start) == Preprocessing(224, tuple(transforms.mean), tuple(transforms.std))
     assert run_preprocessing(96, spec, start) == Preprocessing(96, tuple(transforms.mean), tuple(transforms.std))
     assert run_preprocessing(None, spec, None) == Preprocessing(224)
-    assert run_preprocessing(None, get_model_spec("resnet20"), None).img_size == 32
+    assert run_preprocessing(None, get_model_spec("resnet20"), None).img_size == (32, 32)
 
 
 def test_an_unreadable_cached_file_says_to_delete_it(torch_home):

@@ -88,14 +88,14 @@ def test_timm_heads_are_the_seam_for_mlp_heads_and_cached_features(name):
     spec = get_model_spec(name)
     model = spec.build(3, 32)
     head = spec.head_name(model)
-    check_head_is_last(model, name, head, 32)
+    check_head_is_last(model, name, head, (3, 32, 32))
     replace_head(model, name, head, "mlp")
     assert isinstance(model.get_classifier(), MLPHead) and spec.head_name(model) == head
     assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 3)
 
 
 def _explained(module, size: int, channels: int = 3) -> tuple[str, np.ndarray]:
-    target = resolve_target_layer(module, None, size)
+    target = resolve_target_layer(module, None, (3, size, size))
     assert target is not None
     torch.manual_seed(0)
     images = torch.randn(2, channels, size, size)
@@ -122,10 +122,10 @@ def test_timm_cnn_and_vit_targets_are_their_last_stage_and_last_block_norm(name,
     path, heatmaps = _explained(module, 64)
     assert path.startswith(expected)
     assert all(heatmap.max() > heatmap.min() for heatmap in heatmaps)
-    override = resolve_target_layer(module, "model.blocks.2" if "vit" in name else "model.stages.2", 64)
+    override = resolve_target_layer(module, "model.blocks.2" if "vit" in name else "model.stages.2", (3, 64, 64))
     assert override.path.endswith(".2")
     with pytest.raises(UserError, match="--gradcam-layer: no module 'model.nope'"):
-        resolve_target_layer(module, "model.nope", 64)
+        resolve_target_layer(module, "model.nope", (3, 64, 64))
 
 
 def test_a_hierarchical_transformer_is_explained_at_its_last_stage():
@@ -133,7 +133,7 @@ def test_a_hierarchical_transformer_is_explained_at_its_last_stage():
 
     swin = timm.create_model("swin_tiny_patch4_window7_224", img_size=32, window_size=4, embed_dim=16, depths=(1, 1),
                              num_heads=(1, 2), num_classes=3).eval()
-    target = resolve_target_layer(swin, None, 32)
+    target = resolve_target_layer(swin, None, (3, 32, 32))
     assert target.path == "layers.1.blocks.0.norm1"
     heatmaps = gradcam_heatmaps(swin, target, torch.randn(2, 3, 32, 32), [0, 2])
     assert heatmaps.shape == (2, 32, 32) and all(heatmap.max() > heatmap.min() for heatmap in heatmaps)

@@ -25,7 +25,7 @@ from litcls.models import register_model
 
 
 @register_model(input_size=32)  # the image size used when --img-size is not given
-def tiny_convnet(num_classes: int, img_size: int) -> nn.Module:
+def tiny_convnet(num_classes: int, img_size: tuple[int, int]) -> nn.Module:
     """Two 3x3 conv layers and a linear head (this line shows in --list-models)."""
     return nn.Sequential(
         nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),  # (B, 16, H, W)

@@ -4,8 +4,9 @@
 
 Everything else comes from the file: the graph resizes and normalises the pixels itself and returns calibrated
 probabilities; the class names and, for two classes, the operating threshold are in its metadata. The only step
-left to you is decoding, done here as training decodes (EXIF orientation, transparency on white, JPEG draft;
-litcls also stretches 16-bit greyscale to 8 bits, which this short example leaves out).
+left to you is decoding, done here as training decodes (EXIF orientation, transparency on white, JPEG draft, and
+grey for a model trained with ``--in-chans 1``; litcls also stretches 16-bit greyscale to 8 bits, which this short
+example leaves out).
 """
 
 import json
@@ -16,26 +17,29 @@ import onnxruntime
 from PIL import Image, ImageOps
 
 
-def decode(path: str, img_size: int) -> np.ndarray:
-    """An image file as uint8 RGB pixels (height, width, 3), decoded as litcls decodes it for training."""
+def decode(path: str, preprocessing: dict) -> np.ndarray:
+    """An image file as uint8 pixels, decoded as litcls decodes it for training: RGB (height, width, 3), or grey
+    (height, width) when the model takes one channel."""
     with Image.open(path) as image:
-        image.draft(image.mode, (img_size, img_size))  # JPEG: decode at 1/2, 1/4 or 1/8 scale when still large
+        # JPEG: decode at 1/2, 1/4 or 1/8 scale when still large
+        image.draft(image.mode, (preprocessing["width"], preprocessing["height"]))
         image = ImageOps.exif_transpose(image)
         if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
             rgba = image.convert("RGBA")
             image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-        return np.asarray(image.convert("RGB"))
+        rgb = image.convert("RGB")
+        return np.asarray(rgb.convert("L") if preprocessing.get("in_chans") == 1 else rgb)
 
 
 def main(model_file: str, images: list[str]) -> None:
     session = onnxruntime.InferenceSession(model_file, providers=["CPUExecutionProvider"])
     metadata = session.get_modelmeta().custom_metadata_map
     classes = json.loads(metadata["class_names"])
-    img_size = json.loads(metadata["preprocessing"])["img_size"]
+    preprocessing = json.loads(metadata["preprocessing"])
     decision = json.loads(metadata["decision"])
     print("path,predicted,probability")
     for path in images:
-        probabilities = session.run(None, {"pixels": decode(path, img_size)[None]})[0][0]  # one image: sizes differ
+        probabilities = session.run(None, {"pixels": decode(path, preprocessing)[None]})[0][0]  # one image: sizes differ
         best = int(probabilities.argmax())
         if "operating_threshold" in decision:  # two classes: the threshold chosen on the validation split
             positive = classes.index(decision["positive_class"])

@@ -17,10 +17,11 @@ from litcls.suggest import did_you_mean
 
 
 def setting(default: Any, help: str, choices: tuple[str, ...] | None = None, group: str = "training",
-            key: str | None = None) -> Any:
+            key: str | None = None, parse: Callable[[Any], Any] | None = None) -> Any:
     """A part's field with its command-line help, choices and help group; ``key`` is its flag and YAML key where
-    it differs from the field's name (``DataSettings.source`` is ``--data``)."""
-    meta = {"help": help, "choices": choices, "group": group, "key": key}
+    it differs from the field's name (``DataSettings.source`` is ``--data``); ``parse`` turns a flag's or a YAML
+    file's value into the field's value, raising ValueError for a bad one (``--img-size 48x64``)."""
+    meta = {"help": help, "choices": choices, "group": group, "key": key, "parse": parse}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)

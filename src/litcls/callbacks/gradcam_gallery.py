@@ -80,7 +80,7 @@ class GradCAMGallery(L.Callback):
         if self._target_of is pl_module or not (self.per_class or self.mistakes):
             return
         self._target_of = pl_module
-        self._target = resolve_target_layer(pl_module, self.layer, pl_module.preprocessing.img_size)
+        self._target = resolve_target_layer(pl_module, self.layer, pl_module.preprocessing.input_shape)
         if self._target is None:
             rank_zero_info(f"Grad-CAM skipped: model {pl_module.hparams.get('model', '')!r} has no convolutional "
                            "layer or patch grid to explain")

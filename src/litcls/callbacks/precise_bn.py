@@ -17,6 +17,8 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
+from litcls.data.image_size import parse_image_size
+
 
 class PreciseBatchNorm(L.Callback):
     """Before each validation inside ``fit``, set every trainable batch-norm layer's running mean and variance
@@ -53,8 +55,8 @@ def _batches_to_reuse(loader, max_bytes: int = 256 * 2**20):
     """The loader's batches decoded once and kept, when they fit in ``max_bytes``: the evaluation transform is
     deterministic, so every pass would decode the same tensors. A larger split is decoded at every pass."""
     images = len(loader.sampler) if loader.sampler is not None else len(loader.dataset)
-    size = loader.dataset.min_size or 224
-    if images * 3 * size * size * 4 > max_bytes:
+    height, width = parse_image_size(loader.dataset.min_size or 224)
+    if images * loader.dataset.channels * height * width * 4 > max_bytes:
         return loader
     return [(batch_images, labels) for batch_images, labels in loader]
 

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> None:
     from litcls.data.manifest import is_manifest
     from litcls.inference.ensemble import load_ensemble
     from litcls.inference.ensemble_export import export_ensemble
-    from litcls.inference.export import export_model, max_difference_to_pytorch
+    from litcls.inference.export import export_model, max_difference_to_pytorch, pixel_kind
     from litcls.inference.predictor import predict_images, write_gradcam
 
     if not args.images and not args.export:
@@ -100,14 +100,13 @@ def run(args: argparse.Namespace) -> None:
             model_file = export_ensemble(members, ensemble, out)
         else:
             model_file = export_model(module, out, "onnx", calibrated=not args.no_calibration)
-        print(f"exported {model_file} (uint8 RGB pixels in, probabilities out; class names, threshold and "
-              f"preprocessing in its metadata) and {out / 'model.json'}")
+        print(f"exported {model_file} ({pixel_kind(module.preprocessing)} pixels in, probabilities out; class names, "
+              f"threshold and preprocessing in its metadata) and {out / 'model.json'}")
         check_onnx_export(args, members if len(members) > 1 else module, model_file,
                           paths if args.images else None, ensemble)
     elif args.export:
         model_file = export_model(module, out, args.export)
-        size = module.preprocessing.img_size
-        difference = max_difference_to_pytorch(module, model_file, torch.randn(4, 3, size, size))
+        difference = max_difference_to_pytorch(module, model_file, torch.randn(4, *module.preprocessing.input_shape))
         print(f"exported {model_file} and {out / 'model.json'}; largest logit difference to PyTorch on a "
               f"random batch: {difference:.2e}")
         if difference > 1e-4:

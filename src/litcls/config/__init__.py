@@ -178,6 +178,8 @@ def _coerce(key: Key, value: Any) -> Any:
             if default is None:
                 return None
             raise ValueError("it may not be empty")
+        if key.metadata.get("parse"):
+            return key.metadata["parse"](value)
         if kind is bool:
             if isinstance(value, str):
                 if value.lower() not in ("true", "false", "1", "0", "yes", "no"):

@@ -75,7 +75,7 @@ class FolderDataModule(L.LightningDataModule):
     def images(self, rows: pd.DataFrame, transform: A.BaseCompose) -> Dataset:
         """The dataset of these rows through ``transform`` (a stream's datamodule reads them from its chunks)."""
         return ImageDataset(self.root, rows["path"].tolist(), self._labels(rows), transform,
-                            min_size=self.preprocessing.img_size)
+                            min_size=self.preprocessing.img_size, channels=self.preprocessing.in_chans)
 
     def _loader_options(self) -> dict:
         return {"batch_size": self.batch_size, "num_workers": self.num_workers, "worker_init_fn": worker_init,

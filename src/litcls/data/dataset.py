@@ -1,5 +1,5 @@
-"""A map-style dataset over (path, label) rows: decode to RGB, then one albumentations pipeline. A label is a class
-index (single-label) or a float vector with one cell per label (multi-label, NaN where ignored)."""
+"""A map-style dataset over (path, label) rows: decode to RGB (or grey), then one albumentations pipeline. A label is
+a class index (single-label) or a float vector with one cell per label (multi-label, NaN where ignored)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from litcls.data.decode import load_rgb
+from litcls.data.decode import load_image, load_rgb
 from litcls.errors import UserError
 
 __all__ = ["ImageDataset", "UnreadableImageError", "load_rgb"]
@@ -39,12 +39,13 @@ class ImageDataset(Dataset):
         labels: class index of each image; or, multi-label, an (N, L) float array whose row is the image's
             target (1.0, 0.0, NaN for an ignored cell), returned as a float32 tensor of shape (L,).
         transform: albumentations pipeline ending in ``ToTensorV2``.
-        min_size: the size the pipeline resizes to; large JPEGs are decoded at a reduced scale down to it
-            (see :func:`~litcls.data.decode.load_rgb`).
+        min_size: the size the pipeline resizes to, (height, width); large JPEGs are decoded at a reduced scale
+            down to it (see :func:`~litcls.data.decode.load_rgb`).
+        channels: 3 decodes to RGB, 1 to grey (``--in-chans``).
     """
 
     def __init__(self, root: Path, paths: Sequence[str], labels: Sequence[int] | np.ndarray,
-                 transform: A.BaseCompose, min_size: int | None = None):
+                 transform: A.BaseCompose, min_size: int | tuple[int, int] | None = None, channels: int = 3):
         if len(paths) != len(labels):
             raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
         self.root = Path(root)
@@ -57,6 +58,7 @@ class ImageDataset(Dataset):
             self.labels = [int(label) for label in labels]
         self.transform = transform
         self.min_size = min_size
+        self.channels = channels
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -68,7 +70,7 @@ class ImageDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int | torch.Tensor]:
         path = self.root / self.paths[index]
         try:
-            image = load_rgb(path, self.min_size)
+            image = load_image(path, self.min_size, self.channels)
         except Exception as err:  # stop the run, naming the file, rather than train on a silently shorter epoch
             raise UnreadableImageError(
                 f"cannot decode {path} ({type(err).__name__}: {err}). The folder scan reads headers only, so "

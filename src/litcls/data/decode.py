@@ -1,4 +1,5 @@
-"""Decode any image file PIL can open to an 8-bit RGB array, the one format every pipeline expects.
+"""Decode any image file PIL can open to an 8-bit RGB array, the one format every pipeline expects (or to one
+greyscale channel, for a model trained with ``--in-chans 1``).
 
 ``Image.convert("RGB")`` alone gets several modes wrong: it drops transparency onto whatever colour the
 hidden pixels happen to hold, and clips 16-bit and float greyscale to 255 (a 12-bit X-ray turns white, a
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from litcls.data.image_size import ImageSize
 
 BACKGROUND = (255, 255, 255)
 # I;16 (and its byte orders), 32-bit integer and 32-bit float greyscale: more than 8 bits per pixel.
@@ -43,12 +46,25 @@ def _stretch_to_uint8(pixels: np.ndarray) -> np.ndarray:
     return np.round((values - low) * (255.0 / (high - low))).astype(np.uint8)
 
 
-def load_rgb(path: str | Path, min_size: int | None = None) -> np.ndarray:
+def load_image(path: str | Path, min_size: int | ImageSize | None = None, channels: int = 3) -> np.ndarray:
+    """Decode an image file as :func:`load_rgb` does, to (H, W, 3) RGB or, with ``channels=1``, (H, W, 1) grey."""
+    rgb = load_rgb(path, min_size)
+    return rgb if channels == 3 else to_grey(rgb)
+
+
+def to_grey(rgb: np.ndarray) -> np.ndarray:
+    """RGB uint8 (H, W, 3) -> luma uint8 (H, W, 1), ITU-R 601-2 weights as Pillow's ``convert("L")`` (a grey image
+    repeated to RGB comes back unchanged)."""
+    return np.asarray(Image.fromarray(rgb).convert("L"))[:, :, None]
+
+
+def load_rgb(path: str | Path, min_size: int | ImageSize | None = None) -> np.ndarray:
     """Decode an image file to RGB uint8 (H, W, 3), applying the EXIF orientation of phone photos.
 
-    With ``min_size``, a JPEG is decoded at 1/2, 1/4 or 1/8 scale when the result still has at least
-    ``min_size`` pixels on each side (libjpeg scales in the DCT domain, an averaging filter): a 4000 x 3000
-    photo bound for 224 px decodes at 500 x 375, several times faster, and the final resize aliases less.
+    With ``min_size`` (pixels, or (height, width)), a JPEG is decoded at 1/2, 1/4 or 1/8 scale when the result
+    still has at least ``min_size`` pixels on each side (libjpeg scales in the DCT domain, an averaging filter):
+    a 4000 x 3000 photo bound for 224 px decodes at 500 x 375, several times faster, and the final resize aliases
+    less.
     Other formats ignore it.
 
     Files were checked when the folder was scanned (see :mod:`litcls.data.validate`), including the
@@ -58,7 +74,8 @@ def load_rgb(path: str | Path, min_size: int | None = None) -> np.ndarray:
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with Image.open(path) as image:
             if min_size:
-                image.draft(image.mode, (min_size, min_size))
+                height, width = (min_size, min_size) if isinstance(min_size, int) else min_size
+                image.draft(image.mode, (width, height))
             image.load()
             return to_rgb(_upright(image))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from litcls.data.image_size import format_image_size, parse_image_size
 from litcls.data.presets import augment_presets
 from litcls.data.stream.location import is_stream
 from litcls.errors import UserError
@@ -16,6 +17,13 @@ AUGMENT_PRESETS = augment_presets()  # the YAML files in litcls/data/augment_pre
 BALANCE = ("none", "sampler", "loss")
 UNCERTAIN = ("ignore", "zeros", "ones")
 MISSING = ("negative", "ignore")
+RESIZE = ("squash", "pad", "crop")  # built by litcls.data.transforms
+IN_CHANS = (1, 3)
+
+
+def image_size_setting(value: object) -> int | str:
+    """``--img-size`` as the config holds it: a number for a square (as always), ``"HxW"`` otherwise."""
+    return format_image_size(parse_image_size(value))
 
 
 @dataclass
@@ -57,9 +65,16 @@ class DataSettings:
     slice_cols: str | None = setting(None, "manifest: comma-separated metadata columns (e.g. sex,site) whose values "
                                      "get their own accuracy and macro F1 in slices.csv and the report",
                                      group="data")
-    img_size: int | None = setting(None, "images are resized to IMG_SIZE x IMG_SIZE pixels (default: the size "
-                                   "the model suits, see --list-models, or the size its --pretrained or "
-                                   "--weights were trained at)", group="data")
+    img_size: str | int | None = setting(None, "images are resized to IMG_SIZE x IMG_SIZE pixels, or to HEIGHTxWIDTH "
+                                         "such as 48x64 (default: the size the model suits, see --list-models, or "
+                                         "the size its --pretrained or --weights were trained at)", group="data",
+                                         parse=image_size_setting)
+    resize: str = setting("squash", "how an image meets --img-size: squash (stretch to it, ignoring the aspect "
+                          "ratio), pad (fit the longer side, keep the aspect ratio, fill the border with black) or "
+                          "crop (fit the shorter side, keep the aspect ratio, cut the centre); the same in training, "
+                          "evaluation, predict.py and the export", RESIZE, group="data")
+    in_chans: int = setting(3, "image channels the model sees: 3 (RGB) or 1 (greyscale: every image is decoded to "
+                            "one channel, e.g. X-rays or microscopy)", group="data")
     val_size: float = setting(0.15, "fraction of images for validation, in (0, 1)", group="data")
     test_size: float = setting(0.15, "fraction of images for the test split, in [0, 1); 0 = no test split",
                                group="data")
@@ -86,7 +101,9 @@ class DataSettings:
         if self.val_size + self.test_size >= 1:
             raise UserError(f"--val-size + --test-size must leave images for training, got "
                             f"{self.val_size} + {self.test_size} >= 1")
-        check_at_least(self, 1, "img_size", "batch_size")
+        check_at_least(self, 1, "batch_size")
+        if self.in_chans not in IN_CHANS:
+            raise UserError(f"--in-chans must be 1 (greyscale) or 3 (RGB), got {self.in_chans}")
         check_at_least(self, 0, "num_workers")
         check_choices(self)
         if self.groups is not None and not Path(self.groups).is_file():

@@ -1,12 +1,13 @@
 """Export a trained model to files that run without this repository: ONNX or TorchScript, plus a JSON card.
 
-The ONNX graph takes decoded images as they come, uint8 pixels (N, H, W, 3) in RGB at any height and width, and
+The ONNX graph takes decoded images as they come, uint8 pixels (N, H, W, 3) in RGB (or (N, H, W) grey for a model
+trained with ``--in-chans 1``) at any height and width, and
 returns probabilities (N, num_classes): training's resize, the normalisation, the network, the calibration
 temperature and the softmax are inside it (:class:`~litcls.inference.raw_image_model.RawImageClassifier`). The
 class names, the two-class operating threshold and the preprocessing are written into the file's metadata
 (``metadata_props``, JSON values), so the file alone is enough to predict (``docs/examples/onnx_predict.py``).
 
-The TorchScript file takes normalised images (N, 3, S, S) and returns logits, as before; ``model.json`` beside
+The TorchScript file takes normalised images (N, C, H, W) and returns logits, as before; ``model.json`` beside
 either file says how to use it.
 """
 
@@ -18,15 +19,38 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from litcls.data.image_size import format_image_size
+from litcls.data.transforms import Preprocessing
 from litcls.models.module import ClassifierModule
 from litcls.suggest import did_you_mean
 
 FORMATS = ("onnx", "torchscript")
-DECODING = ("EXIF orientation applied; transparent pixels composited on white; greyscale repeated to RGB; a JPEG "
-            "decoded at the smallest scale 1/2, 1/4 or 1/8 that keeps at least img_size pixels on each side "
-            "(Pillow: image.draft(image.mode, (img_size, img_size)))")
-RESIZE = ("inside the graph, as training: OpenCV INTER_AREA when the image is larger than img_size on either side, "
-          "INTER_LINEAR (bilinear) otherwise, to img_size x img_size, rounded to whole 8-bit levels")
+DECODING = ("EXIF orientation applied; transparent pixels composited on white; greyscale repeated to RGB{grey}; a "
+            "JPEG decoded at the smallest scale 1/2, 1/4 or 1/8 that keeps at least height x width pixels "
+            "(Pillow: image.draft(image.mode, (width, height)), height and width from img_size)")
+GREY = ", then RGB to grey as Pillow's convert('L') (L = 0.299 R + 0.587 G + 0.114 B)"
+RESIZES = {
+    "squash": "OpenCV INTER_AREA when the image is larger than img_size on either side, INTER_LINEAR (bilinear) "
+              "otherwise, to img_size (height x width) regardless of the aspect ratio",
+    "pad": "both sides scaled by min(height / h, width / w) (sides rounded half to even; INTER_AREA when the factor "
+           "is below 1, else INTER_LINEAR), then padded with black to img_size, the image centred (offset (height "
+           "- h') // 2, (width - w') // 2)",
+    "crop": "both sides scaled by max(height / h, width / w) (sides rounded half to even; INTER_AREA when the factor "
+            "is below 1, else INTER_LINEAR), then the centre cut to img_size (offset (h' - height) // 2, "
+            "(w' - width) // 2)",
+}
+
+
+def pixel_kind(pre: Preprocessing) -> str:
+    """What the exported graph takes, in words: ``uint8 RGB`` or ``uint8 grey``."""
+    return "uint8 grey" if pre.in_chans == 1 else "uint8 RGB"
+
+
+def input_layout(pre: Preprocessing) -> str:
+    """The exported graph's input, in words, for the metadata and the model card."""
+    if pre.in_chans == 1:
+        return "uint8 (batch, height, width) grey pixels, any height and width"
+    return "uint8 (batch, height, width, 3) RGB pixels, any height and width"
 
 
 def onnx_metadata(module: ClassifierModule, calibrated: bool = True) -> dict[str, str]:
@@ -47,9 +71,12 @@ def onnx_metadata(module: ClassifierModule, calibrated: bool = True) -> dict[str
     decision |= {key: value for key, value in module.decision.items()
                  if key in ("threshold", "threshold_calibrated", "threshold_rule")}
     pre = module.preprocessing
-    preprocessing = {"input": "uint8 (batch, height, width, 3) RGB pixels, any height and width",
-                     "decoding": DECODING, "img_size": pre.img_size, "resize": RESIZE, "mean": list(pre.mean),
-                     "std": list(pre.std), "normalisation": "inside the graph: (pixel / 255 - mean) / std"}
+    preprocessing = {"input": input_layout(pre), "decoding": DECODING.format(grey=GREY if pre.in_chans == 1 else ""),
+                     "img_size": format_image_size(pre.img_size), "height": pre.img_size[0],
+                     "width": pre.img_size[1], "in_chans": pre.in_chans, "resize_mode": pre.resize,
+                     "resize": f"inside the graph, as training: {RESIZES[pre.resize]}; rounded to whole 8-bit levels",
+                     "mean": list(pre.mean), "std": list(pre.std),
+                     "normalisation": "inside the graph: (pixel / 255 - mean) / std"}
     return {"class_names": json.dumps(module.class_names, ensure_ascii=False),
             "preprocessing": json.dumps(preprocessing), "decision": json.dumps(decision, ensure_ascii=False),
             "output": "probabilities (batch, num_classes) in class_names order",
@@ -75,8 +102,9 @@ def write_model_card(module: ClassifierModule, path: Path, model_file: str, meta
             "model_file": model_file,
             "architecture": module.hparams.model,
             "class_names": module.class_names,
-            "input": "float32 tensor (batch, 3, img_size, img_size): RGB resized to img_size x img_size, "
-                     "scaled to [0, 1], then (x - mean) / std per channel",
+            "input": f"float32 tensor (batch, {module.preprocessing.in_chans}, height, width): "
+                     f"{'grey' if module.preprocessing.in_chans == 1 else 'RGB'} resized to img_size (height, width) "
+                     f"by --resize {module.preprocessing.resize}, scaled to [0, 1], then (x - mean) / std per channel",
             "output": module.task.output_note,
             "preprocessing": module.preprocessing.to_dict(),
         }
@@ -91,8 +119,9 @@ def export_onnx(module: ClassifierModule, path: Path, calibrated: bool = True) -
     from litcls.inference.raw_image_model import RawImageClassifier
 
     graph = RawImageClassifier(module.cpu(), decision_rule(module, calibrated)[0]).eval()
-    example = torch.randint(0, 256, (2, module.preprocessing.img_size + 7, module.preprocessing.img_size + 3, 3),
-                            dtype=torch.uint8)
+    pre = module.preprocessing
+    channels = () if pre.in_chans == 1 else (3,)  # a grey graph takes (N, H, W)
+    example = torch.randint(0, 256, (2, pre.img_size[0] + 7, pre.img_size[1] + 3, *channels), dtype=torch.uint8)
     dim = torch.export.Dim
     torch.onnx.export(graph, (example,), str(path), dynamo=True, external_data=False, input_names=["pixels"],
                       output_names=["probabilities"],
@@ -120,9 +149,8 @@ def export_model(module: ClassifierModule, out_dir: Path, fmt: str, calibrated: 
         metadata = export_onnx(module, path, calibrated)
     else:
         path, metadata = out_dir / "model.ts", None
-        size = module.preprocessing.img_size
         with torch.no_grad():
-            torch.jit.save(torch.jit.trace(module.model, torch.randn(2, 3, size, size)), str(path))
+            torch.jit.save(torch.jit.trace(module.model, torch.randn(2, *module.preprocessing.input_shape)), str(path))
     write_model_card(module, out_dir / "model.json", path.name, metadata)
     return path
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from litcls.data.transforms import Preprocessing
 from litcls.models.module import ClassifierModule
 
 # what an export must reach on the checked images to be kept: the figures the resize is designed to meet
@@ -19,15 +20,19 @@ MIN_AGREEMENT = 0.98
 MAX_MEAN_DIFFERENCE = 0.01
 
 
-def onnx_probabilities(model_file: Path, paths: Sequence[Path], min_size: int) -> np.ndarray:
-    """(N, C) probabilities of the ONNX graph on each file, decoded as training decodes it (one image per call:
-    the sizes differ)."""
+def onnx_probabilities(model_file: Path, paths: Sequence[Path], pre: Preprocessing) -> np.ndarray:
+    """(N, C) probabilities of the ONNX graph on each file, decoded as training decodes it, (H, W, 3) RGB or
+    (H, W) grey (one image per call: the sizes differ)."""
     import onnxruntime
 
-    from litcls.data.decode import load_rgb
+    from litcls.data.decode import load_image
+
+    def pixels(path: Path) -> np.ndarray:
+        image = load_image(path, pre.img_size, pre.in_chans)
+        return image[:, :, 0] if pre.in_chans == 1 else image
 
     session = onnxruntime.InferenceSession(str(model_file), providers=["CPUExecutionProvider"])
-    return np.concatenate([session.run(None, {"pixels": load_rgb(path, min_size)[None]})[0] for path in paths])
+    return np.concatenate([session.run(None, {"pixels": pixels(path)[None]})[0] for path in paths])
 
 
 def decisions(probabilities: np.ndarray, operating: tuple[int, float] | None, classes: list[str]) -> np.ndarray:
@@ -58,8 +63,9 @@ def compare_with_predict(module: ClassifierModule | Sequence[ClassifierModule], 
     read = [Path(path) for path, error in zip(table["path"], table["error"], strict=True) if not error]
     classes = members[0].class_names
     expected = probabilities_of(table[table["error"] == ""], classes)
-    size = max(member.preprocessing.img_size for member in members)
-    actual = onnx_probabilities(model_file, read, size).astype(np.float64)
+    # decoded at the largest member's size (large JPEGs are drafted down to it), as predict.py decodes them
+    largest = max((member.preprocessing for member in members), key=lambda pre: pre.img_size[0] * pre.img_size[1])
+    actual = onnx_probabilities(model_file, read, largest).astype(np.float64)
     if len(members) == 1:
         operating = decision_rule(members[0], calibrated)[1]
     else:

@@ -21,7 +21,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from torch.utils.data import DataLoader, Dataset
 
 import litcls.quiet  # noqa: F401  (Lightning's messages a user can do nothing about)
-from litcls.data.dataset import load_rgb
+from litcls.data.decode import load_image
 from litcls.data.scan import is_image
 from litcls.data.transforms import Preprocessing, eval_transform
 from litcls.devices import lightning_device
@@ -82,9 +82,9 @@ def find_images(inputs: Sequence[str | Path]) -> list[Path]:
     return paths
 
 
-def model_input(path: Path, transform: A.BaseCompose, min_size: int) -> torch.Tensor:
-    """An image file as the model sees it, (3, S, S): decoded as in training, then the evaluation transform."""
-    return transform(image=load_rgb(path, min_size))["image"]
+def model_input(path: Path, transform: A.BaseCompose, pre: Preprocessing) -> torch.Tensor:
+    """An image file as the model sees it, (C, H, W): decoded as in training, then the evaluation transform."""
+    return transform(image=load_image(path, pre.img_size, pre.in_chans))["image"]
 
 
 class _PredictionImages(Dataset):
@@ -94,16 +94,16 @@ class _PredictionImages(Dataset):
     def __init__(self, paths: Sequence[Path], preprocessing: Preprocessing, view: View | None = None):
         self.paths = list(paths)
         self.transform = eval_transform(preprocessing)
-        self.min_size = preprocessing.img_size
+        self.preprocessing = preprocessing
         self.view = view
-        self.blank = torch.zeros(3, preprocessing.img_size, preprocessing.img_size)
+        self.blank = torch.zeros(preprocessing.input_shape)
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
         try:
-            image = model_input(self.paths[index], self.transform, self.min_size)
+            image = model_input(self.paths[index], self.transform, self.preprocessing)
         except Exception as err:  # any decoder failure becomes an error row, not a crash
             return self.blank, f"{type(err).__name__}: {' '.join(str(err).split())}"
         return (self.view(image) if self.view is not None else image), ""
@@ -218,7 +218,7 @@ def predict_images(module: ClassifierModule | Sequence[ClassifierModule], paths:
     classes = members[0].class_names
     views, errors = [], []
     for member in members:
-        for view in policy_views(tta, member.preprocessing.img_size):
+        for view in policy_views(tta, min(member.preprocessing.img_size)):
             logits, errors = predict_logits(member, paths, batch_size, num_workers, device, view=view)
             views.append(logits)
     if len(members) == 1:
@@ -264,7 +264,7 @@ def gradcam_target(module: ClassifierModule, layer: str | None = None) -> Target
     """
     from litcls.models.gradcam import resolve_target_layer
 
-    return resolve_target_layer(module, layer, module.preprocessing.img_size)
+    return resolve_target_layer(module, layer, module.preprocessing.input_shape)
 
 
 def gradcam_overlays(module: ClassifierModule, target: Target, paths: Sequence[str | Path],
@@ -272,14 +272,15 @@ def gradcam_overlays(module: ClassifierModule, target: Target, paths: Sequence[s
     """Grad-CAM of class ``classes[i]`` for the image file ``paths[i]``, preprocessed as :func:`predict_images` does.
 
     Returns:
-        The images as the model sees them, (N, S, S, 3) float in [0, 1], and their overlays, (N, S, S, 3) uint8.
+        The images as the model sees them, (N, H, W, 3) float in [0, 1] (grey repeated to RGB), and their overlays,
+        (N, H, W, 3) uint8.
     """
     from litcls.models.gradcam import gradcam_heatmaps, overlay, to_display
 
     pre = module.preprocessing
     transform = eval_transform(pre)
     param = next(module.parameters())
-    images = torch.stack([model_input(Path(p), transform, pre.img_size) for p in paths]).to(param.device)
+    images = torch.stack([model_input(Path(p), transform, pre) for p in paths]).to(param.device)
     heatmaps = gradcam_heatmaps(module, target, images, classes)
     shown = to_display(images, pre.mean, pre.std)
     return shown, overlay(shown, heatmaps)

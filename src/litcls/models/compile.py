@@ -15,13 +15,14 @@ import torch
 from torch import nn
 
 
-def compile_or_warn(model: nn.Module, img_size: int) -> bool:
-    """Compile ``model``; returns whether it stayed compiled."""
+def compile_or_warn(model: nn.Module, input_shape: tuple[int, int, int]) -> bool:
+    """Compile ``model`` and try it on two images of ``input_shape`` (C, H, W); returns whether it stayed
+    compiled."""
     try:
         model.compile()
         was_training = model.training
         buffers = [buffer.clone() for buffer in model.buffers()]
-        images = torch.zeros(2, 3, img_size, img_size)
+        images = torch.zeros(2, *input_shape)
         try:
             model.train()
             model(images).float().sum().backward()

@@ -120,9 +120,10 @@ def preserved_state(module: nn.Module) -> Iterator[None]:
             param.grad = grad
 
 
-def probe_shapes(module: nn.Module, img_size: int) -> tuple[list[tuple[str, tuple[int, ...]]], dict[str, int]]:
-    """(path, output shape) of every submodule whose forward returned a tensor on an ``img_size`` image, in the
-    order their forward finishes, and how many times each ran."""
+def probe_shapes(module: nn.Module,
+                 input_shape: tuple[int, int, int]) -> tuple[list[tuple[str, tuple[int, ...]]], dict[str, int]]:
+    """(path, output shape) of every submodule whose forward returned a tensor on one image of ``input_shape``
+    (C, H, W), in the order their forward finishes, and how many times each ran."""
     calls: dict[str, int] = {}
     finished: list[tuple[str, tuple[int, ...]]] = []
     names = {sub: name for name, sub in module.named_modules() if name}
@@ -135,34 +136,34 @@ def probe_shapes(module: nn.Module, img_size: int) -> tuple[list[tuple[str, tupl
 
     handles = [sub.register_forward_hook(record) for sub in names]
     param = next(module.parameters())
-    channels = int(getattr(module, "in_chans", 3))
     try:
         with preserved_state(module), torch.no_grad():
             module.eval()
-            module(torch.zeros(1, channels, img_size, img_size, device=param.device, dtype=param.dtype))
+            module(torch.zeros(1, *input_shape, device=param.device, dtype=param.dtype))
     finally:
         for handle in handles:
             handle.remove()
     return finished, calls
 
 
-def feature_maps(module: nn.Module, img_size: int) -> list[FeatureMap]:
-    """Spatial feature maps of ``module`` on an ``img_size`` image, in the order their forward finishes.
+def feature_maps(module: nn.Module, input_shape: tuple[int, int, int]) -> list[FeatureMap]:
+    """Spatial feature maps of ``module`` on one image of ``input_shape`` (C, H, W), in the order their forward
+    finishes.
 
     A module run more than once per forward pass (a ReLU reused inside a ResNet block) is left out: its hooks
     would see several maps.
     """
-    finished, calls = probe_shapes(module, img_size)
+    finished, calls = probe_shapes(module, input_shape)
     convs = {name for name, sub in module.named_modules() if isinstance(sub, nn.Conv2d)}
     return [FeatureMap(name, shape, name in convs) for name, shape in finished
             if calls[name] == 1 and len(shape) == 4 and shape[2] * shape[3] > 1]
 
 
-def find_target_layer(module: nn.Module, img_size: int) -> str | None:
+def find_target_layer(module: nn.Module, input_shape: tuple[int, int, int]) -> str | None:
     """Path (from ``module``) of the layer Grad-CAM should explain, or None when there is no convolution."""
     if not any(isinstance(sub, nn.Conv2d) for sub in module.modules()):
         return None
-    maps = feature_maps(module, img_size)
+    maps = feature_maps(module, input_shape)
     last_conv = max((index for index, fmap in enumerate(maps) if fmap.is_conv), default=None)
     if last_conv is None:
         return None
@@ -172,7 +173,7 @@ def find_target_layer(module: nn.Module, img_size: int) -> str | None:
     return maps[target].path
 
 
-def resolve_target_layer(module: nn.Module, path: str | None, img_size: int) -> Target | None:
+def resolve_target_layer(module: nn.Module, path: str | None, input_shape: tuple[int, int, int]) -> Target | None:
     """The layer named by ``--gradcam-layer`` (checked), the automatic choice when ``path`` is None.
 
     Raises:
@@ -182,12 +183,12 @@ def resolve_target_layer(module: nn.Module, path: str | None, img_size: int) -> 
         target = transformer_target(module)
         if target is not None:
             return target
-        found = find_target_layer(module, img_size)
+        found = find_target_layer(module, input_shape)
         return None if found is None else Target(found, module.get_submodule(found))
     net, prefix = network_of(module)
     if is_vit(net) or is_channels_last_stages(net):
-        return transformer_layer(module, path, img_size)
-    maps = feature_maps(module, img_size)
+        return transformer_layer(module, path, input_shape)
+    maps = feature_maps(module, input_shape)
     valid = [fmap.path for fmap in maps]
     hint = f"layers with a spatial feature map, last ones: {', '.join(valid[-8:])}" if valid else \
         "this model has no layer with a spatial feature map"
@@ -197,15 +198,15 @@ def resolve_target_layer(module: nn.Module, path: str | None, img_size: int) -> 
         raise UserError(f"--gradcam-layer: no module {path!r} in the model; {hint}") from None
     if path not in valid:
         raise UserError(f"--gradcam-layer: {path!r} does not output one (N, C, H, W) feature map larger than 1x1 "
-                        f"per forward pass at {img_size} px; {hint}")
+                        f"per forward pass at {input_shape[1]}x{input_shape[2]} px; {hint}")
     return Target(path, layer)
 
 
-def transformer_layer(module: nn.Module, path: str, img_size: int) -> Target:
+def transformer_layer(module: nn.Module, path: str, input_shape: tuple[int, int, int]) -> Target:
     """``--gradcam-layer`` on a transformer: a layer run once that outputs the ViT's tokens (N, T, C) or a stage's
     (N, H, W, C) map."""
     net, _ = network_of(module)
-    finished, calls = probe_shapes(module, img_size)
+    finished, calls = probe_shapes(module, input_shape)
     tokens = 3 if is_vit(net) else 4
     valid = [name for name, shape in finished if calls[name] == 1 and len(shape) == tokens and shape[1] > 1]
     hint = f"layers it can explain, last ones: {', '.join(valid[-6:])}"
@@ -246,9 +247,10 @@ def gradcam_heatmaps(module: nn.Module, layer: nn.Module | Target, images: torch
 
 
 def to_display(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-    """Undo the normalisation: (N, 3, H, W) model inputs -> (N, H, W, 3) float RGB in [0, 1]."""
+    """Undo the normalisation: (N, C, H, W) model inputs -> (N, H, W, 3) float RGB in [0, 1] (grey repeated)."""
     pixels = images.detach().float().cpu().permute(0, 2, 3, 1).numpy()
-    return np.clip(pixels * np.asarray(std) + np.asarray(mean), 0.0, 1.0)
+    shown = np.clip(pixels * np.asarray(std) + np.asarray(mean), 0.0, 1.0)
+    return np.repeat(shown, 3, axis=3) if shown.shape[3] == 1 else shown
 
 
 def overlay(images: np.ndarray, heatmaps: np.ndarray, image_weight: float = 0.55) -> np.ndarray:

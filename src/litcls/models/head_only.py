@@ -51,7 +51,7 @@ def head_inputs(model: nn.Module, head: str, images: torch.Tensor) -> tuple[torc
     return captured[0].flatten(1), logits
 
 
-def check_head_is_last(model: nn.Module, model_name: str, head: str, img_size: int, in_chans: int = 3) -> None:
+def check_head_is_last(model: nn.Module, model_name: str, head: str, input_shape: tuple[int, int, int]) -> None:
     """Refuse models whose output is not their head's output (something runs after the head), or whose head is
     all there is: cached features could not reproduce their logits, or there is no backbone to cache."""
     head_params = {id(p) for p in model.get_submodule(head).parameters()}
@@ -61,7 +61,7 @@ def check_head_is_last(model: nn.Module, model_name: str, head: str, img_size: i
     was_training = model.training
     model.eval()
     try:
-        features, logits = head_inputs(model, head, torch.zeros(2, in_chans, img_size, img_size))
+        features, logits = head_inputs(model, head, torch.zeros(2, *input_shape))
         if features.dim() != 2 or not torch.allclose(model.get_submodule(head)(features), logits, atol=1e-5):
             raise UserError(f"--cache-features: model {model_name!r} computes more after its head {head!r}, so "
                             "cached head inputs cannot reproduce its output; train without --cache-features")

@@ -80,8 +80,7 @@ class ClassifierModule(L.LightningModule):
         self.class_names = list(class_names)
         self.task = task_for(task)
         self.preprocessing = Preprocessing.from_dict(preprocessing)
-        # the channels of the images (3, or 1 for grey images where the preprocessing says so)
-        self.in_chans = int(preprocessing.get("in_chans", 3))
+        self.in_chans = self.preprocessing.in_chans  # 3, or 1 for grey images
         self.model = build_model(model, len(self.class_names), self.preprocessing.img_size, self.in_chans)
         replace_head(self.model, model, get_model_spec(model).head_name(self.model), head)
         if channels_last:
@@ -105,7 +104,7 @@ class ClassifierModule(L.LightningModule):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if self.hparams.get("channels_last") and images.dim() == 4:
             images = images.contiguous(memory_format=torch.channels_last)
-        return self.model(images)  # (B, 3, H, W) -> (B, num_classes) logits
+        return self.model(images)  # (B, C, H, W) -> (B, num_classes) logits
 
     def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = batch

@@ -1,4 +1,7 @@
-"""Model registry: a name -> a tiny builder ``(num_classes, img_size) -> nn.Module``.
+"""Model registry: a name -> a tiny builder ``(num_classes, img_size) -> nn.Module``; ``img_size`` is (height,
+width). A builder that also takes ``in_chans`` builds for 1 (grey) or 3 (RGB) channels itself; any other gets its
+first RGB convolution replaced (:func:`~litcls.models.spec.set_input_channels`; pretrained weights are summed
+over RGB when loaded, :func:`~litcls.models.weights.adapt_input_channels`).
 
 Register a model with the decorator; a duplicate name is refused so two files cannot silently shadow
 each other::
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from torch import nn
 
+from litcls.data.image_size import ImageSize
 from litcls.errors import UserError
 from litcls.models.import_path import import_path_spec
 from litcls.models.spec import TIMM_PREFIX, Builder, ModelSpec, set_input_channels
@@ -74,8 +78,8 @@ def get_model_spec(name: str) -> ModelSpec:
     return _REGISTRY[name]
 
 
-def build_model(name: str, num_classes: int, img_size: int | None = None, in_chans: int = 3) -> nn.Module:
-    """Build the model ``name`` with a head of ``num_classes`` outputs."""
+def build_model(name: str, num_classes: int, img_size: int | ImageSize | None = None, in_chans: int = 3) -> nn.Module:
+    """Build the model ``name`` with a head of ``num_classes`` outputs for ``in_chans`` channels."""
     return get_model_spec(name).build(num_classes, img_size, in_chans)
 
 

@@ -57,12 +57,12 @@ class BasicBlock(nn.Module):
 class CifarResNet(nn.Module):
     """ResNet-``depth`` for small images; ``depth`` = 6n + 2 (20, 32, 44, 56, 110)."""
 
-    def __init__(self, depth: int, num_classes: int, widths: tuple[int, int, int] = (16, 32, 64)):
+    def __init__(self, depth: int, num_classes: int, widths: tuple[int, int, int] = (16, 32, 64), in_chans: int = 3):
         super().__init__()
         if (depth - 2) % 6:
             raise ValueError(f"depth must be 6n + 2 (20, 32, 44, 56, 110), got {depth}")
         blocks = (depth - 2) // 6
-        self.conv1 = conv3x3(3, widths[0])
+        self.conv1 = conv3x3(in_chans, widths[0])
         self.bn1 = nn.BatchNorm2d(widths[0])
         self.relu = nn.ReLU(inplace=True)
         self.layer1 = self._make_stage(widths[0], widths[0], blocks, stride=1)
@@ -85,7 +85,7 @@ class CifarResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu(self.bn1(self.conv1(x)))  # (B, 3, H, W) -> (B, 16, H, W)
+        x = self.relu(self.bn1(self.conv1(x)))  # (B, C, H, W) -> (B, 16, H, W)
         x = self.layer1(x)  # -> (B, 16, H, W)
         x = self.layer2(x)  # -> (B, 32, H/2, W/2)
         x = self.layer3(x)  # -> (B, 64, H/4, W/4)
@@ -94,18 +94,18 @@ class CifarResNet(nn.Module):
 
 
 @register_model(input_size=32)
-def resnet20(num_classes: int, img_size: int) -> nn.Module:
+def resnet20(num_classes: int, img_size: tuple[int, int], in_chans: int = 3) -> nn.Module:
     """ResNet-20 for 32 px images (He et al. 2016, sec. 4.2): 3 stages x 3 basic blocks, 16-32-64 channels."""
-    return CifarResNet(20, num_classes)
+    return CifarResNet(20, num_classes, in_chans=in_chans)
 
 
 @register_model(input_size=32)
-def resnet32(num_classes: int, img_size: int) -> nn.Module:
+def resnet32(num_classes: int, img_size: tuple[int, int], in_chans: int = 3) -> nn.Module:
     """ResNet-32 for 32 px images (He et al. 2016, sec. 4.2): 3 stages x 5 basic blocks."""
-    return CifarResNet(32, num_classes)
+    return CifarResNet(32, num_classes, in_chans=in_chans)
 
 
 @register_model(input_size=32)
-def resnet56(num_classes: int, img_size: int) -> nn.Module:
+def resnet56(num_classes: int, img_size: tuple[int, int], in_chans: int = 3) -> nn.Module:
     """ResNet-56 for 32 px images (He et al. 2016, sec. 4.2): 3 stages x 9 basic blocks."""
-    return CifarResNet(56, num_classes)
+    return CifarResNet(56, num_classes, in_chans=in_chans)

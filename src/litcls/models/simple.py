@@ -20,16 +20,21 @@ class MLP(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x):
-        return self.net(x)  # (B, 3, H, W) -> (B, num_classes)
+        return self.net(x)  # (B, C, H, W) -> (B, num_classes)
+
+
+def pixels(img_size: tuple[int, int], in_chans: int) -> int:
+    """The length of a flattened image: channels x height x width."""
+    return in_chans * img_size[0] * img_size[1]
 
 
 @register_model(input_size=32)
-def linear(num_classes: int, img_size: int, in_chans: int = 3) -> nn.Module:
+def linear(num_classes: int, img_size: tuple[int, int], in_chans: int = 3) -> nn.Module:
     """Softmax regression on raw pixels: one linear layer."""
-    return MLP(in_chans * img_size * img_size, num_classes)
+    return MLP(pixels(img_size, in_chans), num_classes)
 
 
 @register_model(input_size=32)
-def mlp(num_classes: int, img_size: int, in_chans: int = 3) -> nn.Module:
+def mlp(num_classes: int, img_size: tuple[int, int], in_chans: int = 3) -> nn.Module:
     """Two hidden layers (512, 256) with ReLU and dropout on raw pixels."""
-    return MLP(in_chans * img_size * img_size, num_classes, hidden=(512, 256), dropout=0.2)
+    return MLP(pixels(img_size, in_chans), num_classes, hidden=(512, 256), dropout=0.2)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from litcls.data.image_size import ImageSize, parse_image_size
 from litcls.errors import UserError
 from litcls.models.heads import MLPHead
 
@@ -41,15 +42,15 @@ class ModelSpec:
     head: str | None = None
     pretrained_name: str | None = None
 
-    def build(self, num_classes: int, img_size: int | None = None, in_chans: int = 3) -> nn.Module:
-        """The model with ``num_classes`` outputs for ``in_chans``-channel images of ``img_size`` pixels.
+    def build(self, num_classes: int, img_size: int | ImageSize | None = None, in_chans: int = 3) -> nn.Module:
+        """The model with ``num_classes`` outputs for ``in_chans``-channel images of ``img_size`` (height, width).
 
         The builder gets the keywords it declares (``img_size``, ``in_chans``); one without ``in_chans`` has its
         first convolution replaced for other channel counts.
         """
         accepted = inspect.signature(self.builder).parameters
         takes_all = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
-        options = {"img_size": img_size or self.input_size, "in_chans": in_chans}
+        options = {"img_size": parse_image_size(img_size or self.input_size), "in_chans": in_chans}
         model = self.builder(num_classes=num_classes,
                              **{key: value for key, value in options.items() if takes_all or key in accepted})
         if in_chans != 3 and not (takes_all or "in_chans" in accepted):

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from litcls.data.image_size import ImageSize, format_image_size, parse_image_size
 from litcls.data.transforms import Preprocessing
 from litcls.errors import UserError
 from litcls.models.spec import TIMM_PREFIX, ModelSpec
@@ -58,28 +59,30 @@ def fixed_input_size(name: str) -> bool:
     return bool(cfg and cfg.fixed_input_size)
 
 
-def build_timm(name: str, num_classes: int, img_size: int, in_chans: int = 3, **overrides: Any) -> nn.Module:
-    """timm's ``name`` with ``num_classes`` outputs for ``in_chans``-channel images of ``img_size`` pixels."""
+def build_timm(name: str, num_classes: int, img_size: int | ImageSize, in_chans: int = 3,
+               **overrides: Any) -> nn.Module:
+    """timm's ``name`` with ``num_classes`` outputs for ``in_chans``-channel images of ``img_size`` (height, width)."""
+    img_size = parse_image_size(img_size)
     kwargs: dict[str, Any] = {"num_classes": num_classes, "in_chans": in_chans, **overrides}
     if fixed_input_size(name):
         kwargs["img_size"] = img_size
     try:
         model = _timm().create_model(name, **kwargs)
     except (AssertionError, ValueError, RuntimeError) as err:
-        raise UserError(f"--img-size {img_size}: {TIMM_PREFIX}{name} cannot be built for it "
+        raise UserError(f"--img-size {format_image_size(img_size)}: {TIMM_PREFIX}{name} cannot be built for it "
                         f"({' '.join(str(err).split())[:200]})") from None
     check_patch_size(model, name, img_size)
     return model
 
 
-def check_img_size(name: str, img_size: int) -> None:
+def check_img_size(name: str, img_size: int | ImageSize) -> None:
     """Build timm's ``name`` for ``img_size`` on the meta device (shapes only, no memory): a size it cannot take
     stops before the run folder exists."""
     with torch.device("meta"):
         build_timm(name, 2, img_size)
 
 
-def check_patch_size(model: nn.Module, name: str, img_size: int) -> None:
+def check_patch_size(model: nn.Module, name: str, img_size: ImageSize) -> None:
     """A vision transformer cuts the image into square patches: a size that is not a multiple of the patch would
     lose its border (or leave no patch at all)."""
     patch_embed = getattr(model, "patch_embed", None)
@@ -87,10 +90,11 @@ def check_patch_size(model: nn.Module, name: str, img_size: int) -> None:
     if not patch or getattr(patch_embed, "dynamic_img_pad", False):
         return
     side = int(patch[0] if isinstance(patch, (tuple, list)) else patch)
-    if img_size % side or img_size < side:
-        nearest = max(side, round(img_size / side) * side)
-        raise UserError(f"--img-size {img_size}: {TIMM_PREFIX}{name} cuts images into {side}x{side} px patches, so it "
-                        f"takes sizes that are a multiple of {side}; use --img-size {nearest}")
+    if any(length % side or length < side for length in img_size):
+        nearest = tuple(max(side, round(length / side) * side) for length in img_size)
+        raise UserError(f"--img-size {format_image_size(img_size)}: {TIMM_PREFIX}{name} cuts images into {side}x{side} "
+                        f"px patches, so it takes sizes that are a multiple of {side}; use --img-size "
+                        f"{format_image_size(nearest)}")
 
 
 def hf_cache_dir() -> Path:
@@ -134,7 +138,7 @@ def timm_weights(name: str) -> StartingWeights:
     else:  # a timm model whose weights are a URL: timm's own download into torch's cache
         path, source = None, f"timm {name} ({cfg.url})"
 
-    def fetch(img_size: int, in_chans: int) -> dict[str, torch.Tensor]:
+    def fetch(img_size: ImageSize, in_chans: int) -> dict[str, torch.Tensor]:
         overlay = {"file": str(path)} if path else {}
         kwargs: dict[str, Any] = {"pretrained": True, "pretrained_cfg_overlay": overlay, "in_chans": in_chans}
         if cfg.fixed_input_size:

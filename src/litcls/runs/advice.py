@@ -10,6 +10,7 @@ import warnings
 from lightning.pytorch.utilities import rank_zero_info
 
 from litcls.data.batching import MIN_STEPS_PER_EPOCH, auto_batch_size, steps_per_epoch
+from litcls.data.image_size import format_image_size
 from litcls.processes import is_main_process
 
 # a model run at 1/8 of the size it is designed for keeps a feature map of a pixel or two
@@ -42,10 +43,12 @@ def settle_batch_size(batch_size: int | None, train_images: int, processes: int)
     return batch_size
 
 
-def warn_small_images(model: str, img_size: int, designed_for: int) -> None:
-    """Warn when ``--img-size`` is a small fraction of the size the model is designed for."""
-    if img_size * SMALL_IMAGE_RATIO <= designed_for:
-        _warn(f"--img-size {img_size} is {designed_for / img_size:.0f}x below the {designed_for} px --model {model} "
+def warn_small_images(model: str, img_size: tuple[int, int], designed_for: int) -> None:
+    """Warn when ``--img-size`` (its shorter side) is a small fraction of the size the model is designed for."""
+    side = min(img_size)
+    if side * SMALL_IMAGE_RATIO <= designed_for:
+        _warn(f"--img-size {format_image_size(img_size)} is {designed_for / side:.0f}x below the {designed_for} px "
+              f"--model {model} "
               f"is designed for: its last layers see a pixel or two, and Grad-CAM can only explain an early "
               f"layer; use --img-size {designed_for // 4} or more, or a model for small images (cnn, resnet20; "
               "see --list-models)")

@@ -18,6 +18,7 @@ from litcls.config import TrainConfig
 from litcls.data.balance import class_weights
 from litcls.data.batching import steps_per_epoch
 from litcls.data.datamodule import FolderDataModule
+from litcls.data.image_size import format_image_size
 from litcls.data.samples import SampleTable
 from litcls.data.splits import write_label_prevalence, write_splits
 from litcls.data.stream.datamodule import StreamDataModule
@@ -114,12 +115,13 @@ def settle_sizes(config: TrainConfig, samples: pd.DataFrame, processes: int, sta
         preprocessing, batch_size = resume.preprocessing, resume.batch_size
     else:
         spec = get_model_spec(config.model.name)
-        preprocessing = run_preprocessing(config.data.img_size, spec, start, config.model.mean, config.model.std)
+        preprocessing = run_preprocessing(config.data.img_size, spec, start, config.model.mean,
+                                          config.model.std).with_input(config.data.in_chans, config.data.resize)
         train_images = int((samples["split"] == "train").sum())
         batch_size = settle_batch_size(config.data.batch_size, train_images, processes)
         warn_small_images(config.model.name, preprocessing.img_size, spec.input_size)
-    return config.replace(batch_size=batch_size, img_size=preprocessing.img_size, mean=list(preprocessing.mean),
-                          std=list(preprocessing.std)), preprocessing
+    return config.replace(batch_size=batch_size, img_size=format_image_size(preprocessing.img_size),
+                          mean=list(preprocessing.mean), std=list(preprocessing.std)), preprocessing
 
 
 def build_datamodule(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame,
@@ -147,8 +149,8 @@ def build_module(config: TrainConfig, datamodule: FolderDataModule, preprocessin
                   **settings_arguments(kind, config.recipe, config.model, config.evaluation),
                   **{parameter.name: getattr(config.recipe, parameter.name) for parameter in loss_parameters()})
     if config.recipe.compile:
-        compile_or_warn(module.model, preprocessing.img_size)
-    check_input_size(module, config, preprocessing.img_size)
+        compile_or_warn(module.model, preprocessing.input_shape)
+    check_input_size(module, config, preprocessing)
     if start:
         spec = get_model_spec(config.model.name)
         rank_zero_info(load_starting_weights(module.model, start, spec.head_name(module.model), classes,
@@ -156,7 +158,7 @@ def build_module(config: TrainConfig, datamodule: FolderDataModule, preprocessin
     return module
 
 
-def check_input_size(module: ClassifierModule, config: TrainConfig, img_size: int) -> None:
+def check_input_size(module: ClassifierModule, config: TrainConfig, preprocessing: Preprocessing) -> None:
     """One forward pass on a blank image, so a model too deep for ``--img-size`` fails here with advice,
     not with a shape error in the middle of Lightning's sanity check."""
     spec = get_model_spec(config.model.name)
@@ -164,11 +166,12 @@ def check_input_size(module: ClassifierModule, config: TrainConfig, img_size: in
     module.eval()  # batch norm refuses a batch of one image in training mode
     try:
         with torch.no_grad():
-            module(torch.zeros(1, module.in_chans, img_size, img_size))
+            module(torch.zeros(1, *preprocessing.input_shape))
     except RuntimeError as err:
-        if img_size >= spec.input_size:
+        if min(preprocessing.img_size) >= spec.input_size:
             raise
-        raise UserError(f"--img-size {img_size} is too small for --model {config.model.name} "
+        size = format_image_size(preprocessing.img_size)
+        raise UserError(f"--img-size {size} is too small for --model {config.model.name} "
                         f"({' '.join(str(err).split())}); use --img-size {spec.input_size} (what it is designed "
                         "for) or a model for small images (--list-models)") from None
     finally:

@@ -61,7 +61,8 @@ def extract(module: HeadOnlyModule, head: str, root: Path, paths: list[str], bat
             device: torch.device) -> torch.Tensor:
     """The head inputs of every image in ``paths``, in order, with a progress bar; the model is left as found."""
     pre = module.preprocessing
-    dataset = ImageDataset(root, paths, [0] * len(paths), eval_transform(pre), min_size=pre.img_size)
+    dataset = ImageDataset(root, paths, [0] * len(paths), eval_transform(pre), min_size=pre.img_size,
+                           channels=pre.in_chans)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
     was_training, was_device = module.training, module.device
     module.eval().to(device)
@@ -84,7 +85,7 @@ def cached_features(config: TrainConfig, module: HeadOnlyModule, root: Path, sam
     """
     spec = get_model_spec(config.model.name)
     head = spec.head_name(module.model)
-    check_head_is_last(module.model, config.model.name, head, module.preprocessing.img_size, module.in_chans)
+    check_head_is_last(module.model, config.model.name, head, module.preprocessing.input_shape)
     if config.data.augment != "none":
         rank_zero_info(f"--cache-features: each image is embedded once, without augmentation (--augment "
                        f"{config.data.augment} is not applied)")
