@@ -44,15 +44,20 @@ def check_members(members: Sequence[ClassifierModule], paths: Sequence[Path]) ->
     Raises:
         UserError: names the first member that differs from the first one.
     """
-    first = members[0].class_names
-    task = members[0].hparams.get("task", "multiclass")
+    first, task = members[0].class_names, members[0].task.name
+    if task != "single_label" and len(members) > 1:
+        raise UserError(f"--ckpt: ensembles average single-label members; {paths[0]} is {task}: predict with one "
+                        "checkpoint at a time")
     for module, path in zip(members[1:], paths[1:], strict=True):
-        if module.hparams.get("task", "multiclass") != task:
-            raise UserError(f"--ckpt: the members of an ensemble must have one task: {path} is "
-                            f"{module.hparams.get('task', 'multiclass')}, {paths[0]} is {task}")
+        if module.task.name != task:
+            raise UserError(f"--ckpt: the members of an ensemble must have one task: {path} is {module.task.name}, "
+                            f"{paths[0]} is {task}")
         if module.class_names != first:
             raise UserError(f"--ckpt: the members of an ensemble must predict the same classes in the same order: "
                             f"{path} has {', '.join(module.class_names)}; {paths[0]} has {', '.join(first)}")
+        if module.preprocessing.in_chans != members[0].preprocessing.in_chans:
+            raise UserError(f"--ckpt: the members of an ensemble must read the same channels: {path} takes "
+                            f"{module.preprocessing.in_chans}, {paths[0]} {members[0].preprocessing.in_chans}")
 
 
 def load_members(ckpt_args: Sequence[str | Path], trust: bool = False) -> list[ClassifierModule]:

@@ -18,13 +18,14 @@ from torch import nn
 
 from litcls.evaluation.ensemble_calibration import TINY
 from litcls.inference.ensemble_calibration import EnsembleDecision
-from litcls.inference.export import DECODING, RESIZE, write_model_card
+from litcls.data.image_size import format_image_size
+from litcls.inference.export import DECODING, GREY, RESIZES, input_layout, write_model_card
 from litcls.inference.raw_image_model import RawImageClassifier
 from litcls.models.module import ClassifierModule
 
 
 class RawImageEnsemble(nn.Module):
-    """uint8 pixels (N, H, W, 3) -> softmax(log(mean of the members' probabilities) / temperature)."""
+    """uint8 pixels (N, H, W, 3), or (N, H, W) grey -> softmax(log(mean of the members' probabilities) / temperature)."""
 
     def __init__(self, members: Sequence[ClassifierModule], temperature: float = 1.0):
         super().__init__()
@@ -46,11 +47,16 @@ def ensemble_metadata(members: Sequence[ClassifierModule], ensemble: EnsembleDec
         positive, threshold = ensemble.operating
         decision |= {"positive_class": classes[positive], "operating_threshold": threshold,
                      "rule": "positive_class when its probability >= operating_threshold, else the other class"}
-    preprocessing = {"input": "uint8 (batch, height, width, 3) RGB pixels, any height and width",
-                     "decoding": DECODING.replace("img_size", "the largest img_size"), "resize": RESIZE,
-                     "img_size": max(member.preprocessing.img_size for member in members),
-                     "members": [{"img_size": member.preprocessing.img_size, "mean": list(member.preprocessing.mean),
-                                  "std": list(member.preprocessing.std)} for member in members],
+    pres = [member.preprocessing for member in members]
+    largest = max(pres, key=lambda pre: pre.img_size[0] * pre.img_size[1])
+    preprocessing = {"input": input_layout(largest),
+                     "decoding": DECODING.format(grey=GREY if largest.in_chans == 1 else "").replace(
+                         "img_size", "the largest member's img_size"),
+                     "img_size": format_image_size(largest.img_size), "in_chans": largest.in_chans,
+                     "resize": "inside the graph, per member as its training: "
+                               + "; ".join(f"{mode}: {RESIZES[mode]}" for mode in sorted({pre.resize for pre in pres})),
+                     "members": [{"img_size": format_image_size(pre.img_size), "resize_mode": pre.resize,
+                                  "mean": list(pre.mean), "std": list(pre.std)} for pre in pres],
                      "normalisation": "inside the graph, per member: (pixel / 255 - mean) / std"}
     return {"class_names": json.dumps(classes, ensure_ascii=False), "preprocessing": json.dumps(preprocessing),
             "decision": json.dumps(decision, ensure_ascii=False),
@@ -70,8 +76,10 @@ def export_ensemble(members: Sequence[ClassifierModule], ensemble: EnsembleDecis
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "model.onnx"
     graph = RawImageEnsemble([member.eval() for member in members], ensemble.temperature).eval()
-    size = max(member.preprocessing.img_size for member in members)
-    example = torch.randint(0, 256, (2, size + 7, size + 3, 3), dtype=torch.uint8)
+    largest = max((member.preprocessing for member in members), key=lambda pre: pre.img_size[0] * pre.img_size[1])
+    channels = () if largest.in_chans == 1 else (3,)
+    example = torch.randint(0, 256, (2, largest.img_size[0] + 7, largest.img_size[1] + 3, *channels),
+                            dtype=torch.uint8)
     dim = torch.export.Dim
     torch.onnx.export(graph, (example,), str(path), dynamo=True, external_data=False, input_names=["pixels"],
                       output_names=["probabilities"],
