@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Sampler
 from litcls.data.balance import sample_weights
 from litcls.data.batching import drop_last
 from litcls.data.dataset import ImageDataset
+from litcls.data.image_cache import ImageCache
 from litcls.data.loader import EpochSampler, ResumableLoader, worker_init
 from litcls.data.transforms import Preprocessing, eval_transform, seed_augmentation, train_transform
 
@@ -31,11 +32,12 @@ class FolderDataModule(L.LightningDataModule):
         balance: ``sampler`` draws training images with per-class inverse-frequency weights (with
             replacement), so every class is seen about equally often; ``none`` or ``loss`` shuffle.
         seed: seeds the training order of every epoch.
+        image_cache: decoded, resized images to read instead of the files (``--cache-images``).
     """
 
     def __init__(self, root: str | Path, samples: pd.DataFrame, classes: list[str], preprocessing: Preprocessing,
                  augment: str = "none", batch_size: int = 64, num_workers: int = 0, balance: str = "none",
-                 seed: int = 0):
+                 seed: int = 0, image_cache: ImageCache | None = None):
         super().__init__()
         self.root = Path(root)
         self.samples = samples
@@ -46,6 +48,7 @@ class FolderDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.balance = balance
         self.seed = seed
+        self.image_cache = image_cache
         self.datasets: dict[str, ImageDataset] = {}
 
     @property
@@ -57,12 +60,16 @@ class FolderDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         transforms = {"train": train_transform(self.preprocessing, self.augment)}
-        seed_augmentation(transforms["train"], self.seed)  # workers reseed their copy: see loader.worker_init
         for name in ("train", "val", "test"):
             rows = self.split(name)
             transform = transforms.get(name) or eval_transform(self.preprocessing)
-            self.datasets[name] = ImageDataset(self.root, rows["path"].tolist(), rows["label"].tolist(), transform,
-                                               min_size=self.preprocessing.img_size)
+            self.datasets[name] = self._cached(ImageDataset(self.root, rows["path"].tolist(), rows["label"].tolist(),
+                                                            transform, min_size=self.preprocessing.img_size))
+        # workers reseed their copy: see loader.worker_init
+        seed_augmentation(self.datasets["train"].transform, self.seed)
+
+    def _cached(self, dataset: ImageDataset) -> ImageDataset:
+        return self.image_cache.wrap(dataset) if self.image_cache else dataset
 
     def _loader_options(self) -> dict:
         return {"batch_size": self.batch_size, "num_workers": self.num_workers, "worker_init_fn": worker_init,
@@ -94,8 +101,8 @@ class FolderDataModule(L.LightningDataModule):
         rows = self.split("train")
         if len(rows) > max_images:
             rows = rows.sample(max_images, random_state=self.seed)
-        dataset = ImageDataset(self.root, rows["path"].tolist(), rows["label"].tolist(),
-                               eval_transform(self.preprocessing), min_size=self.preprocessing.img_size)
+        dataset = self._cached(ImageDataset(self.root, rows["path"].tolist(), rows["label"].tolist(),
+                                            eval_transform(self.preprocessing), min_size=self.preprocessing.img_size))
         sampler = exact_eval_sampler(dataset)
         share = len(sampler) if sampler is not None else len(dataset)
         return DataLoader(dataset, sampler=sampler, batch_size=self.batch_size,

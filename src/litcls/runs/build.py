@@ -18,9 +18,10 @@ from litcls.config import TrainConfig
 from litcls.data.balance import class_weights
 from litcls.data.batching import steps_per_epoch
 from litcls.data.datamodule import FolderDataModule
+from litcls.data.image_cache import prepare_image_cache
 from litcls.data.samples import SampleTable
 from litcls.data.splits import write_splits
-from litcls.data.transforms import Preprocessing
+from litcls.data.transforms import Preprocessing, eval_transform
 from litcls.errors import UserError
 from litcls.evaluation.metrics import curve_thresholds
 from litcls.models import get_model_spec
@@ -123,9 +124,11 @@ def settle_sizes(config: TrainConfig, samples: pd.DataFrame, processes: int, sta
 def build_datamodule(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame,
                      preprocessing: Preprocessing) -> FolderDataModule:
     data = config.data
+    image_cache = prepare_image_cache(data.cache_images, scan.root, samples["path"].tolist(),
+                                      eval_transform(preprocessing), preprocessing.img_size, data.num_workers)
     return FolderDataModule(scan.root, samples, scan.classes, preprocessing, augment=data.augment,
                             batch_size=data.batch_size, num_workers=data.num_workers, balance=data.balance,
-                            seed=data.seed)
+                            seed=data.seed, image_cache=image_cache)
 
 
 def build_module(config: TrainConfig, datamodule: FolderDataModule, preprocessing: Preprocessing,
