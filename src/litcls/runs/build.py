@@ -124,7 +124,9 @@ def settle_sizes(config: TrainConfig, samples: pd.DataFrame, processes: int, sta
 def build_datamodule(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame,
                      preprocessing: Preprocessing) -> FolderDataModule:
     data = config.data
-    image_cache = prepare_image_cache(data.cache_images, scan.root, samples["path"].tolist(),
+    # one batch per split does not repay decoding every image first
+    mode = "none" if data.cache_images == "auto" and config.hardware.fast_dev_run else data.cache_images
+    image_cache = prepare_image_cache(mode, scan.root, samples["path"].tolist(),
                                       eval_transform(preprocessing), preprocessing.img_size, data.num_workers)
     return FolderDataModule(scan.root, samples, scan.classes, preprocessing, augment=data.augment,
                             batch_size=data.batch_size, num_workers=data.num_workers, balance=data.balance,
