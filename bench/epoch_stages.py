@@ -8,9 +8,13 @@ in memory), the validation forward pass, and writing the two checkpoints of an e
 floor is the model's step plus the validation pass: the same model, batch and optimizer, no decoding, no workers,
 no framework.
 
-Then ``train.py`` epochs are timed as marginal seconds, (wall(3 epochs) - wall(1 epoch)) / 2, with
+Then ``train.py`` epochs are timed as marginal seconds, cpu(2 epochs) - cpu(1 epoch), with
 ``--num-workers 0`` so that the stages add up (nothing overlaps), ``--augment none``, uncached and with
 ``--cache-images ram``, interleaved. The rest of the framework is the uncached epoch less the stages it contains.
+
+Every time is CPU time (user + system, of this process or of train.py's processes): on a machine shared with other
+jobs wall time measures the others as much as us, while the CPU a task needs stays nearly the same; with no
+worker processes and one thread it equals wall time on an idle machine.
 
 A last part measures resident memory of the cached loader with 0, 2 and 4 workers, summed over the main process
 and its workers, for the mapping of the cache file and for everything: the resident set (RSS, counting a shared
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -51,10 +56,16 @@ TRAIN_FLAGS = ["--augment", "none", "--patience", "0", "--num-workers", "0", "--
 
 
 def timed(step, items) -> float:
-    started = time.perf_counter()
+    """CPU seconds (this process) of ``step`` over ``items``: on a shared machine far steadier than wall time."""
+    started = time.process_time()
     for item in items:
         step(item)
-    return time.perf_counter() - started
+    return time.process_time() - started
+
+
+def child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def stages(root: Path, samples, model_name: str, classes: int, size: int, batch: int) -> dict[str, float]:
@@ -116,17 +127,20 @@ def floor(model_name: str, classes: int, size: int, batch: int, n_train: int, n_
 
 
 def marginal_epochs(data: Path, model: str, size: int, batch: int, cwd: Path, reps: int) -> dict[str, float]:
-    """train.py seconds per epoch, uncached and cached, interleaved; the median of ``reps``."""
+    """train.py CPU seconds per epoch (its processes together), uncached and cached, interleaved; the median of
+    ``reps``."""
     walls: dict[str, list[float]] = {"none": [], "ram": []}
     for _ in range(reps):
         for mode in walls:
             wall = {}
-            for epochs in (1, 3):
-                wall[epochs], _ = run_timed([str(REPO / "train.py"), "--data", str(data), "--model", model,
+            for epochs in (1, 2):
+                before = child_cpu()
+                run_timed([str(REPO / "train.py"), "--data", str(data), "--model", model,
                                              "--img-size", str(size), "--batch-size", str(batch), "--epochs",
                                              str(epochs), "--cache-images", mode, "--out-dir", "runs", *TRAIN_FLAGS],
                                             cwd)
-            walls[mode].append((wall[3] - wall[1]) / 2)
+                wall[epochs] = child_cpu() - before
+            walls[mode].append(wall[2] - wall[1])
     return {mode: round(float(np.median(values)), 3) for mode, values in walls.items()}
 
 
