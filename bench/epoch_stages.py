@@ -8,13 +8,11 @@ in memory), the validation forward pass, and writing the two checkpoints of an e
 floor is the model's step plus the validation pass: the same model, batch and optimizer, no decoding, no workers,
 no framework.
 
-Then ``train.py`` epochs are timed as marginal seconds, cpu(2 epochs) - cpu(1 epoch), with
+Then ``train.py`` epochs are timed (the mean of epochs 2 and 3 of a 3-epoch run, from its epoch lines), with
 ``--num-workers 0`` so that the stages add up (nothing overlaps), ``--augment none``, uncached and with
 ``--cache-images ram``, interleaved. The rest of the framework is the uncached epoch less the stages it contains.
 
-Every time is CPU time (user + system, of this process or of train.py's processes): on a machine shared with other
-jobs wall time measures the others as much as us, while the CPU a task needs stays nearly the same; with no
-worker processes and one thread it equals wall time on an idle machine.
+The floor is measured before and after the two runs and averaged: on a shared machine the load moves.
 
 A last part measures resident memory of the cached loader with 0, 2 and 4 workers, summed over the main process
 and its workers, for the mapping of the cache file and for everything: the resident set (RSS, counting a shared
@@ -28,7 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -56,16 +54,11 @@ TRAIN_FLAGS = ["--augment", "none", "--patience", "0", "--num-workers", "0", "--
 
 
 def timed(step, items) -> float:
-    """CPU seconds (this process) of ``step`` over ``items``: on a shared machine far steadier than wall time."""
-    started = time.process_time()
+    """Wall seconds of ``step`` over ``items``."""
+    started = time.perf_counter()
     for item in items:
         step(item)
-    return time.process_time() - started
-
-
-def child_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - started
 
 
 def stages(root: Path, samples, model_name: str, classes: int, size: int, batch: int) -> dict[str, float]:
@@ -126,22 +119,17 @@ def floor(model_name: str, classes: int, size: int, batch: int, n_train: int, n_
     return seconds
 
 
-def marginal_epochs(data: Path, model: str, size: int, batch: int, cwd: Path, reps: int) -> dict[str, float]:
-    """train.py CPU seconds per epoch (its processes together), uncached and cached, interleaved; the median of
-    ``reps``."""
-    walls: dict[str, list[float]] = {"none": [], "ram": []}
-    for _ in range(reps):
-        for mode in walls:
-            wall = {}
-            for epochs in (1, 2):
-                before = child_cpu()
-                run_timed([str(REPO / "train.py"), "--data", str(data), "--model", model,
-                                             "--img-size", str(size), "--batch-size", str(batch), "--epochs",
-                                             str(epochs), "--cache-images", mode, "--out-dir", "runs", *TRAIN_FLAGS],
-                                            cwd)
-                wall[epochs] = child_cpu() - before
-            walls[mode].append(wall[2] - wall[1])
-    return {mode: round(float(np.median(values)), 3) for mode, values in walls.items()}
+def epoch_seconds(data: Path, model: str, size: int, batch: int, cwd: Path, mode: str) -> float:
+    """Wall seconds of train.py's later epochs (2 and 3 of 3, their mean), read from its epoch lines: start-up and
+    the first epoch's worker and allocator warm-up stay out."""
+    _, out = run_timed([str(REPO / "train.py"), "--data", str(data), "--model", model, "--img-size", str(size),
+                        "--batch-size", str(batch), "--epochs", "3", "--cache-images", mode, "--out-dir", "runs",
+                        *TRAIN_FLAGS], cwd)
+    seconds = [float(m.group(2)) for m in re.finditer(r"^epoch (\d)/3 .*? ([0-9.]+) s ", out, re.M)
+               if m.group(1) != "1"]
+    if len(seconds) != 2:
+        raise RuntimeError(f"no epoch lines in:\n{out[-2000:]}")
+    return sum(seconds) / 2
 
 
 def resident_kb(pid: int, file: Path | None = None) -> dict[str, int]:
@@ -181,7 +169,6 @@ def memory(root: Path, size: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--photos", type=int, default=300)
-    parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--only", nargs="*", help="names of the datasets to run")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -190,9 +177,9 @@ def main() -> None:
         tmp = Path(tmp)
         write_photos(tmp / "photos", args.photos)
         write_photos(tmp / "teachable", 150)  # 3 classes x 50, a Teachable Machine project's size
-        datasets = {"digits, cnn, 32 px": ("digits", "cnn", 32),
-                    "digits, resnet18, 32 px": ("digits", "resnet18", 32),
+        datasets = {"digits, resnet18, 32 px": ("digits", "resnet18", 32),
                     f"{args.photos} 640x480 JPEGs, linear, 224 px": (tmp / "photos", "linear", 224),
+                    "digits, cnn, 32 px": ("digits", "cnn", 32),
                     "3 x 50 640x480 JPEGs, mobilenet_v3_small, 224 px": (tmp / "teachable", "mobilenet_v3_small", 224)}
         for name, (data, model, size) in datasets.items():
             if args.only and not any(word in name for word in args.only):
@@ -201,8 +188,13 @@ def main() -> None:
             samples = split_samples(scan, 0.15, 0.15, 42)
             batch = auto_batch_size(int((samples["split"] == "train").sum()))
             parts = stages(scan.root, samples, model, len(scan.classes), size, batch)
-            epochs = marginal_epochs(Path(scan.root).resolve(), model, size, batch, tmp, args.reps)
-            floor_s = parts["model step (floor)"] + parts["validation forward (floor)"]
+            epochs = {mode: epoch_seconds(Path(scan.root).resolve(), model, size, batch, tmp, mode)
+                      for mode in ("none", "ram")}
+            again = floor(model, len(scan.classes), size, batch, int((samples["split"] == "train").sum()),
+                          int((samples["split"] == "val").sum()))  # the floor again, after the epochs: load varies
+            parts["floor, measured again after the epochs"] = round(sum(list(again.values())[:2]), 3)
+            floor_s = (parts["model step (floor)"] + parts["validation forward (floor)"]
+                       + parts["floor, measured again after the epochs"]) / 2
             inside = sum(parts[k] for k in ("decode", "resize", "normalise + tensor, per image", "collation",
                                             "model step (floor)", "validation forward (floor)",
                                             "checkpoints (2 per epoch)"))
