@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from litcls.data.image_size import format_image_size, parse_image_size
 from litcls.data.cache_place import CACHE_MODES
+from litcls.data.image_size import format_image_size, parse_image_size
 from litcls.data.presets import augment_presets
 from litcls.data.stream.location import is_stream
 from litcls.errors import UserError
