@@ -22,6 +22,8 @@ def test_ddp_on_two_cpu_processes_counts_every_test_image_once(image_folder, tmp
     result = run_cli("train.py", "--data", str(image_folder), "--accelerator", "cpu", "--devices", "2",
                      "--strategy", "ddp", "--name", "ddp", *TINY, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    # both processes read one shared array of decoded images; the single-process evaluation below decodes files
+    assert "image cache: ram" in result.stdout
     # 9 training images per process, 3 steps per epoch: batch-norm statistics are recomputed on both processes
     # and averaged; the single-process evaluation below then sees what each process evaluated with
     assert "batch-norm statistics are recomputed" in result.stdout + result.stderr

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from litcls.data.balance import sample_weights
 from litcls.data.batching import drop_last
 from litcls.data.dataset import ImageDataset
+from litcls.data.image_cache import ImageCache
 from litcls.data.loader import EpochSampler, ResumableLoader, worker_init
 from litcls.data.samples import MULTI_LABEL, SINGLE_LABEL, targets_of
 from litcls.data.transforms import Preprocessing, eval_transform, seed_augmentation, train_transform
@@ -35,11 +36,12 @@ class FolderDataModule(L.LightningDataModule):
         seed: seeds the training order of every epoch.
         task: ``multi_label`` gives each image its row of the target columns, a float vector (NaN where
             ignored), so batches hold (B, L) targets; ``single_label`` its class index.
+        image_cache: decoded, resized images to read instead of the files (``--cache-images``).
     """
 
     def __init__(self, root: str | Path, samples: pd.DataFrame, classes: list[str], preprocessing: Preprocessing,
                  augment: str = "none", batch_size: int = 64, num_workers: int = 0, balance: str = "none",
-                 seed: int = 0, task: str = SINGLE_LABEL):
+                 seed: int = 0, task: str = SINGLE_LABEL, image_cache: ImageCache | None = None):
         super().__init__()
         self.task = task
         self.root = Path(root)
@@ -51,6 +53,7 @@ class FolderDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.balance = balance
         self.seed = seed
+        self.image_cache = image_cache
         self.datasets: dict[str, Dataset] = {}
 
     @property
@@ -66,16 +69,20 @@ class FolderDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         transforms = {"train": train_transform(self.preprocessing, self.augment)}
-        seed_augmentation(transforms["train"], self.seed)  # workers reseed their copy: see loader.worker_init
         for name in ("train", "val", "test"):
             rows = self.split(name)
             transform = transforms.get(name) or eval_transform(self.preprocessing)
-            self.datasets[name] = self.images(rows, transform)
+            self.datasets[name] = self._cached(self.images(rows, transform))
+        # workers reseed their copy: see loader.worker_init
+        seed_augmentation(self.datasets["train"].transform, self.seed)
 
     def images(self, rows: pd.DataFrame, transform: A.BaseCompose) -> Dataset:
         """The dataset of these rows through ``transform`` (a stream's datamodule reads them from its chunks)."""
         return ImageDataset(self.root, rows["path"].tolist(), self._labels(rows), transform,
                             min_size=self.preprocessing.img_size, channels=self.preprocessing.in_chans)
+
+    def _cached(self, dataset: Dataset) -> Dataset:
+        return self.image_cache.wrap(dataset) if self.image_cache else dataset
 
     def _loader_options(self) -> dict:
         return {"batch_size": self.batch_size, "num_workers": self.num_workers, "worker_init_fn": worker_init,
@@ -107,7 +114,7 @@ class FolderDataModule(L.LightningDataModule):
         rows = self.split("train")
         if len(rows) > max_images:
             rows = rows.sample(max_images, random_state=self.seed)
-        dataset = self.images(rows, eval_transform(self.preprocessing))
+        dataset = self._cached(self.images(rows, eval_transform(self.preprocessing)))
         sampler = exact_eval_sampler(dataset)
         share = len(sampler) if sampler is not None else len(dataset)
         return DataLoader(dataset, sampler=sampler, batch_size=self.batch_size,

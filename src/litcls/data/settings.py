@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from litcls.data.cache_place import CACHE_MODES
 from litcls.data.image_size import format_image_size, parse_image_size
 from litcls.data.presets import augment_presets
 from litcls.data.stream.location import is_stream
@@ -84,6 +85,10 @@ class DataSettings:
                                      "training split, the largest of 64, 32, 16, 8 that gives at least 10 optimizer "
                                      "steps per epoch, and recorded in config.yaml", group="data")
     num_workers: int = setting(2, "data-loading worker processes (0 = load in the main process)", group="data")
+    cache_images: str = setting("auto", "decode and resize every image once, before augmentation, into one array "
+                                "shared by all loader workers and processes: ram (shared memory, for this run), disk "
+                                "(kept under $LITCLS_CACHE/images for later runs), auto (ram when it takes at most a "
+                                "quarter of the memory available, else none) or none", CACHE_MODES, group="data")
     seed: int = setting(42, "seed for the split, weight initialisation and augmentation", group="data")
     balance: str = setting("none", "counter class imbalance: sampler (draw every class equally often) or loss "
                            "(weigh the training loss by inverse class frequency)", BALANCE, group="data")

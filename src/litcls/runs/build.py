@@ -18,11 +18,12 @@ from litcls.config import TrainConfig
 from litcls.data.balance import class_weights
 from litcls.data.batching import steps_per_epoch
 from litcls.data.datamodule import FolderDataModule
+from litcls.data.image_cache import prepare_image_cache
 from litcls.data.image_size import format_image_size
 from litcls.data.samples import SampleTable
 from litcls.data.splits import write_label_prevalence, write_splits
 from litcls.data.stream.datamodule import StreamDataModule
-from litcls.data.transforms import Preprocessing
+from litcls.data.transforms import Preprocessing, eval_transform
 from litcls.errors import UserError
 from litcls.evaluation.metrics import curve_thresholds
 from litcls.models import get_model_spec
@@ -131,7 +132,11 @@ def build_datamodule(config: TrainConfig, scan: SampleTable, samples: pd.DataFra
                "balance": data.balance, "seed": data.seed, "task": scan.task}
     if scan.stream:
         return StreamDataModule(scan.stream, samples, scan.classes, preprocessing, **options)
-    return FolderDataModule(scan.root, samples, scan.classes, preprocessing, **options)
+    # one batch per split does not repay decoding every image first
+    mode = "none" if data.cache_images == "auto" and config.hardware.fast_dev_run else data.cache_images
+    image_cache = prepare_image_cache(mode, scan.root, samples["path"].tolist(), eval_transform(preprocessing),
+                                      preprocessing.img_size, data.num_workers, preprocessing.in_chans)
+    return FolderDataModule(scan.root, samples, scan.classes, preprocessing, image_cache=image_cache, **options)
 
 
 def build_module(config: TrainConfig, datamodule: FolderDataModule, preprocessing: Preprocessing,
