@@ -16,16 +16,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from litcls.data.image_size import format_image_size
 from litcls.evaluation.ensemble_calibration import TINY
 from litcls.inference.ensemble_calibration import EnsembleDecision
-from litcls.data.image_size import format_image_size
 from litcls.inference.export import DECODING, GREY, RESIZES, input_layout, write_model_card
 from litcls.inference.raw_image_model import RawImageClassifier
 from litcls.models.module import ClassifierModule
 
 
 class RawImageEnsemble(nn.Module):
-    """uint8 pixels (N, H, W, 3), or (N, H, W) grey -> softmax(log(mean of the members' probabilities) / temperature)."""
+    """uint8 pixels (N, H, W, 3), or (N, H, W) grey -> softmax(log(mean of the members' probabilities) /
+    temperature)."""
 
     def __init__(self, members: Sequence[ClassifierModule], temperature: float = 1.0):
         super().__init__()
