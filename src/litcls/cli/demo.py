@@ -66,6 +66,9 @@ def run(args: argparse.Namespace) -> None:
     from litcls.inference.predictor import gradcam_target, load_checkpoint
 
     module = load_checkpoint(checkpoint, trust=args.trust_checkpoint)
+    if module.task.multi_hot:
+        raise UserError(f"--ckpt {args.ckpt}: the demo page does not show multi-label checkpoints yet; predict.py "
+                        "writes their per-label probabilities and decisions")
     target = gradcam_target(module, args.gradcam_layer)  # None for linear and mlp: bars only
     run_dir = run_folder_of(args.ckpt, checkpoint)
     examples, missing = held_out_images(run_dir, EXAMPLES) if run_dir else ([], "")
