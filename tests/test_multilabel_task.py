@@ -153,7 +153,7 @@ def test_label_report_and_prediction_table_agree_with_scikit_learn():
 
     probabilities, truth = synthetic(seed=4)
     names, thresholds = ["a", "b", "c", "d"], [0.5, 0.4, 0.6, 0.5]
-    report = label_report(probabilities, truth, thresholds, names).set_index("label")
+    report = label_report(probabilities, truth, thresholds, names).set_index("class")
     for j, name in enumerate(names[:3]):
         k = ~np.isnan(truth[:, j])
         assert report.loc[name, "auroc"] == pytest.approx(roc_auc_score(truth[k, j], probabilities[k, j]))

@@ -138,9 +138,9 @@ def prediction_table(rows: pd.DataFrame, probabilities: np.ndarray, names: list[
 
 def label_report(probabilities: np.ndarray, truth: np.ndarray, thresholds: list[float],
                  names: list[str]) -> pd.DataFrame:
-    """``classification_report.csv``: one row per label (support = known cells, positives, prevalence, AUROC, AP,
-    threshold, sensitivity, specificity, PPV, NPV, F1 at the threshold, ECE), then ``macro avg`` (the mean over
-    the labels where each is defined) and ``micro avg`` (every known cell pooled)."""
+    """``classification_report.csv``: one row per label, named in ``class`` (support = known cells, positives,
+    prevalence, AUROC, AP, threshold, sensitivity, specificity, PPV, NPV, F1 at the threshold, ECE), then
+    ``macro avg`` (the mean over the labels where each is defined) and ``micro avg`` (every known cell pooled)."""
     probabilities = np.asarray(probabilities, dtype=np.float64)
     called = TASK.decide(probabilities, dict(enumerate(thresholds))).astype(bool)
     known = ~np.isnan(truth)
@@ -149,14 +149,14 @@ def label_report(probabilities: np.ndarray, truth: np.ndarray, thresholds: list[
     rows = []
     for label, name in enumerate(names):
         k = known[:, label]
-        rows.append({"label": name, **_scores(probabilities[k, label], positive[k, label], called[k, label]),
+        rows.append({"class": name, **_scores(probabilities[k, label], positive[k, label], called[k, label]),
                      "threshold": thresholds[label], "ece": eces[label]})
     report = pd.DataFrame(rows)
-    numeric = report.drop(columns=["label"])
-    macro = {"label": "macro avg", **numeric.mean(skipna=True).to_dict()}
+    numeric = report.drop(columns=["class"])
+    macro = {"class": "macro avg", **numeric.mean(skipna=True).to_dict()}
     macro["support"], macro["positives"] = int(report["support"].sum()), int(report["positives"].sum())
     macro["threshold"] = np.nan
-    micro = {"label": "micro avg", **_scores(probabilities[known], positive[known], called[known]),
+    micro = {"class": "micro avg", **_scores(probabilities[known], positive[known], called[known]),
              "threshold": np.nan, "ece": np.nan}
     return pd.concat([report, pd.DataFrame([macro, micro])], ignore_index=True)
 

@@ -84,7 +84,7 @@ def cross_validate(config: TrainConfig) -> Path:
     Returns:
         The run folder that holds the fold folders.
     """
-    scan, duplicates = load_data(config)
+    config, scan, duplicates = load_data(config)
     samples = kfold_samples(scan, config.repeats.folds, config.data.test_size, config.data.seed)
     check_leakage(samples, duplicates)
     if config.repeats.fold is None:
