@@ -180,3 +180,44 @@ def test_multilabel_bootstrap_is_seeded_and_brackets_the_estimate():
     macro = scores(probabilities, truth)["val/auroc"]
     low, high = first["auroc"]
     assert low < macro < high
+
+
+def _ddp_scores(rank: int, world: int, port: int, probabilities: np.ndarray, truth: np.ndarray, out: str) -> None:
+    """One process of a gloo group: update the metric table's multi-label rows with this process's uneven share,
+    compute (synced), and let rank 0 write the values."""
+    import json
+    import os
+
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        share = np.array_split(np.arange(len(truth)), [len(truth) // 3])[rank]  # a third and two thirds
+        metrics = build_metrics(truth.shape[1], "val", prefix="val/", task="multi_label")
+        metrics.update(torch.from_numpy(probabilities[share]), TASK.metric_targets(torch.from_numpy(truth[share])))
+        values = {key: float(value) for key, value in metrics.compute().items()}
+        if rank == 0:
+            with open(out, "w", encoding="utf-8") as file:
+                json.dump(values, file)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_ddp_processes_compute_the_single_process_metrics(tmp_path):
+    import json
+    import socket
+
+    import torch.multiprocessing as mp
+
+    probabilities, truth = synthetic(seed=6, images=61)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "ddp.json"
+    mp.spawn(_ddp_scores, args=(2, port, probabilities, truth, str(out)), nprocs=2, join=True)
+    synced = json.loads(out.read_text(encoding="utf-8"))
+    single = scores(probabilities, truth)
+    assert synced.keys() == single.keys()
+    for key, value in single.items():
+        assert synced[key] == pytest.approx(value, abs=1e-6), key

@@ -52,15 +52,15 @@ def label_thresholds(probabilities: np.ndarray, truth: np.ndarray, rule: Thresho
     return thresholds, notes
 
 
-def fit_label_temperatures(logits: np.ndarray, truth: np.ndarray) -> list[float]:
-    """One temperature per label, each minimising the NLL of its known validation cells (1 where the label's
-    cells are all decided right, or it has none: nothing to fit)."""
+def fit_label_temperatures(logits: np.ndarray, truth: np.ndarray, fallback: float = 1.0) -> list[float]:
+    """One temperature per label, each minimising the NLL of its known validation cells; ``fallback`` where the
+    label's cells are all decided right, or it has none (its own NLL would only fall as T shrinks to 0)."""
     temperatures = []
     low, high = (math.log(bound) for bound in TEMPERATURE_RANGE)
     for label in range(logits.shape[1]):
         column, target = logits[:, [label]], truth[:, [label]]
         if np.isnan(target).all() or TASK.all_correct(column, target):
-            temperatures.append(1.0)
+            temperatures.append(fallback)
             continue
         found = minimize_scalar(lambda log_t, c=column, t=target: TASK.nll(c, t, math.exp(log_t)),
                                 bounds=(low, high), method="bounded", options={"xatol": 1e-5})
@@ -69,10 +69,10 @@ def fit_label_temperatures(logits: np.ndarray, truth: np.ndarray) -> list[float]
 
 
 def calibrate(logits: dict[str, np.ndarray], truth: dict[str, np.ndarray]) -> tuple[list[float], dict[str, Any]]:
-    """Per-label temperatures fitted on val (applied), and one shared temperature for comparison; NLL and ECE
-    before and after on every split."""
-    per_label = fit_label_temperatures(logits["val"], truth["val"])
+    """Per-label temperatures fitted on val (applied; a label without a validation mistake takes the shared one),
+    and the shared temperature alone for comparison; NLL and ECE before and after on every split."""
     shared, note = fit_temperature(logits["val"], truth["val"], TASK)
+    per_label = fit_label_temperatures(logits["val"], truth["val"], fallback=shared)
     results: dict[str, Any] = {}
     for split in logits:
         results[f"{split}/nll"] = TASK.nll(logits[split], truth[split])
@@ -81,7 +81,8 @@ def calibrate(logits: dict[str, np.ndarray], truth: dict[str, np.ndarray]) -> tu
         results[f"{split}/ece_calibrated"] = label_ece(TASK.probabilities(logits[split], np.asarray(per_label)),
                                                        truth[split])
     results["calibration"] = {"temperatures": per_label, "fitted_on": "val",
-                              "method": "temperature scaling per label, minimising each label's validation NLL",
+                              "method": "temperature scaling per label, minimising each label's validation NLL; "
+                                        "a label without a validation mistake takes the shared temperature",
                               "shared_temperature": shared, **({"shared_note": note} if note else {})}
     return per_label, results
 
