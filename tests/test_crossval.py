@@ -79,7 +79,7 @@ def test_all_folds_write_the_run_folder(all_folds):
         assert cv["metrics"][name]["mean"] == pytest.approx(np.mean(values))
         assert cv["metrics"][name]["std"] == pytest.approx(np.std(values, ddof=1))
     table = pd.read_csv(run / "cv_results.csv", index_col="fold")
-    assert list(table.index) == ["0", "1", "mean", "std"] and set(METRICS) <= set(table.columns)
+    assert list(table.index) == ["0", "1", "mean", "std", "ensemble"] and set(METRICS) <= set(table.columns)
 
     oof = pd.read_csv(run / "oof_predictions.csv")
     assert sorted(oof["path"]) == sorted(pool["path"])  # every pool image once, by the model that did not train on it

@@ -138,7 +138,10 @@ def test_seeds_train_one_run_each_on_one_split_and_aggregate(tmp_path):
         assert entry["per_seed"] == pytest.approx(values)
         assert (entry["mean"], entry["std"]) == pytest.approx((np.mean(values), np.std(values, ddof=1)))
     table = pd.read_csv(run / "seeds_results.csv", dtype={"seed": str})
-    assert table["seed"].tolist() == ["3", "5", "mean", "std"]
+    assert table["seed"].tolist() == ["3", "5", "mean", "std", "ensemble"]
+    # the seeds' ensemble, calibrated on the shared validation split, on the shared test split
+    assert "shared split" in aggregate["ensemble"]["fitted_on"]
+    assert table.iloc[-1]["test/acc"] == pytest.approx(aggregate["ensemble"]["test"]["test/acc"])
     assert (run / "report.html").is_file() and "seed 3" in result.stdout and "mean ± std" in result.stdout
     splits = [pd.read_csv(run / f"seed_{seed}" / "splits.csv") for seed in (3, 5)]
     pd.testing.assert_frame_equal(*splits)  # the split of --seed, whatever the training seed

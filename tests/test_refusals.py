@@ -24,8 +24,9 @@ def workspace(tmp_path):
 
 @pytest.mark.parametrize(("args", "line"), [
     (["--data", "nosuchdir"], "error: --data: no such folder or built-in dataset: nosuchdir; the built-in datasets "
-                              "are digits, mnist, fashion_mnist, cifar10"),
-    (["--data", "digit"], "error: --data: no such folder or built-in dataset: digit (did you mean digits?); "),
+                              "are digits, digits-grid, mnist, fashion_mnist, cifar10"),
+    (["--data", "digit"], "error: --data: no such folder or built-in dataset: digit (did you mean digits or "
+                          "digits-grid?); "),
     (["--data", "data/pet"], "error: --data: no such folder: data/pet (did you mean data/pets?)"),
     (["--data", "data/pets/labels.csv"], "error: --data: no such manifest file: data/pets/labels.csv"),
     (["--data", "groups.csv", "--image-root", "data/pet"], "error: --image-root: no such folder: data/pet, which "

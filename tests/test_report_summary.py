@@ -146,12 +146,14 @@ def test_a_k_fold_summary_gives_the_spread_the_out_of_fold_numbers_and_what_did_
 
 def test_a_seeds_summary_names_the_seeds_and_the_split():
     results = {"seeds": [1, 2, 3], "finished_seeds": [1, 2, 3], "missing_seeds": [],
-               "metrics": {"test/acc": {"mean": 0.95, "std": 0.01, "per_seed": [0.94, 0.95, 0.96]}}}
+               "metrics": {"test/acc": {"mean": 0.95, "std": 0.01, "per_seed": [0.94, 0.95, 0.96]}},
+               "ensemble": {"test": {"images": 1200, "test/acc": 0.9625}}}
     summary = summarize_repeats(results, {**CONFIG, "seed": 42}, "seed")
     assert summary.sentences == [
         "A resnet18 model trained on data/lesions once per seed (1, 2, 3), on the one split of --seed 42: the spread "
         "shows how much a number owes to the seed.",
-        "On the test split, accuracy 0.950 \u00b1 0.010 over 3 seeds (from 0.940 to 0.960)."]
+        "On the test split, accuracy 0.950 \u00b1 0.010 over 3 seeds (from 0.940 to 0.960).",
+        "The ensemble of the 3 seeds (the mean of their probabilities): test accuracy 0.963 on 1,200 images."]
     assert summary.warnings == []
 
 

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 
 from litcls.cli.exit_codes import one_line_errors
 from litcls.errors import UserError
+from litcls.inference.ensemble_calibration import run_folder
 from litcls.quiet import one_line_warnings
-from litcls.runs.finished_folder import held_out_images, resolve_checkpoint, run_folder_of
+from litcls.runs.finished_folder import held_out_images, member_checkpoints, resolve_checkpoint, run_folder_of
 
 EXAMPLES = 8
 
@@ -30,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--ckpt", required=True, metavar="RUN_OR_CKPT",
                         help="a run folder (its checkpoints/best.ckpt is used; its test images become examples) "
-                             "or a checkpoint (.ckpt) written by train.py")
+                             "or a checkpoint (.ckpt) written by train.py; a k-fold or seeds run folder predicts "
+                             "with the ensemble of its members, calibrated by its ensemble.json")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for all)")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on (default: 7860)")
@@ -61,25 +63,35 @@ def run(args: argparse.Namespace) -> None:
         raise UserError("--top-k must be at least 1")
     check_port_free(args.host, args.port)  # before the imports: a taken port is known in a fraction of a second
 
-    checkpoint = resolve_checkpoint(args.ckpt)  # also before the imports
+    ensemble_run = run_folder([args.ckpt])  # a k-fold or seeds run: the ensemble of its members
+    checkpoint = member_checkpoints(args.ckpt)[0] if ensemble_run else resolve_checkpoint(args.ckpt)  # before imports
 
-    from litcls.inference.predictor import gradcam_target, load_checkpoint
+    from litcls.inference.ensemble import load_ensemble
+    from litcls.inference.predictor import gradcam_target
 
-    module = load_checkpoint(checkpoint, trust=args.trust_checkpoint)
+    members, ensemble = load_ensemble([args.ckpt], trust=args.trust_checkpoint)
+    module = members[0]
     if module.task.multi_hot:
         raise UserError(f"--ckpt {args.ckpt}: the demo page does not show multi-label checkpoints yet; predict.py "
                         "writes their per-label probabilities and decisions")
-    target = gradcam_target(module, args.gradcam_layer)  # None for linear and mlp: bars only
+    # an ensemble has no single network to explain: bars only, as for linear and mlp
+    target = gradcam_target(module, args.gradcam_layer) if len(members) == 1 else None
     run_dir = run_folder_of(args.ckpt, checkpoint)
+    if ensemble_run and run_dir is None:  # a seeds run: its members hold the split
+        run_dir = run_folder_of(checkpoint.parent.parent, checkpoint)
     examples, missing = held_out_images(run_dir, EXAMPLES) if run_dir else ([], "")
     if missing:
         print(f"no example images: {missing}", file=sys.stderr)
 
     from litcls.cli.demo_page import CSS, build_app
 
-    app = build_app(module, target, examples, checkpoint, top_k=args.top_k)
-    print(f"demo of {checkpoint} ({module.hparams.model}, {len(module.class_names)} classes"
-          f"{'' if target is not None else ', no Grad-CAM: the model has no convolution'}); Ctrl+C stops it")
+    model = members if len(members) > 1 else module
+    app = build_app(model, target, examples, ensemble_run or checkpoint, top_k=args.top_k, ensemble=ensemble)
+    why = ("no Grad-CAM: an ensemble has no single network to explain" if len(members) > 1
+           else "no Grad-CAM: the model has no convolution")
+    print(f"demo of {ensemble_run or checkpoint} ({module.hparams.model}"
+          f"{f', an ensemble of {len(members)}' if len(members) > 1 else ''}, {len(module.class_names)} classes"
+          f"{'' if target is not None else ', ' + why}); Ctrl+C stops it")
     try:
         # quiet: Gradio's own start-up lines name its Python arguments ("set `share=True` in `launch()`"); the
         # lines below name our flags. Its public URL, and why a public link failed, are printed regardless.

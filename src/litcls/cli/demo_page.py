@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
+from litcls.inference.ensemble_calibration import EnsembleDecision
 from litcls.inference.predictor import decided_column, decision_rule, gradcam_overlays, predict_images
 from litcls.models.module import ClassifierModule
 
@@ -50,12 +51,14 @@ def _enlarge(image: np.ndarray, min_size: int = CAM_MIN_SIZE) -> np.ndarray:
     return image.repeat(factor, axis=0).repeat(factor, axis=1)
 
 
-def explain_image(module: ClassifierModule, target: nn.Module | None, path: str | Path | None,
-                  explain_class: str = PREDICTED, top_k: int = 5) -> PageResult:
+def explain_image(module: ClassifierModule | list[ClassifierModule], target: nn.Module | None,
+                  path: str | Path | None, explain_class: str = PREDICTED, top_k: int = 5,
+                  ensemble: EnsembleDecision | None = None) -> PageResult:
     """Predict one image file and explain ``explain_class`` (the predicted class when empty).
 
     Args:
-        module: the checkpoint's module, in eval mode.
+        module: the checkpoint's module, in eval mode; or the members of an ensemble (with ``ensemble``, its
+            decision), which get no overlay.
         target: the layer Grad-CAM explains, or None for a model without convolutions (no overlay then).
         path: the uploaded file; None when the input was cleared.
         explain_class: a class name, or :data:`PREDICTED`.
@@ -63,7 +66,7 @@ def explain_image(module: ClassifierModule, target: nn.Module | None, path: str 
     """
     if path is None:
         return PageResult(None, "", None)
-    row = predict_images(module, [Path(path)], top_k=top_k).iloc[0]
+    row = predict_images(module, [Path(path)], top_k=top_k, ensemble=ensemble).iloc[0]
     if row["error"]:
         error = row["error"].replace(str(path), Path(path).name)  # Gradio's cache path means nothing to a user
         return PageResult(None, f"**Cannot read this file as an image** ({_markdown_text(error)}). "
@@ -73,6 +76,8 @@ def explain_image(module: ClassifierModule, target: nn.Module | None, path: str 
     predicted = row[decided_column(row)]
     summary = (f"**Predicted class:** <span id='predicted-class'>{_markdown_text(predicted)}</span>, "
                f"probability <span id='predicted-probability'>{row[f'prob_{predicted}']:.6f}</span>")
+    if isinstance(module, list):
+        return PageResult(confidences, summary, None)
     if target is None:
         return PageResult(confidences, summary + " (this model has no convolution for Grad-CAM)", None)
     explained = explain_class or predicted
@@ -80,12 +85,19 @@ def explain_image(module: ClassifierModule, target: nn.Module | None, path: str 
     return PageResult(confidences, summary, _enlarge(overlays[0]), f"Grad-CAM: {explained}")
 
 
-def decision_note(module: ClassifierModule) -> str:
+def decision_note(module: ClassifierModule, ensemble: EnsembleDecision | None = None, members: int = 1) -> str:
     """What the page applies from the checkpoint's evaluation, as predict.py does: the temperature its
-    probabilities are calibrated with, and a two-class model's operating threshold."""
-    temperature, operating = decision_rule(module)
-    parts = [f"probabilities calibrated with temperature {temperature:.3f} (fitted on the validation split)"
-             if temperature != 1.0 else ""]
+    probabilities are calibrated with, and a two-class model's operating threshold (an ensemble's: those its run
+    fitted on out-of-fold predictions)."""
+    if members > 1:
+        ensemble = ensemble or EnsembleDecision()
+        temperature, operating = ensemble.temperature, ensemble.operating
+        parts = [f"the mean of {members} members' probabilities, calibrated with temperature {temperature:.3f} "
+                 "(fitted on out-of-fold predictions, never on test); no Grad-CAM for an ensemble"]
+    else:
+        temperature, operating = decision_rule(module)
+        parts = [f"probabilities calibrated with temperature {temperature:.3f} (fitted on the validation split)"
+                 if temperature != 1.0 else ""]
     if operating is not None:
         positive, threshold = operating
         parts.append(f"{_markdown_text(module.class_names[positive])} is predicted when its probability reaches "
@@ -94,19 +106,23 @@ def decision_note(module: ClassifierModule) -> str:
     return ("\n\n" + "; ".join(parts) + ".") if parts else ""
 
 
-def build_app(module: ClassifierModule, target: nn.Module | None, examples: list[tuple[Path, str]],
-              checkpoint: Path, top_k: int = 5):
+def build_app(model: ClassifierModule | list[ClassifierModule], target: nn.Module | None,
+              examples: list[tuple[Path, str]], checkpoint: Path, top_k: int = 5,
+              ensemble: EnsembleDecision | None = None):
     """The Gradio page: image input (upload or webcam), class picker, examples; bars, text and Grad-CAM out.
 
     Launch it with ``css=CSS``.
 
     Args:
+        model: the checkpoint's module, or the members of an ensemble (decided by ``ensemble``).
         target: the layer Grad-CAM explains; None hides the overlay and the class picker.
         examples: (image file, its true class) pairs shown below the input.
         checkpoint: named under the heading.
     """
     import gradio as gr
 
+    module = model[0] if isinstance(model, list) else model
+    members = len(model) if isinstance(model, list) else 1
     top_k = max(1, min(top_k, len(module.class_names)))
 
     def uploaded_file(payload: dict | None) -> str | None:
@@ -119,14 +135,16 @@ def build_app(module: ClassifierModule, target: nn.Module | None, examples: list
         return image.preprocess(image.data_model.model_validate(payload))  # a data URL (API client) -> PNG file
 
     def predict(payload: dict | None, explain_class: str):
-        result = explain_image(module, target, uploaded_file(payload), explain_class, top_k)
+        result = explain_image(model, target, uploaded_file(payload), explain_class, top_k, ensemble)
         return result.confidences, result.summary, gr.Image(value=result.overlay, label=result.overlay_label)
 
     # uploads are copied into Gradio's cache (/tmp/gradio): deleted after an hour, the rest when Ctrl+C stops the demo
     with gr.Blocks(title="litcls demo", delete_cache=(3600, 3600)) as app:
-        gr.Markdown(f"## litcls demo: {_markdown_text(module.hparams.model)}, {len(module.class_names)} classes\n"
-                    f"Checkpoint {_markdown_text(str(checkpoint))}. Upload an image or take one with the webcam."
-                    + decision_note(module), elem_id="heading")
+        kind = f"an ensemble of {members} " if members > 1 else ""
+        gr.Markdown(f"## litcls demo: {kind}{_markdown_text(module.hparams.model)}, {len(module.class_names)} "
+                    f"classes\n{'Run' if members > 1 else 'Checkpoint'} {_markdown_text(str(checkpoint))}. Upload an "
+                    "image or take one with the webcam." + decision_note(module, ensemble, members),
+                    elem_id="heading")
         with gr.Row():
             with gr.Column():
                 image = gr.Image(sources=["upload", "webcam"], type="filepath", image_mode=None, format="png",

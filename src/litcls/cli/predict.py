@@ -11,6 +11,9 @@ from litcls.errors import UserError
 from litcls.quiet import one_line_warnings
 
 EXPORT_FORMATS = ("onnx", "torchscript")
+# litcls.inference.tta.POLICIES, named here without importing torch
+TTA_POLICIES = ("none", "flip", "flips", "shift", "flip-shift")
+TTA_DEFAULT = "flip"
 PARITY_IMAGES = 256  # images the ONNX export is checked on, at most
 
 
@@ -36,7 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--top-k", type=int, default=3, help="classes listed per image (default: 3)")
     parser.add_argument("--batch-size", type=int, default=32, help="images per batch (default: 32)")
     parser.add_argument("--num-workers", type=int, default=0, help="decoding worker processes (default: 0)")
-    parser.add_argument("--tta", action="store_true", help="average with the horizontally flipped image")
+    parser.add_argument("--tta", nargs="?", const=TTA_DEFAULT, default="none", choices=TTA_POLICIES,
+                        metavar="POLICY", help="test-time augmentation: average the probabilities over views of each "
+                        f"image: {', '.join(TTA_POLICIES)} (--tta alone: {TTA_DEFAULT}, the image and its mirror; "
+                        "flips adds the vertical mirror; shift: the image and four shifts of 1/16 of its side; "
+                        "flip-shift: both; default: none)")
     parser.add_argument("--no-calibration", action="store_true",
                         help="report the model's own probabilities, not those calibrated by the temperature the "
                              "training run fitted on its validation split")
@@ -56,7 +63,8 @@ def run(args: argparse.Namespace) -> None:
     import torch
 
     from litcls.data.manifest import is_manifest
-    from litcls.inference.ensemble import load_members
+    from litcls.inference.ensemble import load_ensemble
+    from litcls.inference.ensemble_export import export_ensemble
     from litcls.inference.export import export_model, max_difference_to_pytorch
     from litcls.inference.predictor import predict_images, write_gradcam
 
@@ -64,10 +72,11 @@ def run(args: argparse.Namespace) -> None:
         raise UserError("nothing to do: give --images to predict and/or --export to export the model")
     if args.top_k < 1 or args.batch_size < 1:
         raise UserError("--top-k and --batch-size must be at least 1")
-    members = load_members(args.ckpt, trust=args.trust_checkpoint)
+    members, ensemble = load_ensemble(args.ckpt, trust=args.trust_checkpoint, calibrated=not args.no_calibration)
     module = members[0]
-    if len(members) > 1 and (args.gradcam or args.export):
-        raise UserError(f"--gradcam and --export take one checkpoint; --ckpt gives an ensemble of {len(members)}")
+    if len(members) > 1 and (args.gradcam or args.export == "torchscript"):
+        raise UserError(f"--gradcam and --export torchscript take one checkpoint; --ckpt gives an ensemble of "
+                        f"{len(members)} (--export onnx writes an ensemble as one graph)")
     if module.task.multi_hot and (args.gradcam or args.export or args.label_col):
         raise UserError("--gradcam, --export and --label-col do not handle multi-label checkpoints yet; predict "
                         "without them (predictions.csv holds prob_<label> and pred_<label> per label)")
@@ -78,10 +87,10 @@ def run(args: argparse.Namespace) -> None:
         paths, labels, labelled = images_to_predict(args, module.class_names)
         if module.task.multi_hot:  # a folder holds one class; a multi-label image has a set of labels
             labels, labelled = None, 0
-        describe_decision(module, calibrated=not args.no_calibration, members=len(members))
+        describe_decision(module, calibrated=not args.no_calibration, members=len(members), ensemble=ensemble)
         table = predict_images(members if len(members) > 1 else module, paths, batch_size=args.batch_size,
                                top_k=args.top_k, tta=args.tta, num_workers=args.num_workers, device=args.device,
-                               calibrated=not args.no_calibration, labels=labels)
+                               calibrated=not args.no_calibration, labels=labels, ensemble=ensemble)
         if args.gradcam:
             table["gradcam"] = write_gradcam(module, table, out / "gradcam", layer=args.gradcam_layer,
                                              batch_size=args.batch_size)
@@ -92,10 +101,14 @@ def run(args: argparse.Namespace) -> None:
         source = "their folder" if len(args.images) > 1 or not is_manifest(args.images[0]) else "the manifest"
         describe_labels(table, len(paths), labelled, source)
     if args.export == "onnx":
-        model_file = export_model(module, out, "onnx", calibrated=not args.no_calibration)
+        if len(members) > 1:
+            model_file = export_ensemble(members, ensemble, out)
+        else:
+            model_file = export_model(module, out, "onnx", calibrated=not args.no_calibration)
         print(f"exported {model_file} (uint8 RGB pixels in, probabilities out; class names, threshold and "
               f"preprocessing in its metadata) and {out / 'model.json'}")
-        check_onnx_export(args, module, model_file, paths if args.images else None)
+        check_onnx_export(args, members if len(members) > 1 else module, model_file,
+                          paths if args.images else None, ensemble)
     elif args.export:
         model_file = export_model(module, out, args.export)
         size = module.preprocessing.img_size
@@ -107,13 +120,15 @@ def run(args: argparse.Namespace) -> None:
                             "do not use it, and report the model architecture")
 
 
-def check_onnx_export(args: argparse.Namespace, module, model_file: Path, paths: list[Path] | None) -> None:
+def check_onnx_export(args: argparse.Namespace, module, model_file: Path, paths: list[Path] | None,
+                      ensemble=None) -> None:
     """Compare the ONNX file with predict.py on real images: the --images given, else the run's held-out images.
 
     Raises:
         UserError: the export disagrees beyond :data:`~litcls.inference.onnx_parity.MIN_AGREEMENT` or
             :data:`~litcls.inference.onnx_parity.MAX_MEAN_DIFFERENCE`.
     """
+    from litcls.inference.ensemble import member_paths
     from litcls.inference.onnx_parity import (
         MAX_MEAN_DIFFERENCE,
         MIN_AGREEMENT,
@@ -125,7 +140,9 @@ def check_onnx_export(args: argparse.Namespace, module, model_file: Path, paths:
 
     source = "the --images"
     if paths is None:
-        run_dir = run_folder_of(args.ckpt[0], resolve_checkpoint(args.ckpt[0]))
+        first = module[0] if isinstance(module, list) else None
+        checkpoint = member_paths(args.ckpt)[0] if first is not None else resolve_checkpoint(args.ckpt[0])
+        run_dir = run_folder_of(checkpoint.parent.parent if first is not None else args.ckpt[0], checkpoint)
         examples, why = held_out_images(run_dir, PARITY_IMAGES) if run_dir else ([], "--ckpt is not in a run folder")
         paths, source = [path for path, _ in examples], "the run's held-out images"
         if not paths:
@@ -133,7 +150,7 @@ def check_onnx_export(args: argparse.Namespace, module, model_file: Path, paths:
                   "check it")
             return
     result = compare_with_predict(module, model_file, paths[:PARITY_IMAGES], calibrated=not args.no_calibration,
-                                  batch_size=args.batch_size)
+                                  batch_size=args.batch_size, ensemble=ensemble)
     print(describe(result) + f" ({source})")
     if result["images"] and not acceptable(result):
         raise UserError(f"the exported model agrees with predict.py on {result['agreement']:.1%} of decisions "
@@ -166,15 +183,18 @@ def images_to_predict(args: argparse.Namespace, class_names: list[str]):
     return paths, labels, labelled
 
 
-def describe_decision(module, calibrated: bool, members: int = 1) -> None:
+def describe_decision(module, calibrated: bool, members: int = 1, ensemble=None) -> None:
     """Say which probabilities are reported and, for a two-class checkpoint, how a prediction is made."""
     from litcls.inference.predictor import decision_rule
 
     if members > 1:
-        kind = ("calibrated by their own temperatures (each fitted on that member's validation split; "
-                "--no-calibration for their own)") if calibrated else "own (--no-calibration)"
-        print(f"probabilities: the mean of {members} members' {kind} probabilities; predicted is the most probable "
-              "class (an ensemble has no operating threshold)")
+        how = (f"calibrated with temperature {ensemble.temperature:.3f} on the log of that mean, from "
+               f"{ensemble.source}" if calibrated and ensemble else ensemble.source if ensemble else "")
+        print(f"probabilities: the ensemble of {members} members: {how}")
+        if ensemble and ensemble.operating is not None:
+            positive, threshold = ensemble.operating
+            print(f"two classes: {module.class_names[positive]!r} is predicted when its probability is at least "
+                  f"{threshold:.4g} (column predicted_at_threshold; predicted is the more probable class)")
         return
     decision = module.decision
     if module.task.multi_hot:

@@ -11,7 +11,7 @@ import yaml
 
 from litcls.cli.exit_codes import one_line_errors
 from litcls.config import TrainConfig, config_fields, field_type, item_type, load_yaml, resolve
-from litcls.data.source_paths import check_source_paths
+from litcls.data.source_paths import check_source_paths, is_manifest
 from litcls.errors import UserError
 from litcls.quiet import one_line_warnings
 
@@ -136,6 +136,17 @@ def check_data_paths(data: str, image_root: str | None) -> None:
             raise
 
 
+def check_multi_label_manifest(config: TrainConfig) -> None:
+    """A multi-label manifest's label cells checked before torch and Lightning load (pandas only)."""
+    data = config.data
+    if data.multi_label and is_manifest(data.source):
+        from litcls.data.label_sets import LabelForm
+        from litcls.data.manifest import check_labels
+
+        check_labels(data.source, LabelForm(data.label_col, data.label_sep, data.negative_label, data.label_cols,
+                                            data.uncertain, data.missing))
+
+
 @one_line_errors
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``train.py``; returns the process exit code."""
@@ -154,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         aggregate_run(args.aggregate)
         return 0
     check_data_paths(config.data.source, config.data.image_root)
+    check_multi_label_manifest(config)
     from litcls.runs.dispatch import train
 
     train(config)

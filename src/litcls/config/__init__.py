@@ -83,6 +83,10 @@ class TrainConfig:
         if self.repeats.fold is not None and not self.output.name:
             raise UserError("--fold needs --name: the fold jobs of one experiment share the run folder "
                             "<out-dir>/<name>")
+        if self.data.multi_label and self.evaluation.positive_class:
+            flag = "--label-sep" if self.data.label_sep else "--label-cols"
+            raise UserError(f"--positive-class and {flag}: in a multi-label run every label is a positive class "
+                            "with its own threshold; leave --positive-class out")
         if self.data.resplit_val and self.repeats.folds:
             raise UserError("--resplit-val and --folds: k-fold already pools every image outside the test split "
                             "into its validation folds; drop --resplit-val")

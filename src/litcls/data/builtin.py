@@ -1,6 +1,8 @@
 """Built-in datasets, written once as ordinary PNG class folders so every code path is the folder path.
 
-``digits`` ships inside scikit-learn (1,797 real 8x8 scans) and needs no network. ``mnist``,
+``digits`` ships inside scikit-learn (1,797 real 8x8 scans) and needs no network. ``digits-grid`` is its
+multi-label sibling: 16x16 images of four digits in a 2x2 grid, labelled with the digits present, written as PNG
+files and a manifest (``labels.csv``, labels joined by ``|``) read as any manifest is. ``mnist``,
 ``fashion_mnist`` and ``cifar10`` are downloaded by torchvision where a network exists. NumPy and Pillow are
 imported only when a dataset is written, so ``--data`` can be checked against these names in a blink.
 """
@@ -65,6 +67,31 @@ def _write_digits(folder: Path) -> None:
     _save_pngs(folder, images, digits.target, [str(d) for d in range(10)], "digit")
 
 
+DIGITS_GRID_IMAGES = 1200
+DIGITS_GRID_SEED = 0
+
+
+def _write_digits_grid(folder: Path) -> None:
+    """``images/grid_<n>.png`` and ``labels.csv`` (path, labels): each image four seeded random scans in a 2x2 grid;
+    a digit is positive where it appears, so about a third of the images hold each digit."""
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = (digits.images * (255 / 16)).round().astype(np.uint8)
+    rng = np.random.default_rng(DIGITS_GRID_SEED)
+    (folder / "images").mkdir()
+    rows = []
+    for index in range(DIGITS_GRID_IMAGES):
+        chosen = rng.choice(len(images), size=4, replace=False)
+        grid = np.block([[images[chosen[0]], images[chosen[1]]], [images[chosen[2]], images[chosen[3]]]])
+        path = f"images/grid_{index:05d}.png"
+        Image.fromarray(grid).save(folder / path)
+        rows.append(f"{path},{'|'.join(str(digit) for digit in sorted(set(digits.target[chosen].tolist())))}")
+    (folder / "labels.csv").write_text("path,labels\n" + "\n".join(rows) + "\n", encoding="utf-8")
+
+
 def _torchvision_writer(dataset_name: str) -> Callable[[Path], None]:
     def write(folder: Path) -> None:
         import numpy as np
@@ -90,10 +117,15 @@ def _torchvision_writer(dataset_name: str) -> Callable[[Path], None]:
 
 BUILTIN_DATASETS: dict[str, Callable[[Path], None]] = {
     "digits": _write_digits,
+    "digits-grid": _write_digits_grid,
     "mnist": _torchvision_writer("MNIST"),
     "fashion_mnist": _torchvision_writer("FashionMNIST"),
     "cifar10": _torchvision_writer("CIFAR10"),
 }
+
+
+# the built-in datasets written as a manifest (the file in the dataset's folder, its label column and separator)
+BUILTIN_MANIFESTS: dict[str, tuple[str, str, str]] = {"digits-grid": ("labels.csv", "labels", "|")}
 
 
 def resolve_data(data: str) -> Path:

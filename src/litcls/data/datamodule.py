@@ -14,6 +14,7 @@ from litcls.data.balance import sample_weights
 from litcls.data.batching import drop_last
 from litcls.data.dataset import ImageDataset
 from litcls.data.loader import EpochSampler, ResumableLoader, worker_init
+from litcls.data.samples import MULTI_LABEL, SINGLE_LABEL, targets_of
 from litcls.data.transforms import Preprocessing, eval_transform, seed_augmentation, train_transform
 
 
@@ -31,12 +32,15 @@ class FolderDataModule(L.LightningDataModule):
         balance: ``sampler`` draws training images with per-class inverse-frequency weights (with
             replacement), so every class is seen about equally often; ``none`` or ``loss`` shuffle.
         seed: seeds the training order of every epoch.
+        task: ``multi_label`` gives each image its row of the target columns, a float vector (NaN where
+            ignored), so batches hold (B, L) targets; ``single_label`` its class index.
     """
 
     def __init__(self, root: str | Path, samples: pd.DataFrame, classes: list[str], preprocessing: Preprocessing,
                  augment: str = "none", batch_size: int = 64, num_workers: int = 0, balance: str = "none",
-                 seed: int = 0):
+                 seed: int = 0, task: str = SINGLE_LABEL):
         super().__init__()
+        self.task = task
         self.root = Path(root)
         self.samples = samples
         self.classes = list(classes)
@@ -55,13 +59,17 @@ class FolderDataModule(L.LightningDataModule):
     def split(self, name: str) -> pd.DataFrame:
         return self.samples[self.samples["split"] == name]
 
+    def _labels(self, rows: pd.DataFrame):
+        """The rows' class indices, or their (N, L) float targets in a multi-label task."""
+        return targets_of(rows, self.classes) if self.task == MULTI_LABEL else rows["label"].tolist()
+
     def setup(self, stage: str | None = None) -> None:
         transforms = {"train": train_transform(self.preprocessing, self.augment)}
         seed_augmentation(transforms["train"], self.seed)  # workers reseed their copy: see loader.worker_init
         for name in ("train", "val", "test"):
             rows = self.split(name)
             transform = transforms.get(name) or eval_transform(self.preprocessing)
-            self.datasets[name] = ImageDataset(self.root, rows["path"].tolist(), rows["label"].tolist(), transform,
+            self.datasets[name] = ImageDataset(self.root, rows["path"].tolist(), self._labels(rows), transform,
                                                min_size=self.preprocessing.img_size)
 
     def _loader_options(self) -> dict:
@@ -94,7 +102,7 @@ class FolderDataModule(L.LightningDataModule):
         rows = self.split("train")
         if len(rows) > max_images:
             rows = rows.sample(max_images, random_state=self.seed)
-        dataset = ImageDataset(self.root, rows["path"].tolist(), rows["label"].tolist(),
+        dataset = ImageDataset(self.root, rows["path"].tolist(), self._labels(rows),
                                eval_transform(self.preprocessing), min_size=self.preprocessing.img_size)
         sampler = exact_eval_sampler(dataset)
         share = len(sampler) if sampler is not None else len(dataset)

@@ -1,4 +1,5 @@
-"""A map-style dataset over (path, label) rows: decode to RGB, then one albumentations pipeline."""
+"""A map-style dataset over (path, label) rows: decode to RGB, then one albumentations pipeline. A label is a class
+index (single-label) or a float vector with one cell per label (multi-label, NaN where ignored)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import albumentations as A
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
@@ -29,31 +31,41 @@ class UnreadableImageError(UserError):
 
 
 class ImageDataset(Dataset):
-    """Images listed by path (relative to ``root``) with integer labels.
+    """Images listed by path (relative to ``root``) with integer labels or float targets.
 
     Args:
         root: folder the paths are relative to.
         paths: image paths, '/'-separated.
-        labels: class index of each image.
+        labels: class index of each image; or, multi-label, an (N, L) float array whose row is the image's
+            target (1.0, 0.0, NaN for an ignored cell), returned as a float32 tensor of shape (L,).
         transform: albumentations pipeline ending in ``ToTensorV2``.
         min_size: the size the pipeline resizes to; large JPEGs are decoded at a reduced scale down to it
             (see :func:`~litcls.data.decode.load_rgb`).
     """
 
-    def __init__(self, root: Path, paths: Sequence[str], labels: Sequence[int], transform: A.BaseCompose,
-                 min_size: int | None = None):
+    def __init__(self, root: Path, paths: Sequence[str], labels: Sequence[int] | np.ndarray,
+                 transform: A.BaseCompose, min_size: int | None = None):
         if len(paths) != len(labels):
             raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
         self.root = Path(root)
         self.paths = list(paths)
-        self.labels = [int(label) for label in labels]
+        self.targets = None
+        if isinstance(labels, np.ndarray) and labels.ndim == 2:
+            self.targets = torch.tensor(labels, dtype=torch.float32)  # a copy: the table may be read-only
+            self.labels = [-1] * len(self.paths)  # no single class
+        else:
+            self.labels = [int(label) for label in labels]
         self.transform = transform
         self.min_size = min_size
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+    @property
+    def multi_label(self) -> bool:
+        return self.targets is not None
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int | torch.Tensor]:
         path = self.root / self.paths[index]
         try:
             image = load_rgb(path, self.min_size)
@@ -62,4 +74,5 @@ class ImageDataset(Dataset):
                 f"cannot decode {path} ({type(err).__name__}: {err}). The folder scan reads headers only, so "
                 "this file passed it; replace it with a readable copy and continue with --resume RUN_FOLDER, "
                 "or delete it and start a new run") from err
-        return self.transform(image=image)["image"], self.labels[index]
+        target = self.targets[index] if self.targets is not None else self.labels[index]
+        return self.transform(image=image)["image"], target

@@ -20,6 +20,7 @@ from litcls.data import index
 from litcls.data.folds import placement
 from litcls.data.index import HEAD_BYTES
 from litcls.data.samples import SampleTable
+from litcls.tasks.multi_label import TARGET_PREFIX
 
 _SHOWN = 10  # duplicate sets named in a warning; the rest are counted
 
@@ -70,7 +71,9 @@ def drop_duplicates(scan: SampleTable, duplicates: list[list[str]]) -> SampleTab
 def warn_cross_split_duplicates(samples: pd.DataFrame, duplicates: list[list[str]]) -> list[list[str]]:
     """Warn about the sets of identical images that sit in different splits (or folds); return those sets."""
     where = dict(zip(samples["path"], placement(samples), strict=True))
-    label = dict(zip(samples["path"], samples["label"], strict=True))
+    targets = [column for column in samples.columns if str(column).startswith(TARGET_PREFIX)]  # multi-label
+    labels = samples[targets].fillna(-1).astype(str).agg("|".join, axis=1) if targets else samples["label"]
+    label = dict(zip(samples["path"], labels, strict=True))
     leaking = [group for group in duplicates if len({where[path] for path in group}) > 1]
     if leaking:
         described = []

@@ -13,6 +13,8 @@ import warnings
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
+from litcls.data.multilabel_splits import multilabel_folds
+from litcls.data.samples import has_targets
 from litcls.errors import UserError
 
 POOL = "pool"
@@ -26,7 +28,12 @@ def assign_folds(pool: pd.DataFrame, folds: int, seed: int, classes: list[str]) 
 
     Raises:
         UserError: a class has fewer images than folds, or there are fewer groups than folds.
+
+    A multi-label pool (one target column per label) keeps every label's prevalence in each fold instead
+    (:func:`litcls.data.multilabel_splits.multilabel_folds`).
     """
+    if has_targets(pool, classes):
+        return multilabel_folds(pool, folds, seed, classes)
     counts = pool["label"].value_counts()
     too_small = sorted(f"{classes[label]} ({count})" for label, count in counts.items() if count < folds)
     if too_small:

@@ -23,12 +23,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from litcls.data.samples import SampleTable
+from litcls.data.label_sets import LabelForm, positives_text, read_targets
+from litcls.data.samples import MULTI_LABEL, SampleTable, target_columns
 from litcls.data.scan import SPLIT_FOLDERS, sort_by_path
 from litcls.data.source_paths import MANIFEST_SUFFIXES, is_manifest, manifest_root, missing_image_root, missing_manifest
 from litcls.data.validate import describe_rejected, find_unreadable
 from litcls.errors import UserError
 from litcls.suggest import did_you_mean
+from litcls.tasks.multi_label import TARGET_PREFIX
 
 __all__ = ["MANIFEST_SUFFIXES", "is_manifest", "manifest_root", "manifest_images", "read_manifest", "read_table"]
 # columns of splits.csv and predictions.csv; a metadata column of the same name is kept as meta_<name>
@@ -140,8 +142,12 @@ def _splits(table: pd.DataFrame, file: Path, split_col: str) -> pd.Series:
 
 
 def read_manifest(file: str | Path, path_col: str = "path", label_col: str = "label", group_col: str | None = None,
-                  split_col: str | None = None, image_root: str | None = None, workers: int = 0) -> SampleTable:
+                  split_col: str | None = None, image_root: str | None = None, workers: int = 0,
+                  labels: LabelForm | None = None) -> SampleTable:
     """Read a manifest into the sample table (rows sorted by path, like a folder scan).
+
+    ``labels`` with ``label_sep`` or ``label_cols`` set reads several labels per image
+    (:mod:`litcls.data.label_sets`): a multi-label table.
 
     Raises:
         UserError: see the module docstring.
@@ -152,11 +158,35 @@ def read_manifest(file: str | Path, path_col: str = "path", label_col: str = "la
     if not root.is_dir():
         raise missing_image_root(root, file)
     paths = _paths(table, file, path_col, root)
+    if labels is not None and (labels.label_sep or labels.label_cols):
+        return _read_multi_label(table, file, root, paths, labels, group_col, split_col, workers)
     labels = _column(table, file, label_col, "--label-col").map(lambda name: unicodedata.normalize("NFC", name))
     empty = [_row(index) for index in labels.index[labels == ""]]
     if empty:
         raise UserError(f"--label-col {label_col}: {file} has an empty label in {_listing(empty)}")
     columns = {"path": paths, "class": labels}
+    samples = _with_splits_groups_metadata(table, file, columns, split_col, group_col, {path_col, label_col})
+    samples, skipped = _existing_readable(samples, root, file, workers)
+    classes = sorted(samples["class"].unique())
+    _check_classes(samples, classes, file, label_col)
+    samples.insert(1, "label", samples["class"].map({name: index for index, name in enumerate(classes)}))
+    samples = samples.drop(columns="class")
+    return SampleTable(root=root, classes=classes, samples=sort_by_path(samples), skipped=tuple(skipped))
+
+
+def check_labels(file: str | Path, labels: LabelForm) -> None:
+    """Read only the labels of a multi-label manifest, so ``train.py`` refuses a bad cell before torch loads.
+
+    Raises:
+        UserError: see :func:`litcls.data.label_sets.read_targets`.
+    """
+    read_targets(read_table(Path(file)), Path(file), labels)
+
+
+def _with_splits_groups_metadata(table: pd.DataFrame, file: Path, columns: dict[str, pd.Series],
+                                 split_col: str | None, group_col: str | None, used: set[str]) -> pd.DataFrame:
+    """The sample rows: ``columns``, then split, group and every other column as metadata, one row per image."""
+    columns = dict(columns)
     if split_col:
         columns["split"] = _splits(table, file, split_col)
     if group_col:
@@ -165,19 +195,33 @@ def read_manifest(file: str | Path, path_col: str = "path", label_col: str = "la
         if empty:
             raise UserError(f"--group-col {group_col}: {file} has an empty group in {_listing(empty)}")
         columns["group"] = groups
-    used = {path_col, label_col, group_col, split_col}
-    metadata = {(f"meta_{name}" if name in RESERVED else name): table[name]
+    used = used | {group_col, split_col}
+    metadata = {(f"meta_{name}" if name in RESERVED or name.startswith(TARGET_PREFIX) else name): table[name]
                 for name in table.columns if name not in used}
     samples = pd.DataFrame(columns | metadata)
     if "split" not in samples:
         samples["split"] = ""
-    samples = _without_repeats(samples, file)
+    return _without_repeats(samples, file)
+
+
+def _read_multi_label(table: pd.DataFrame, file: Path, root: Path, paths: pd.Series, form: LabelForm,
+                      group_col: str | None, split_col: str | None, workers: int) -> SampleTable:
+    """The multi-label sample table: ``label`` -1, one target column per label (see :mod:`~litcls.data.label_sets`);
+    ``class`` (the positive labels joined by ``|``) only tells repeated rows apart and is dropped."""
+    classes, targets = read_targets(table, file, form)
+    columns = {"path": paths, "class": positives_text(targets, classes)} | dict(targets.items())
+    samples = _with_splits_groups_metadata(table, file, columns, split_col, group_col, set(form.columns))
     samples, skipped = _existing_readable(samples, root, file, workers)
-    classes = sorted(samples["class"].unique())
-    _check_classes(samples, classes, file, label_col)
-    samples.insert(1, "label", samples["class"].map({name: index for index, name in enumerate(classes)}))
+    samples.insert(1, "label", -1)
     samples = samples.drop(columns="class")
-    return SampleTable(root=root, classes=classes, samples=sort_by_path(samples), skipped=tuple(skipped))
+    if (samples["split"] != "").any():
+        train = samples.loc[samples["split"] == "train", target_columns(classes)]
+        absent = [name for name, column in zip(classes, train.columns, strict=True) if not (train[column] == 1).any()]
+        if absent:
+            raise UserError(f"--split-col: label(s) {_listing(absent)} of {file} have no positive train row; add "
+                            "training images that have them or remove the labels")
+    return SampleTable(root=root, classes=classes, samples=sort_by_path(samples), skipped=tuple(skipped),
+                       task=MULTI_LABEL)
 
 
 def _without_repeats(samples: pd.DataFrame, file: Path) -> pd.DataFrame:

@@ -12,7 +12,10 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from litcls.data.folds import placement
 from litcls.data.groups import stratified_group_holdout
+from litcls.data.label_sets import positives_text
+from litcls.data.multilabel_splits import check_split_positives, label_prevalence, multilabel_holdout
 from litcls.data.samples import SampleTable
 from litcls.data.scan import sort_by_path
 from litcls.errors import UserError
@@ -22,8 +25,11 @@ MIN_VAL_PER_CLASS = 10
 
 
 def _stratified_holdout(frame: pd.DataFrame, size: float, seed: int, classes: list[str],
-                        what: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split ``frame`` into (rest, held-out) with ``size`` of every class held out (whole groups with --groups)."""
+                        what: str, multi_label: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split ``frame`` into (rest, held-out) with ``size`` of every class held out (whole groups with --groups);
+    a multi-label table keeps every label's prevalence (:mod:`litcls.data.multilabel_splits`)."""
+    if multi_label:
+        return multilabel_holdout(frame, size, seed, classes, what)
     if "group" in frame:
         return stratified_group_holdout(frame, size, seed, classes, what)
     counts = frame["label"].value_counts()
@@ -59,30 +65,41 @@ def split_samples(scan: SampleTable, val_size: float, test_size: float, seed: in
     validation split is carved, stratified, from the training images. ``resplit_val`` does that even when a
     validation split is given (its images join training first) and records every row's given split in a
     ``given_split`` column. Otherwise ``test_size`` of every class goes to test, then ``val_size`` (of the whole)
-    to val.
+    to val. A multi-label table must keep a positive of every label in training (else UserError) and warns of a
+    label without positives in val or test.
     """
+    samples = _split(scan, val_size, test_size, seed, resplit_val)
+    if scan.multi_label:
+        check_split_positives(samples, scan.classes)
+    return samples
+
+
+def _split(scan: SampleTable, val_size: float, test_size: float, seed: int, resplit_val: bool) -> pd.DataFrame:
     samples = sort_by_path(scan.samples)
+    multi = scan.multi_label
     if scan.presplit:
         if resplit_val:
             samples["given_split"] = samples["split"]
             samples.loc[samples["split"] == "val", "split"] = "train"
         elif (samples["split"] == "val").any():
-            warn_small_given_val(samples, scan.classes)
+            if not multi:
+                warn_small_given_val(samples, scan.classes)
             return samples
         train = samples[samples["split"] == "train"]
-        _, val = _stratified_holdout(train, val_size, seed, scan.classes, "val")
+        _, val = _stratified_holdout(train, val_size, seed, scan.classes, "val", multi)
         samples.loc[val.index, "split"] = "val"
         return samples
     if resplit_val:
         raise UserError("--resplit-val: the data gives no validation split to replace (no val/ folder, no "
                         "--split-col); without it, validation is carved from the training images already")
-    _check_class_sizes(samples, scan.classes, test_size)
+    if not multi:
+        _check_class_sizes(samples, scan.classes, test_size)
     samples["split"] = "train"
     pool = samples
     if test_size > 0:
-        pool, test = _stratified_holdout(samples, test_size, seed, scan.classes, "test")
+        pool, test = _stratified_holdout(samples, test_size, seed, scan.classes, "test", multi)
         samples.loc[test.index, "split"] = "test"
-    _, val = _stratified_holdout(pool, val_size / (1 - test_size), seed, scan.classes, "val")
+    _, val = _stratified_holdout(pool, val_size / (1 - test_size), seed, scan.classes, "val", multi)
     samples.loc[val.index, "split"] = "val"
     return samples
 
@@ -104,15 +121,29 @@ def test_rows(samples: pd.DataFrame, scan: SampleTable, test_size: float, seed: 
     if scan.presplit:
         return samples.index[samples["split"] == "test"]
     if test_size > 0:
-        return _stratified_holdout(samples, test_size, seed, scan.classes, "test")[1].index
+        return _stratified_holdout(samples, test_size, seed, scan.classes, "test", scan.multi_label)[1].index
     return samples.index[:0]
 
 
 def write_splits(samples: pd.DataFrame, classes: list[str], path: Path) -> None:
     """Write ``splits.csv``: path, label, class, split[, fold][, group][, given_split], then the source's
-    metadata columns (UTF-8, one row per image)."""
-    table = samples.assign(**{"class": [classes[label] for label in samples["label"]]})
+    metadata columns (UTF-8, one row per image). A multi-label table's class is its positive labels joined by
+    ``|``, and its target columns (1, 0, blank where ignored) follow the splits."""
+    if (samples["label"] < 0).any():
+        table = samples.assign(**{"class": positives_text(samples, classes)})
+    else:
+        table = samples.assign(**{"class": [classes[label] for label in samples["label"]]})
     columns = ["path", "label", "class", "split"]
     columns += [name for name in ("fold", "group", "given_split") if name in samples]
     table[columns + [name for name in samples.columns if name not in columns]].to_csv(path, index=False,
                                                                                       encoding="utf-8")
+
+
+def write_label_prevalence(samples: pd.DataFrame, classes: list[str], path: Path) -> pd.DataFrame:
+    """Write ``label_prevalence.csv`` beside ``splits.csv`` for a multi-label table: a row per label, its share of
+    positive images (ignored cells left out) over all images and in each split (each pool fold in k-fold), and
+    print it. Returns the table."""
+    table = label_prevalence(samples, classes, placement(samples))
+    table.round(4).to_csv(path, encoding="utf-8")
+    print(f"label prevalence per split ({path.name}):\n{table.round(3).to_string()}")
+    return table

@@ -38,9 +38,11 @@ def decisions(probabilities: np.ndarray, operating: tuple[int, float] | None, cl
     return np.asarray(classes)[SingleLabel().decide(probabilities, dict([operating]) if operating else None)]
 
 
-def compare_with_predict(module: ClassifierModule, model_file: Path, paths: Sequence[Path],
-                         calibrated: bool = True, batch_size: int = 32) -> dict:
-    """Agreement of the ONNX file with ``predict.py`` on the readable ones of ``paths``.
+def compare_with_predict(module: ClassifierModule | Sequence[ClassifierModule], model_file: Path,
+                         paths: Sequence[Path], calibrated: bool = True, batch_size: int = 32,
+                         ensemble=None) -> dict:
+    """Agreement of the ONNX file with ``predict.py`` on the readable ones of ``paths`` (``module`` several
+    members: an ensemble with the decision ``ensemble``).
 
     Returns:
         ``images`` compared, ``agreement`` (fraction of equal decisions), ``max_difference`` and
@@ -51,13 +53,18 @@ def compare_with_predict(module: ClassifierModule, model_file: Path, paths: Sequ
     from litcls.evaluation.predictions import probabilities_of
     from litcls.inference.predictor import decision_rule, predict_images
 
-    table = predict_images(module, paths, batch_size=batch_size, calibrated=calibrated)
+    members = [module] if isinstance(module, ClassifierModule) else list(module)
+    table = predict_images(module, paths, batch_size=batch_size, calibrated=calibrated, ensemble=ensemble)
     read = [Path(path) for path, error in zip(table["path"], table["error"], strict=True) if not error]
-    expected = probabilities_of(table[table["error"] == ""], module.class_names)
-    actual = onnx_probabilities(model_file, read, module.preprocessing.img_size).astype(np.float64)
-    operating = decision_rule(module, calibrated)[1]
+    classes = members[0].class_names
+    expected = probabilities_of(table[table["error"] == ""], classes)
+    size = max(member.preprocessing.img_size for member in members)
+    actual = onnx_probabilities(model_file, read, size).astype(np.float64)
+    if len(members) == 1:
+        operating = decision_rule(members[0], calibrated)[1]
+    else:
+        operating = ensemble.operating if ensemble is not None else None
     difference = np.abs(actual - expected).max(axis=1) if len(read) else np.zeros(0)
-    classes = module.class_names
     agree = decisions(actual, operating, classes) == decisions(expected, operating, classes)
     return {"images": len(read), "agreement": float(agree.mean()) if len(read) else float("nan"),
             "max_difference": float(difference.max(initial=0.0)),

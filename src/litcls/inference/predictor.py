@@ -26,6 +26,8 @@ from litcls.data.scan import is_image
 from litcls.data.transforms import Preprocessing, eval_transform
 from litcls.devices import lightning_device
 from litcls.errors import UserError
+from litcls.inference.ensemble_calibration import EnsembleDecision
+from litcls.inference.tta import View, policy_views
 from litcls.models.module import ClassifierModule
 from litcls.runs.finished_folder import resolve_checkpoint
 from litcls.suggest import did_you_mean_path
@@ -83,14 +85,14 @@ def model_input(path: Path, transform: A.BaseCompose, min_size: int) -> torch.Te
 
 
 class _PredictionImages(Dataset):
-    """Decoded, preprocessed images (mirrored with ``flip``); an unreadable file yields a blank tensor and its error
-    message."""
+    """Decoded, preprocessed images (seen through ``view``, a test-time augmentation); an unreadable file yields a
+    blank tensor and its error message."""
 
-    def __init__(self, paths: Sequence[Path], preprocessing: Preprocessing, flip: bool = False):
+    def __init__(self, paths: Sequence[Path], preprocessing: Preprocessing, view: View | None = None):
         self.paths = list(paths)
         self.transform = eval_transform(preprocessing)
         self.min_size = preprocessing.img_size
-        self.flip = flip
+        self.view = view
         self.blank = torch.zeros(3, preprocessing.img_size, preprocessing.img_size)
 
     def __len__(self) -> int:
@@ -101,7 +103,7 @@ class _PredictionImages(Dataset):
             image = model_input(self.paths[index], self.transform, self.min_size)
         except Exception as err:  # any decoder failure becomes an error row, not a crash
             return self.blank, f"{type(err).__name__}: {' '.join(str(err).split())}"
-        return (torch.flip(image, dims=[2]) if self.flip else image), ""
+        return (self.view(image) if self.view is not None else image), ""
 
 
 class _DecodingErrors(L.Callback):
@@ -115,7 +117,7 @@ class _DecodingErrors(L.Callback):
 
 
 def predict_logits(module: ClassifierModule, paths: Sequence[Path], batch_size: int = 32, num_workers: int = 0,
-                   device: str = "cpu", flip: bool = False) -> tuple[np.ndarray, list[str]]:
+                   device: str = "cpu", view: View | None = None) -> tuple[np.ndarray, list[str]]:
     """(N, C) logits of the image files, in order, and each file's decoding error ('' when it was read).
 
     The images go through the module's ``predict_step`` in a Lightning predict loop, collected by the
@@ -124,7 +126,7 @@ def predict_logits(module: ClassifierModule, paths: Sequence[Path], batch_size: 
     module is left on the device it ran on.
 
     Args:
-        flip: predict the horizontally mirrored images (test-time augmentation).
+        view: predict the images seen through it (a test-time augmentation of :mod:`litcls.inference.tta`).
         device: see :func:`litcls.devices.lightning_device`.
     """
     from litcls.callbacks.predictions import PredictionCollector
@@ -140,7 +142,7 @@ def predict_logits(module: ClassifierModule, paths: Sequence[Path], batch_size: 
     except (MisconfigurationException, ValueError, RuntimeError) as err:
         raise UserError(f"--device {device}: {' '.join(str(err).split())}") from None
     try:
-        loader = DataLoader(_PredictionImages(paths, module.preprocessing, flip), batch_size=batch_size,
+        loader = DataLoader(_PredictionImages(paths, module.preprocessing, view), batch_size=batch_size,
                             num_workers=num_workers)
         trainer.predict(module, loader, return_predictions=False)
     finally:
@@ -218,26 +220,29 @@ def decided_column(table: pd.DataFrame | pd.Series) -> str:
 
 
 def predict_images(module: ClassifierModule | Sequence[ClassifierModule], paths: Sequence[Path],
-                   batch_size: int = 32, top_k: int = 3, tta: bool = False, num_workers: int = 0,
+                   batch_size: int = 32, top_k: int = 3, tta: bool | str = False, num_workers: int = 0,
                    device: str = "cpu", calibrated: bool = True,
-                   labels: Sequence[int] | None = None) -> pd.DataFrame:
+                   labels: Sequence[int] | None = None, ensemble: EnsembleDecision | None = None) -> pd.DataFrame:
     """One row per path, with the columns of the run's ``predictions.csv``
     (:func:`litcls.evaluation.predictions.prediction_table`): ``path``, [``label``, ``class``,] ``predicted``,
     ``probability``, ``prob_<class>`` per class, [``loss``, ``correct``,] then ``predicted_at_threshold`` for a
     two-class checkpoint with an operating threshold, ``top{i}_class``/``top{i}_probability`` for i = 1..k, and
     ``error`` (empty unless the file could not be read; its prediction columns are then empty).
 
-    Probabilities are calibrated with the checkpoint's temperature unless ``calibrated`` is False; ``tta`` averages
-    them with those of the mirrored images. ``predicted_at_threshold`` holds the positive class where its
-    probability reaches the threshold chosen on the validation split, as in the run's table.
+    Probabilities are calibrated with the checkpoint's temperature unless ``calibrated`` is False; ``tta`` (a
+    policy of :mod:`litcls.inference.tta`; True means ``flip``) averages them over views of each image.
+    ``predicted_at_threshold`` holds the positive class where its probability reaches the threshold chosen on the
+    validation split, as in the run's table.
 
-    Several modules (an ensemble of the same classes, see :mod:`litcls.inference.ensemble`) average their
-    probabilities with equal weights, each calibrated by its own temperature unless ``calibrated`` is False (then
-    the result is exactly the mean of the members' own probabilities); an ensemble has no operating threshold.
+    Several modules (an ensemble of the same classes, see :mod:`litcls.inference.ensemble`) average their own
+    probabilities (and their views') with equal weights; ``ensemble`` then gives the temperature that divides the
+    log of that mean and the two-class threshold (:mod:`litcls.inference.ensemble_calibration`; default: the plain
+    mean, no threshold, whatever ``calibrated`` says).
 
     Args:
         labels: the images' true labels (see :func:`folder_labels`): adds ``label``, ``class``, ``loss``, ``correct``.
     """
+    from litcls.evaluation.ensemble_calibration import ensemble_logits
     from litcls.evaluation.predictions import prediction_table, probabilities_of
     from litcls.evaluation.threshold import called_at_threshold
 
@@ -247,15 +252,18 @@ def predict_images(module: ClassifierModule | Sequence[ClassifierModule], paths:
             raise UserError("--ckpt: an ensemble of multi-label checkpoints is not supported yet; give one")
         return predict_labels(members[0], paths, batch_size, tta, num_workers, device, calibrated)
     classes = members[0].class_names
-    temperature, operating = decision_rule(members[0], calibrated)
     views, errors = [], []
     for member in members:
-        scale = 1.0 if len(members) == 1 else decision_rule(member, calibrated)[0]  # one member: T applied below
-        for flip in (False, True) if tta else (False,):
-            logits, errors = predict_logits(member, paths, batch_size, num_workers, device, flip=flip)
-            views.append(logits / np.float32(scale))
-    if len(members) > 1:
-        temperature, operating = 1.0, None
+        for view in policy_views(tta, member.preprocessing.img_size):
+            logits, errors = predict_logits(member, paths, batch_size, num_workers, device, view=view)
+            views.append(logits)
+    if len(members) == 1:
+        temperature, operating = decision_rule(members[0], calibrated)
+    else:  # the members' (and views') own probabilities averaged, then the ensemble's decision
+        ensemble = ensemble or EnsembleDecision()
+        temperature, operating = ensemble.temperature, ensemble.operating
+        mean = members[0].task.probabilities(np.stack(views)).mean(axis=0)
+        views = [ensemble_logits(mean).astype(np.float32)]
     read = np.array([not error for error in errors], dtype=bool)
     rows = pd.DataFrame({"path": [str(path) for path in paths]})
     if labels is not None:

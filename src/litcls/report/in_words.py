@@ -193,6 +193,10 @@ def summarize_repeats(results: dict, config: dict, unit: str, few_images: list[s
         f1 = _spread(metrics.get(f"{split}/f1_macro"))
         sentences.append(f"On the {split} split, accuracy {_spread(metrics[f'{split}/acc'])} over {len(values)} "
                          f"{unit}s{extent}" + (f", macro F1 {f1}." if f1 else "."))
+    ensemble = (results.get("ensemble") or {}).get("test")
+    if ensemble and ensemble.get("test/acc") is not None:
+        sentences.append(f"The ensemble of the {len(members)} {unit}s (the mean of their probabilities): test "
+                         f"accuracy {_number(ensemble['test/acc'])} on {ensemble['images']:,} images.")
     oof = results.get("out_of_fold")
     if oof:
         sentences.append(f"Out of fold (each of the {oof['images']:,} pool images predicted once, by the fold model "

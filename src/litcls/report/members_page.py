@@ -65,6 +65,26 @@ def per_member_table(run_dir: Path, page: MembersPage) -> str:
     return f'<div class="table">{rendered}</div>'  # a column per metric: wider than the page, it scrolls
 
 
+def ensemble_section(ensemble: dict | None, metrics: dict, noun: str) -> list[str]:
+    """The ensemble of the members (``ensemble.json``) on the held-out test split, beside the members' mean ± std."""
+    if not ensemble:
+        return []
+    combine = ensemble["combine"][:1].upper() + ensemble["combine"][1:]
+    body = ["<h2>Ensemble of the members</h2>",
+            f"<p>{html.escape(combine)}. Temperature {ensemble['temperature']:.3f}"
+            + (f", threshold {ensemble['threshold_calibrated']:.4g} on the calibrated probability of "
+               f"{html.escape(ensemble['positive_class'])} ({html.escape(ensemble['threshold_rule'])})"
+               if "threshold" in ensemble else "")
+            + f", fitted on {html.escape(ensemble['fitted_on'])}; never on test. <code>predict.py --ckpt</code> "
+              "with this run folder predicts with it (<code>ensemble.json</code>).</p>"]
+    if not ensemble.get("test"):
+        return body + [f"<p>{html.escape(ensemble.get('test_note', 'no held-out test split'))}.</p>"]
+    rows = [(name, f"{value:.4f}", spread(metrics[name]) if name in metrics else "")
+            for name, value in ensemble["test"].items() if "/" in name and value is not None]
+    return body + [f"<p>On the {ensemble['test']['images']} held-out test images:</p>",
+                   table(pd.DataFrame(rows, columns=["metric", "ensemble", f"mean ± std of the {noun}s"]))]
+
+
 def build_members_page(run_dir: Path, config: dict, results: dict, page: MembersPage) -> str:
     """The HTML text of the report of a run over members."""
     finished = len(results[f"finished_{page.noun}s"])
@@ -78,6 +98,7 @@ def build_members_page(run_dir: Path, config: dict, results: dict, page: Members
             f"<h2>Mean ± std over {finished} {page.noun}(s)</h2>",
             f"<p>{html.escape(results['std'])}{page.note}</p>",
             table(pd.DataFrame(rows, columns=["metric", "mean ± std", f"per {page.noun}"])),
+            *ensemble_section(results.get("ensemble"), results["metrics"], page.noun),
             f"<h2>Per {page.noun}</h2>", per_member_table(run_dir, page),
             *page.after]
     return html_document(run_dir.name, body + configuration_section(config))

@@ -19,7 +19,7 @@ from litcls.data.balance import class_weights, positive_weights
 from litcls.data.batching import steps_per_epoch
 from litcls.data.datamodule import FolderDataModule
 from litcls.data.samples import SampleTable
-from litcls.data.splits import write_splits
+from litcls.data.splits import write_label_prevalence, write_splits
 from litcls.data.transforms import Preprocessing
 from litcls.errors import UserError
 from litcls.evaluation.metrics import curve_thresholds
@@ -126,7 +126,7 @@ def build_datamodule(config: TrainConfig, scan: SampleTable, samples: pd.DataFra
     data = config.data
     return FolderDataModule(scan.root, samples, scan.classes, preprocessing, augment=data.augment,
                             batch_size=data.batch_size, num_workers=data.num_workers, balance=data.balance,
-                            seed=data.seed)
+                            seed=data.seed, task=scan.task)
 
 
 def build_module(config: TrainConfig, datamodule: FolderDataModule, preprocessing: Preprocessing,
@@ -136,7 +136,7 @@ def build_module(config: TrainConfig, datamodule: FolderDataModule, preprocessin
     classes = datamodule.classes
     kind = HeadOnlyModule if config.model.cache_features else ClassifierModule
     module = kind(model=config.model.name, class_names=classes, preprocessing=preprocessing.to_dict(),
-                  task=task_for(getattr(datamodule, "task", None)).name,
+                  task=datamodule.task,
                   class_weights=loss_weights(datamodule) if config.data.balance == "loss" else None,
                   curve_thresholds=curve_thresholds(max(len(datamodule.split(name)) for name in ("val", "test")),
                                                     len(classes)),
@@ -153,7 +153,7 @@ def build_module(config: TrainConfig, datamodule: FolderDataModule, preprocessin
 
 def loss_weights(datamodule: FolderDataModule) -> list[float]:
     """``--balance loss``: a weight per class (single-label), or each label's positive weight (multi-label)."""
-    train, task = datamodule.split("train"), task_for(getattr(datamodule, "task", None))
+    train, task = datamodule.split("train"), task_for(datamodule.task)
     if task.multi_hot:
         return positive_weights(task.truth(train, datamodule.classes))
     return class_weights(train["label"].tolist(), len(datamodule.classes))
@@ -188,13 +188,15 @@ def find_learning_rate(config: TrainConfig, module: ClassifierModule, fit_data: 
 
 
 def write_inputs(config: TrainConfig, scan: SampleTable, samples: pd.DataFrame, run_dir: Path, fresh: bool) -> None:
-    """``config.yaml``; for a fresh run also ``classes.json``, ``splits.csv`` and ``skipped.csv`` (files the scan
-    left out). A resumed run keeps its class list and split as they are."""
+    """``config.yaml``; for a fresh run also ``classes.json``, ``splits.csv``, ``skipped.csv`` (files the scan
+    left out) and, multi-label, ``label_prevalence.csv``. A resumed run keeps its class list and split as they are."""
     config.save(run_dir / "config.yaml")
     if not fresh:
         return
     (run_dir / "classes.json").write_text(json.dumps(scan.classes, ensure_ascii=False, indent=1), encoding="utf-8")
     write_splits(samples, scan.classes, run_dir / "splits.csv")
+    if scan.multi_label:
+        write_label_prevalence(samples, scan.classes, run_dir / "label_prevalence.csv")
     if scan.skipped:
         pd.DataFrame(list(scan.skipped), columns=["path", "reason"]).to_csv(run_dir / "skipped.csv", index=False,
                                                                               encoding="utf-8")

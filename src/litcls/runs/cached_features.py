@@ -26,6 +26,7 @@ from litcls.cache import cache_root
 from litcls.config import TrainConfig
 from litcls.data.dataset import ImageDataset
 from litcls.data.feature_datamodule import FeatureDataModule
+from litcls.data.samples import has_targets, targets_of
 from litcls.data.transforms import eval_transform
 from litcls.files import write_atomically
 from litcls.models.head_only import HeadOnlyModule, check_head_is_last, head_inputs
@@ -109,7 +110,9 @@ def cached_features(config: TrainConfig, module: HeadOnlyModule, root: Path, sam
     for name in ("train", "val", "test"):
         rows = samples[samples["split"] == name]
         index = torch.tensor([row[p] for p in rows["path"]], dtype=torch.long)
-        splits[name] = (features[index], torch.tensor(rows["label"].to_numpy(), dtype=torch.long))
+        labels = (torch.from_numpy(targets_of(rows, classes)) if has_targets(rows, classes)  # multi-label: (N, L)
+                  else torch.tensor(rows["label"].to_numpy(), dtype=torch.long))
+        splits[name] = (features[index], labels)
     record = {"file": str(path), "reused": reused, "dim": int(features.shape[1]),
               "seconds": round(time.perf_counter() - started, 1)}
     return FeatureDataModule(splits, classes, batch_size, config.data.balance, config.data.seed), record

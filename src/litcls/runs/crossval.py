@@ -11,7 +11,10 @@ The run folder::
     oof_classification_report.csv              confusion matrix, per-class report and curves, by the runs'
     oof_roc.png, oof_pr.png                    writer; cv_results.json scores them with the metric table
     label_issues.csv, label_issues/            suspected label errors among them (cleanlab), thumbnails of the top
-    report.html                                mean ± std, per-fold table, out-of-fold evaluation
+    ensemble.json                              the folds' ensemble: temperature (and threshold) fitted on the
+                                               out-of-fold predictions, its test metrics (see runs/ensemble.py)
+    ensemble_predictions.csv                   the ensemble's predictions of the test split
+    report.html                                mean ± std, per-fold table, ensemble, out-of-fold evaluation
 
 ``--fold i --name NAME`` runs one fold into the same layout, for cluster array jobs; the job that finishes the
 last fold writes the aggregate, and ``train.py --aggregate RUN_DIR`` writes it over whatever folds are finished.
@@ -32,7 +35,7 @@ from litcls.data.folds import POOL, assign_folds, fold_split
 from litcls.data.groups import check_groups_disjoint
 from litcls.data.samples import SampleTable
 from litcls.data.scan import sort_by_path
-from litcls.data.splits import test_rows, write_splits
+from litcls.data.splits import test_rows, write_label_prevalence, write_splits
 from litcls.errors import UserError
 from litcls.evaluation.predictions import (
     predicted_labels,
@@ -45,6 +48,7 @@ from litcls.evaluation.writer import write_split_report
 from litcls.files import write_atomically
 from litcls.processes import is_main_process
 from litcls.report.cv_page import write_cv_report
+from litcls.runs.ensemble import add_ensemble_row, summary_rows, write_ensemble
 from litcls.runs.fit import fit_and_evaluate
 from litcls.runs.label_issues import write_label_issues
 from litcls.runs.members import member_dir, print_members_summary, std_note, summarize_members
@@ -166,6 +170,9 @@ def _write_run_files(config: TrainConfig, scan: SampleTable, samples: pd.DataFra
     classes = json.dumps(scan.classes, ensure_ascii=False, indent=1)
     write_atomically(run_dir / "classes.json", lambda tmp: tmp.write_text(classes, encoding="utf-8"))
     write_atomically(run_dir / "splits.csv", lambda tmp: write_splits(samples, scan.classes, tmp))
+    if scan.multi_label:
+        write_atomically(run_dir / "label_prevalence.csv",
+                         lambda tmp: write_label_prevalence(samples, scan.classes, tmp))
     write_atomically(run_dir / "config.yaml", config.replace(fold=None).save)
 
 
@@ -220,8 +227,10 @@ def aggregate(run_dir: str | Path) -> dict:
     metrics = summarize_members(run_dir, "fold", finished, "cv_results", ("results.json", "val_results.json"))
     classes = json.loads((run_dir / "classes.json").read_text(encoding="utf-8"))
     oof = out_of_fold(run_dir, classes, finished, complete=not missing)
+    ensemble = write_ensemble(run_dir, "fold", finished, classes) if oof else None
+    add_ensemble_row(run_dir, "cv_results", "fold", ensemble)
     results = {"folds": folds, "finished_folds": finished, "missing_folds": missing, "std": STD,
-               "metrics": metrics, "out_of_fold": oof}
+               "metrics": metrics, "out_of_fold": oof, "ensemble": ensemble}
     (run_dir / "cv_results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     suspects = write_label_issues(run_dir, classes) if oof else None
     write_cv_report(run_dir)
@@ -287,6 +296,7 @@ def print_cv_summary(run_dir: Path, results: dict) -> None:
                  for name in ("oof/acc", "oof/f1_macro")]
     else:
         extra = [("out-of-fold", "none: no fold saved a checkpoint to predict with (fast dev run)")]
+    extra += summary_rows(results.get("ensemble"), results["metrics"], "fold")
     title = (f"{results['folds']}-fold cross-validation: mean ± std over {len(results['finished_folds'])} fold(s), "
              f"{STD}")
     print_members_summary(run_dir, title, results["metrics"], "fold", extra=extra)

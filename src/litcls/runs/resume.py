@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from litcls.config import TrainConfig, load_yaml, resolve
-from litcls.data.samples import SampleTable
+from litcls.data.samples import MULTI_LABEL, SINGLE_LABEL, SampleTable, target_columns
 from litcls.data.sources import DataSpec, image_root
 from litcls.errors import UserError
 from litcls.processes import is_main_process
@@ -149,6 +149,9 @@ def load_split(run_dir: Path, config: TrainConfig) -> tuple[SampleTable, pd.Data
     samples = pd.read_csv(run_dir / "splits.csv", encoding="utf-8", keep_default_na=False, dtype=str).drop(
         columns="class")
     samples["label"] = samples["label"].astype("int64")
+    targets = [column for column in target_columns(classes) if column in samples]
+    for column in targets:  # a multi-label run's targets: 1, 0, blank where ignored
+        samples[column] = pd.to_numeric(samples[column].mask(samples[column] == "")).astype("float64")
     if "fold" in samples:
         samples["fold"] = pd.to_numeric(samples["fold"].mask(samples["fold"] == "")).astype("Int64")
     missing = [path for path in samples["path"] if not (root / path).is_file()]
@@ -156,7 +159,8 @@ def load_split(run_dir: Path, config: TrainConfig) -> tuple[SampleTable, pd.Data
         listed = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
         raise UserError(f"--resume: {len(missing)} images of the run's split are gone from {root}: {listed}. "
                         "Restore them to continue this run, or start a new one")
-    return SampleTable(root=root, classes=classes, samples=samples), samples
+    task = MULTI_LABEL if targets else SINGLE_LABEL
+    return SampleTable(root=root, classes=classes, samples=samples, task=task), samples
 
 
 def prepare_resume(target: str, flag_values: dict[str, Any]) -> tuple[Path, ResumePoint, TrainConfig]:

@@ -13,6 +13,7 @@ from litcls.data.duplicates import warn_cross_split_duplicates
 from litcls.data.groups import check_groups_disjoint
 from litcls.data.samples import SampleTable
 from litcls.data.sources import DataSpec, load_samples
+from litcls.errors import UserError
 from litcls.evaluation.slices import check_slice_columns, slice_columns
 from litcls.processes import is_main_process
 from litcls.runs.evaluate import check_evaluation_flags
@@ -27,8 +28,10 @@ def load_data(config: TrainConfig) -> tuple[TrainConfig, SampleTable, list[list[
         The configuration the run trains with, the sample table and the sets of byte-identical images still in it.
     """
     table, duplicates = load_samples(DataSpec.of(config.data))
-    task = task_for(getattr(table, "task", None))
+    task = task_for(table.task)
     config = settle_monitor(config, task)
+    if task.multi_hot:
+        check_multi_label_flags(config, table)
     check_evaluation_flags(config, table.classes, task.name)
     check_slice_columns(slice_columns(config.data), table)
     return config, table, duplicates
@@ -42,6 +45,17 @@ def settle_monitor(config: TrainConfig, task: Task) -> TrainConfig:
     return config.replace(monitor=task.default_monitor)
 
 
+def check_multi_label_flags(config: TrainConfig, table: SampleTable) -> None:
+    """Refuse the single-label flags a multi-label table (a manifest read with --label-sep or --label-cols, or
+    ``--data digits-grid``) cannot honour."""
+    if config.evaluation.positive_class:
+        raise UserError(f"--positive-class: {config.data.source} is multi-label ({len(table.classes)} labels), "
+                        "where every label is a positive class with its own threshold; leave --positive-class out")
+    if config.data.balance == "sampler":
+        raise UserError("--balance sampler draws images by their one class; a multi-label image has several: use "
+                        "--balance loss (a positive weight per label) or --balance none")
+
+
 def check_leakage(samples: pd.DataFrame, duplicates: list[list[str]]) -> None:
     """Before training: no group in two splits (raises), no identical images in two splits (warns)."""
     check_groups_disjoint(samples)
@@ -49,7 +63,10 @@ def check_leakage(samples: pd.DataFrame, duplicates: list[list[str]]) -> None:
 
 
 def warn_imbalance(config: TrainConfig, samples: pd.DataFrame, classes: list[str]) -> None:
-    """Suggest --balance when the training split is heavily imbalanced and nothing counters it."""
+    """Suggest --balance when the training split is heavily imbalanced and nothing counters it (single-label; a
+    multi-label table's prevalence per label is reported by its split instead)."""
+    if (samples["label"] < 0).any():
+        return
     if config.data.balance == "none" and is_main_process():
         hint = imbalance_hint(samples.loc[samples["split"] == "train", "label"].tolist(), classes)
         if hint:

@@ -25,6 +25,7 @@ from litcls.data.splits import split_samples
 from litcls.errors import UserError
 from litcls.processes import is_main_process
 from litcls.report.seeds_page import write_seeds_report
+from litcls.runs.ensemble import add_ensemble_row, summary_rows, write_ensemble
 from litcls.runs.fit import fit_and_evaluate
 from litcls.runs.members import member_dir, print_members_summary, std_note, summarize_members
 from litcls.runs.new_folder import claim_run_dir
@@ -85,6 +86,9 @@ def aggregate_seeds(run_dir: str | Path) -> dict:
         "std": STD,
         "metrics": summarize_members(run_dir, "seed", finished, "seeds_results"),
     }
+    classes = json.loads((run_dir / "classes.json").read_text(encoding="utf-8"))
+    results["ensemble"] = write_ensemble(run_dir, "seed", finished, classes)
+    add_ensemble_row(run_dir, "seeds_results", "seed", results["ensemble"])
     (run_dir / "seeds_results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     write_seeds_report(run_dir)
     print_seeds_summary(run_dir, results)
@@ -95,4 +99,5 @@ def print_seeds_summary(run_dir: Path, results: dict) -> None:
     """Print mean ± std of the main metrics over the seeds, each seed's value, the total time and the run folder."""
     finished = results["finished_seeds"]
     title = f"seeds {' '.join(map(str, finished))}: mean ± std ({STD}), then per seed"
-    print_members_summary(run_dir, title, results["metrics"], "seed", each=True)
+    print_members_summary(run_dir, title, results["metrics"], "seed", each=True,
+                          extra=summary_rows(results.get("ensemble"), results["metrics"], "seed"))

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from litcls.data.label_sets import LabelForm
 from litcls.data.samples import SampleTable
 from litcls.errors import UserError
 
@@ -28,6 +29,11 @@ class DataSpec:
     data: str
     path_col: str = "path"
     label_col: str = "label"
+    label_sep: str | None = None
+    negative_label: str | None = None
+    label_cols: str | None = None
+    uncertain: str = "ignore"
+    missing: str = "negative"
     group_col: str | None = None
     split_col: str | None = None
     image_root: str | None = None
@@ -35,6 +41,16 @@ class DataSpec:
     groups: str | None = None
     dedupe: bool = False
     num_workers: int = 0  # processes that check images the scan index has not seen
+
+    @property
+    def labels(self) -> LabelForm:
+        """How the manifest gives its labels (one class, or several per image)."""
+        return LabelForm(self.label_col, self.label_sep, self.negative_label, self.label_cols, self.uncertain,
+                         self.missing)
+
+    @property
+    def multi_label(self) -> bool:
+        return bool(self.label_sep or self.label_cols)
 
     @classmethod
     def of(cls, settings: object) -> DataSpec:
