@@ -262,7 +262,7 @@ def predict_images(module: ClassifierModule | Sequence[ClassifierModule], paths:
     else:  # the members' (and views') own probabilities averaged, then the ensemble's decision
         ensemble = ensemble or EnsembleDecision()
         temperature, operating = ensemble.temperature, ensemble.operating
-        mean = members[0].task.probabilities(np.stack(views)).mean(axis=0)
+        mean = members[0].task.probabilities(torch.from_numpy(np.stack(views))).mean(dim=0).numpy()
         views = [ensemble_logits(mean).astype(np.float32)]
     read = np.array([not error for error in errors], dtype=bool)
     rows = pd.DataFrame({"path": [str(path) for path in paths]})
