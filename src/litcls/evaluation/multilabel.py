@@ -11,6 +11,7 @@ to test. A label without a validation positive or negative keeps 0.5 and a note 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -137,13 +138,17 @@ def prediction_table(rows: pd.DataFrame, probabilities: np.ndarray, names: list[
     return table
 
 
-def label_report(probabilities: np.ndarray, truth: np.ndarray, thresholds: list[float],
-                 names: list[str]) -> pd.DataFrame:
+def label_report(probabilities: np.ndarray, truth: np.ndarray, thresholds: list[float] | None,
+                 names: list[str], called: np.ndarray | None = None) -> pd.DataFrame:
     """``classification_report.csv``: one row per label, named in ``class`` (support = known cells, positives,
     prevalence, AUROC, AP, threshold, sensitivity, specificity, PPV, NPV, F1 at the threshold, ECE), then
-    ``macro avg`` (the mean over the labels where each is defined) and ``micro avg`` (every known cell pooled)."""
+    ``macro avg`` (the mean over the labels where each is defined) and ``micro avg`` (every known cell pooled).
+    ``called``: the calls as made (k-fold's out-of-fold rows, each at its fold's thresholds; ``thresholds`` None)."""
     probabilities = np.asarray(probabilities, dtype=np.float64)
-    called = TASK.decide(probabilities, dict(enumerate(thresholds))).astype(bool)
+    if called is None:
+        called = TASK.decide(probabilities, dict(enumerate(thresholds)))
+    called = np.asarray(called).astype(bool)
+    thresholds = thresholds if thresholds is not None else [np.nan] * len(names)
     known = ~np.isnan(truth)
     positive = (truth == 1) & known
     eces = label_ece(probabilities, truth, average=None)
@@ -174,3 +179,22 @@ def _scores(scores: np.ndarray, positive: np.ndarray, called: np.ndarray) -> dic
             "ap": float(average_precision_score(positive, scores)) if positive.any() else np.nan,
             "sensitivity": point["sensitivity"], "specificity": point["specificity"], "ppv": point["ppv"],
             "npv": point["npv"], "f1": point["f1_at_threshold"]}
+
+
+def score_label_predictions(table: pd.DataFrame, names: list[str], prefix: str,
+                            report: Path | None = None) -> dict[str, float]:
+    """The metric table's multi-label rows over a predictions table (k-fold's out-of-fold rows), the calls as its
+    ``pred_<label>`` columns made them (``<name>_at_thresholds``); with ``report``, its per-label report there."""
+    from litcls.evaluation.metrics import build_metrics
+
+    probabilities = table[prob_columns(names)].to_numpy(dtype=np.float32)
+    truth = table[[f"true_{name}" for name in names]].to_numpy(dtype=np.float64)
+    called = table[[f"pred_{name}" for name in names]].to_numpy(dtype=np.float32)
+    metrics = build_metrics(len(names), "val", task=TASK.name, sync_on_compute=False)
+    metrics.update(torch.from_numpy(probabilities), TASK.metric_targets(torch.from_numpy(truth.astype(np.float32))))
+    scores = {f"{prefix}{key}": float(value) for key, value in metrics.compute().items() if key not in HEADLINE}
+    calls = calls_metrics(called, truth, [0.5] * len(names))  # 1 >= 0.5: the calls as they were made
+    scores |= {f"{prefix}{key}_at_thresholds": value for key, value in calls.items()}
+    if report is not None:
+        label_report(probabilities, truth, None, names, called).to_csv(report, index=False, encoding="utf-8")
+    return scores
