@@ -177,18 +177,18 @@ def label_decision(module: ClassifierModule, calibrated: bool = True) -> tuple[n
     return temperatures, thresholds.tolist()
 
 
-def predict_labels(module: ClassifierModule, paths: Sequence[Path], batch_size: int = 32, tta: bool = False,
+def predict_labels(module: ClassifierModule, paths: Sequence[Path], batch_size: int = 32, tta: bool | str = False,
                    num_workers: int = 0, device: str = "cpu", calibrated: bool = True) -> pd.DataFrame:
     """A multi-label checkpoint's rows: ``path``, ``prob_<label>`` (calibrated per label unless ``calibrated`` is
-    False; ``tta`` averages them with the mirrored images'), ``pred_<label>`` (1 where the probability reaches the
+    False; ``tta`` averages them over the policy's views), ``pred_<label>`` (1 where the probability reaches the
     label's threshold chosen on the validation split) and ``error``, as the run's ``predictions.csv`` without the
     truth."""
     from litcls.evaluation.multilabel import prediction_table
 
     temperatures, thresholds = label_decision(module, calibrated)
     views, errors = [], []
-    for flip in (False, True) if tta else (False,):
-        logits, errors = predict_logits(module, paths, batch_size, num_workers, device, flip=flip)
+    for view in policy_views(tta, module.preprocessing.img_size):
+        logits, errors = predict_logits(module, paths, batch_size, num_workers, device, view=view)
         views.append(module.task.probabilities(logits, temperatures))
     read = np.array([not error for error in errors], dtype=bool)
     rows = pd.DataFrame({"path": [str(path) for path in paths]})
