@@ -272,7 +272,8 @@ def predict_images(module: ClassifierModule | Sequence[ClassifierModule], paths:
     probabilities = probabilities_of(table, classes)
     if operating is not None:
         positive, threshold = operating
-        table["predicted_at_threshold"] = called_at_threshold(probabilities, threshold, classes, positive)
+        table["predicted_at_threshold"] = called_at_threshold(probabilities[:, positive], threshold, classes,
+                                                              positive)
     order = np.argsort(-probabilities, axis=1, kind="stable")[:, :max(1, min(top_k, len(classes)))]
     for rank in range(order.shape[1]):
         table[f"top{rank + 1}_class"] = [classes[index] for index in order[:, rank]]

@@ -258,8 +258,7 @@ def _operating_point(tables: dict[str, pd.DataFrame], names: list[str], positive
     for name, table in tables.items():
         measured = point_metrics(scores[name], truth[name], threshold)
         metrics |= {f"{name}/{key}": value for key, value in measured.items()}
-        table["predicted_at_threshold"] = called_at_threshold(probabilities_of(table, names), threshold, names,
-                                                              positive)
+        table["predicted_at_threshold"] = called_at_threshold(scores[name], threshold, names, positive)
     return {"positive_class": names[positive], "rule": str(rule), "chosen_on": "val", "threshold": threshold,
             "threshold_calibrated": _calibrated_threshold(threshold, temperature),
             "applies_to": f"prob_{names[positive]} >= threshold", "val_images": counts,
