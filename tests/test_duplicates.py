@@ -70,10 +70,10 @@ def test_copies_in_one_split_are_not_leakage(tmp_path, recwarn):
 
 
 def test_dedupe_keeps_the_first_copy_before_splitting(folder, capsys):
-    scan, duplicates = load_data(TrainConfig.of(data=str(folder), dedupe=True))
+    _, scan, duplicates = load_data(TrainConfig.of(data=str(folder), dedupe=True))
     assert duplicates == []
     assert len(scan.samples) == 20
     assert "a/img_000.png" not in set(scan.samples["path"]) and "a/copy_1.png" in set(scan.samples["path"])
     assert "dropped 3 byte-identical copies of 1 image(s)" in capsys.readouterr().out
-    kept, found = load_data(TrainConfig.of(data=str(folder)))
+    _, kept, found = load_data(TrainConfig.of(data=str(folder)))
     assert len(kept.samples) == 23 and len(found) == 1

@@ -89,7 +89,7 @@ class GradCAMGallery(L.Callback):
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not (self.every_epoch and trainer.state.fn == TrainerFn.FITTING and trainer.is_global_zero
-                and not trainer.sanity_checking and not trainer.fast_dev_run):
+                and not trainer.sanity_checking and not trainer.fast_dev_run and not pl_module.task.multi_hot):
             return
         logits = self.predictions.logits.get("val")
         if logits is None:

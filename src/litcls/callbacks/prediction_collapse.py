@@ -34,12 +34,16 @@ class PredictionCollapseWarning(L.Callback):
                     or trainer.state.fn != TrainerFn.FITTING)
 
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if pl_module.task.multi_hot:  # several labels per image: no single class to collapse onto
+            self._predicted = None
+            return
         classes = len(pl_module.class_names)
         self._predicted = torch.zeros(classes, dtype=torch.long, device=pl_module.device)
         self._true = torch.zeros(classes, dtype=torch.long, device=pl_module.device)
 
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
-        if self._active(trainer) and isinstance(outputs, dict) and "logits" in outputs:
+        if self._active(trainer) and self._predicted is not None and isinstance(outputs, dict) \
+                and "logits" in outputs:
             classes = len(self._predicted)
             task = pl_module.task
             predicted = task.decide(task.probabilities(outputs["logits"].float()))

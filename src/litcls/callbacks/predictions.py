@@ -75,7 +75,7 @@ class PredictionCollector(L.Callback):
         if not self.collecting(trainer):
             return
         self._gather(trainer, pl_module, "val")
-        if trainer.state.fn == TrainerFn.FITTING and trainer.is_global_zero:
+        if trainer.state.fn == TrainerFn.FITTING and trainer.is_global_zero and not pl_module.task.multi_hot:
             self._write_epoch(trainer, pl_module)
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

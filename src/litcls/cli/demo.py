@@ -71,6 +71,9 @@ def run(args: argparse.Namespace) -> None:
 
     members, ensemble = load_ensemble([args.ckpt], trust=args.trust_checkpoint)
     module = members[0]
+    if module.task.multi_hot:
+        raise UserError(f"--ckpt {args.ckpt}: the demo page does not show multi-label checkpoints yet; predict.py "
+                        "writes their per-label probabilities and decisions")
     # an ensemble has no single network to explain: bars only, as for linear and mlp
     target = gradcam_target(module, args.gradcam_layer) if len(members) == 1 else None
     run_dir = run_folder_of(args.ckpt, checkpoint)

@@ -77,11 +77,16 @@ def run(args: argparse.Namespace) -> None:
     if len(members) > 1 and (args.gradcam or args.export == "torchscript"):
         raise UserError(f"--gradcam and --export torchscript take one checkpoint; --ckpt gives an ensemble of "
                         f"{len(members)} (--export onnx writes an ensemble as one graph)")
+    if module.task.multi_hot and (args.gradcam or args.export or args.label_col):
+        raise UserError("--gradcam, --export and --label-col do not handle multi-label checkpoints yet; predict "
+                        "without them (predictions.csv holds prob_<label> and pred_<label> per label)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     if args.images:
         paths, labels, labelled = images_to_predict(args, module.class_names)
+        if module.task.multi_hot:  # a folder holds one class; a multi-label image has a set of labels
+            labels, labelled = None, 0
         describe_decision(module, calibrated=not args.no_calibration, members=len(members), ensemble=ensemble)
         table = predict_images(members if len(members) > 1 else module, paths, batch_size=args.batch_size,
                                top_k=args.top_k, tta=args.tta, num_workers=args.num_workers, device=args.device,
@@ -191,6 +196,13 @@ def describe_decision(module, calibrated: bool, members: int = 1, ensemble=None)
                   f"{threshold:.4g} (column predicted_at_threshold; predicted is the more probable class)")
         return
     decision = module.decision
+    if module.task.multi_hot:
+        kind = "calibrated per label by the temperatures" if calibrated and "temperatures" in decision else "own"
+        rule = decision.get("threshold_rule")
+        print(f"probabilities: the model's {kind} (one sigmoid per label); pred_<label> is 1 where the probability "
+              + (f"reaches the label's threshold chosen on the validation split by {rule}" if rule else
+                 "reaches 0.5 (this checkpoint holds no thresholds)"))
+        return
     temperature, operating = decision_rule(module, calibrated)
     if "temperature" not in decision:
         print("probabilities: the model's own (this checkpoint holds no calibration)")

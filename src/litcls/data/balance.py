@@ -22,6 +22,15 @@ def class_weights(labels: Sequence[int], num_classes: int) -> list[float]:
     return weights.tolist()
 
 
+def positive_weights(targets: np.ndarray) -> list[float]:
+    """Multi-label ``--balance loss``: each label's negatives / positives over its known training cells (NaN
+    ignored), the ``pos_weight`` of a binary cross-entropy, so a label's positives weigh as much as its negatives.
+    A label without a positive or a negative gets 1."""
+    targets = np.asarray(targets, dtype=np.float64)
+    positives, negatives = (targets == 1).sum(axis=0), (targets == 0).sum(axis=0)
+    return np.where((positives > 0) & (negatives > 0), negatives / np.maximum(positives, 1), 1.0).tolist()
+
+
 def sample_weights(labels: Sequence[int], num_classes: int) -> list[float]:
     """One weight per sample, its class's weight, so weighted draws pick every class equally often."""
     per_class = class_weights(labels, num_classes)

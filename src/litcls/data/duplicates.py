@@ -72,7 +72,7 @@ def warn_cross_split_duplicates(samples: pd.DataFrame, duplicates: list[list[str
     """Warn about the sets of identical images that sit in different splits (or folds); return those sets."""
     where = dict(zip(samples["path"], placement(samples), strict=True))
     targets = [column for column in samples.columns if str(column).startswith(TARGET_PREFIX)]  # multi-label
-    labels = samples[targets].astype(str).agg("|".join, axis=1) if targets else samples["label"]
+    labels = samples[targets].fillna(-1).astype(str).agg("|".join, axis=1) if targets else samples["label"]
     label = dict(zip(samples["path"], labels, strict=True))
     leaking = [group for group in duplicates if len({where[path] for path in group}) > 1]
     if leaking:

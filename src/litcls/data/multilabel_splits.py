@@ -19,6 +19,7 @@ from iterstrat.ml_stratifiers import MultilabelStratifiedKFold, MultilabelStrati
 
 from litcls.data.samples import target_columns
 from litcls.errors import UserError
+from litcls.tasks import MULTI_LABEL, task_for
 
 # with groups, a held-out split (or a set of folds) is the best of this many seeded candidates: whole groups of
 # 1..n images move at once, so one draw may miss a label's image prevalence or the split's size by several points
@@ -28,7 +29,7 @@ GROUP_CANDIDATES = 10
 def _units(frame: pd.DataFrame, classes: list[str]) -> tuple[pd.Series, pd.DataFrame]:
     """Each row's unit (its group, or the row itself) and every unit's 0/1 label vector, units in sorted order."""
     key = frame["group"].astype(str) if "group" in frame else pd.Series(np.arange(len(frame)), index=frame.index)
-    positive = (frame[target_columns(classes)].fillna(0).to_numpy() == 1).astype(np.int64)
+    positive = task_for(MULTI_LABEL).stratification_key(frame, classes)  # (N, L) 0/1, ignored as 0
     per_unit = pd.DataFrame(positive, index=frame.index).groupby(key.to_numpy(), sort=True).max()
     return key, per_unit
 

@@ -97,6 +97,11 @@ def bootstrap_intervals(labels: np.ndarray, probabilities: np.ndarray, replicate
             chunk |= _point_metrics(weights, labels == positive, called)
         for name, array in chunk.items():
             values.setdefault(name, []).append(array)
+    return _percentiles(values)
+
+
+def _percentiles(values: dict[str, list[np.ndarray]]) -> dict[str, list[float]]:
+    """The interval of each metric's replicates (those where it is defined)."""
     tail = 100 * (1 - LEVEL) / 2
     intervals = {}
     for name, arrays in values.items():
@@ -110,3 +115,40 @@ def _point_metrics(weights: np.ndarray, positive: np.ndarray, called: np.ndarray
     tp, fp = weights @ (positive & called), weights @ (~positive & called)
     fn, tn = weights @ (positive & ~called), weights @ (~positive & ~called)
     return two_class_metrics(tp, fp, fn, tn)
+
+
+def multilabel_intervals(truth: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray, replicates: int,
+                         seed: int, groups: np.ndarray | None = None) -> dict[str, list[float]]:
+    """[low, high] of a multi-label split's macro ``auroc`` (over the labels defined in the replicate) and the
+    ``f1_macro`` and ``f1_micro`` of the calls at the per-label ``thresholds``; ignored (NaN) cells weigh 0.
+
+    Args:
+        truth: (N, L) 1, 0 or NaN.
+        probabilities: (N, L) per-label probabilities.
+        thresholds: (L,) the frozen thresholds.
+        replicates, seed, groups: as :func:`bootstrap_intervals`.
+    """
+    truth = np.asarray(truth, dtype=np.float64)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    known = ~np.isnan(truth)
+    positive = (truth == 1) & known
+    called = probabilities >= np.asarray(thresholds, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    values: dict[str, list[np.ndarray]] = {}
+    for start in range(0, replicates, CHUNK):
+        weights = replicate_weights(len(truth), min(CHUNK, replicates - start), rng, groups)
+        aurocs, f1s, counts = [], [], np.zeros((3, len(weights)))
+        for label in range(truth.shape[1]):
+            w = weights * known[:, label]
+            aurocs.append(weighted_auroc(w, probabilities[:, label], positive[:, label]))
+            tp = w @ (positive[:, label] & called[:, label])
+            fp, fn = w @ (~positive[:, label] & called[:, label]), w @ (positive[:, label] & ~called[:, label])
+            f1s.append(ratio(2 * tp, 2 * tp + fp + fn))
+            counts += np.stack([tp, fp, fn])
+        aurocs, f1s = np.stack(aurocs, axis=1), np.stack(f1s, axis=1)
+        chunk = {"auroc": ratio(np.nansum(aurocs, axis=1), (~np.isnan(aurocs)).sum(axis=1)),
+                 "f1_macro_at_thresholds": ratio(np.nansum(f1s, axis=1), (~np.isnan(f1s)).sum(axis=1)),
+                 "f1_micro_at_thresholds": ratio(2 * counts[0], 2 * counts[0] + counts[1] + counts[2])}
+        for name, array in chunk.items():
+            values.setdefault(name, []).append(array)
+    return _percentiles(values)

@@ -18,13 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from litcls.tasks import MULTI_LABEL, SINGLE_LABEL
+
 # Exact AUROC and AP keep every probability of the evaluated split (images x classes values, gathered onto every
 # process under DDP); above this many values they use fixed thresholds, whose memory does not grow with the data.
 EXACT_CURVE_LIMIT = 50_000_000  # 200 MB of float32
 FIXED_THRESHOLDS = 1001  # 0, 0.001, ..., 1
 
 
-SINGLE_LABEL = "single_label"  # litcls.tasks.SINGLE_LABEL, without importing torch here
 
 
 def _tm() -> Any:
@@ -33,6 +34,10 @@ def _tm() -> Any:
 
 def _present() -> Any:
     return importlib.import_module("litcls.evaluation.present_classes")
+
+
+def _multi() -> Any:
+    return importlib.import_module("litcls.evaluation.multilabel_metrics")
 
 
 @dataclass(frozen=True)
@@ -69,13 +74,28 @@ METRICS: tuple[MetricSpec, ...] = (
                probabilities=True),
     MetricSpec("ece", "min", lambda n, t, **o: _tm().MulticlassCalibrationError(n, n_bins=15, norm="l1", **o),
                probabilities=True),
+    # multi-label (litcls.evaluation.multilabel_metrics): ignored cells left out, calls at 0.5 while training
+    MetricSpec("auroc", "max", lambda n, t, **o: _multi().PresentLabelAUROC(n, thresholds=t, **o),
+               probabilities=True, min_classes=1, tasks=(MULTI_LABEL,)),
+    MetricSpec("auroc_micro", "max", lambda n, t, **o: _tm().MultilabelAUROC(
+        n, average="micro", thresholds=t, ignore_index=-1, **o), probabilities=True, min_classes=1,
+               tasks=(MULTI_LABEL,)),
+    MetricSpec("ap", "max", lambda n, t, **o: _multi().PresentLabelAveragePrecision(n, thresholds=t, **o),
+               probabilities=True, min_classes=1, tasks=(MULTI_LABEL,)),
+    *(MetricSpec(name, "min" if name == "hamming" else "max",
+                 (lambda output: lambda n, t, **o: _multi().CallsAtThresholds(n, output, **o))(name),
+                 min_classes=1, tasks=(MULTI_LABEL,))
+      for name in ("f1_macro", "f1_micro", "f1_samples", "exact_match", "hamming")),
+    MetricSpec("ece", "min", lambda n, t, **o: _multi().LabelCalibrationError(n, **o), probabilities=True,
+               min_classes=1, tasks=(MULTI_LABEL,)),
 )
 
 
 # Metrics that keep the same state by construction update it once. torchmetrics' automatic compute groups would
 # instead merge any metrics whose states happen to be equal after the first batch (top-5 accuracy and macro F1
 # when the first batch is all correct), and then report one's value for the other: the groups are stated here.
-SHARED_STATE = (("acc", "f1_micro"), ("auroc", "ap"))
+SHARED_STATE = (("acc", "f1_micro"), ("auroc", "ap"),
+                ("f1_macro", "f1_micro", "f1_samples", "exact_match", "hamming"))  # multi-label: one set of counts
 
 
 def spec(name: str, task: str = SINGLE_LABEL) -> MetricSpec:

@@ -18,8 +18,8 @@ MONITORS = monitors()
 class EvaluationSettings:
     """Selection and evaluation."""
 
-    monitor: str = setting("val/loss", "validation metric for early stopping and the best checkpoint",
-                           tuple(MONITORS))
+    monitor: str | None = setting(None, "validation metric for early stopping and the best checkpoint (default: "
+                                  "val/loss; val/auroc for multi-label data)", tuple(MONITORS))
     gradcam_per_class: int = setting(2, "Grad-CAM overlays of this many evaluation images per class; 0 = none",
                                      group="evaluation")
     gradcam_mistakes: int = setting(8, "Grad-CAM overlays of this many most confident mistakes; 0 = none",
@@ -41,6 +41,6 @@ class EvaluationSettings:
     def validate(self) -> None:
         """Check values that need no heavy import; raise UserError naming the flag at fault."""
         check_at_least(self, 0, "gradcam_per_class", "gradcam_mistakes", "bootstrap")
-        check_choices(self)
+        check_choices(self, exempt=lambda name, value: name == "monitor" and value is None)  # None: the task's
         if self.threshold_rule is not None:
             parse_rule(self.threshold_rule)

@@ -153,11 +153,12 @@ def positive_label(positive_class: str | None, threshold_rule: str | None, class
     return classes.index(positive_class)
 
 
-def called_at_threshold(probabilities: Any, threshold: float, classes: list[str], positive: int) -> Any:
-    """The ``predicted_at_threshold`` column: the positive class where its probability reaches ``threshold``, the
-    other class elsewhere (the run's evaluation and predict.py write it alike); ``probabilities`` (N, 2)."""
+def called_at_threshold(scores: Any, threshold: float, classes: list[str], positive: int) -> Any:
+    """The ``predicted_at_threshold`` column: the positive class where its probability ``scores`` reaches
+    ``threshold`` (the one-label case of the tasks' per-label thresholds), the other class elsewhere (the run's
+    evaluation, the ensemble and predict.py write it alike)."""
     import numpy as np
 
-    from litcls.tasks import SingleLabel
+    from litcls.tasks.base import called
 
-    return np.asarray(classes)[SingleLabel().decide(probabilities, {positive: threshold})]
+    return np.where(called(np.asarray(scores, dtype=np.float64), threshold), classes[positive], classes[1 - positive])

@@ -31,11 +31,12 @@ class RawImageEnsemble(nn.Module):
     def __init__(self, members: Sequence[ClassifierModule], temperature: float = 1.0):
         super().__init__()
         self.members = nn.ModuleList(RawImageClassifier(member.cpu(), 1.0) for member in members)
+        self.task = members[0].task
         self.register_buffer("temperature", torch.tensor(float(temperature), dtype=torch.float32))
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         mean = torch.stack([member(pixels) for member in self.members]).mean(dim=0)
-        return torch.softmax(torch.log(mean.clamp_min(TINY)) / self.temperature, dim=1)
+        return self.task.probabilities(torch.log(mean.clamp_min(TINY)), self.temperature)
 
 
 def ensemble_metadata(members: Sequence[ClassifierModule], ensemble: EnsembleDecision) -> dict[str, str]:

@@ -168,6 +168,41 @@ def decision_rule(module: ClassifierModule, calibrated: bool = True) -> tuple[fl
     return temperature, (positive, threshold)
 
 
+def label_decision(module: ClassifierModule, calibrated: bool = True) -> tuple[np.ndarray, list[float]]:
+    """Multi-label: each label's temperature (1 without ``calibrated`` or a stored calibration) and its threshold on
+    the reported probability (0.5 where the checkpoint holds none)."""
+    from litcls.tasks.base import operating_thresholds, threshold_vector
+
+    names = module.class_names
+    stored = module.decision.get("temperatures", {}) if calibrated else {}
+    temperatures = np.array([float(stored.get(name, 1.0)) for name in names], dtype=np.float32)
+    thresholds = threshold_vector(operating_thresholds(module.decision, names, calibrated), len(names))
+    return temperatures, thresholds.tolist()
+
+
+def predict_labels(module: ClassifierModule, paths: Sequence[Path], batch_size: int = 32, tta: bool | str = False,
+                   num_workers: int = 0, device: str = "cpu", calibrated: bool = True) -> pd.DataFrame:
+    """A multi-label checkpoint's rows: ``path``, ``prob_<label>`` (calibrated per label unless ``calibrated`` is
+    False; ``tta`` averages them over the policy's views), ``pred_<label>`` (1 where the probability reaches the
+    label's threshold chosen on the validation split) and ``error``, as the run's ``predictions.csv`` without the
+    truth."""
+    from litcls.evaluation.multilabel import prediction_table
+
+    temperatures, thresholds = label_decision(module, calibrated)
+    views, errors = [], []
+    for view in policy_views(tta, module.preprocessing.img_size):
+        logits, errors = predict_logits(module, paths, batch_size, num_workers, device, view=view)
+        views.append(module.task.probabilities(logits, temperatures))
+    read = np.array([not error for error in errors], dtype=bool)
+    rows = pd.DataFrame({"path": [str(path) for path in paths]})
+    table = prediction_table(rows[read], np.mean(views, axis=0)[read], module.class_names, thresholds, None)
+    table.index = rows.index[read]
+    table = table.reindex(rows.index)
+    table["path"] = rows["path"]
+    table["error"] = errors
+    return table
+
+
 def folder_labels(paths: Sequence[Path], class_names: Sequence[str]) -> tuple[np.ndarray | None, int]:
     """The label of every image from the name of its folder, when each sits in a folder named after one of the
     checkpoint's classes (a class folder, as train.py reads them); else None.
@@ -215,6 +250,10 @@ def predict_images(module: ClassifierModule | Sequence[ClassifierModule], paths:
     from litcls.evaluation.threshold import called_at_threshold
 
     members = [module] if isinstance(module, ClassifierModule) else list(module)
+    if members[0].task.multi_hot:
+        if len(members) > 1:
+            raise UserError("--ckpt: an ensemble of multi-label checkpoints is not supported yet; give one")
+        return predict_labels(members[0], paths, batch_size, tta, num_workers, device, calibrated)
     classes = members[0].class_names
     views, errors = [], []
     for member in members:
@@ -226,7 +265,7 @@ def predict_images(module: ClassifierModule | Sequence[ClassifierModule], paths:
     else:  # the members' (and views') own probabilities averaged, then the ensemble's decision
         ensemble = ensemble or EnsembleDecision()
         temperature, operating = ensemble.temperature, ensemble.operating
-        mean = torch.softmax(torch.from_numpy(np.stack(views)), dim=2).mean(dim=0).numpy()
+        mean = members[0].task.probabilities(torch.from_numpy(np.stack(views))).mean(dim=0).numpy()
         views = [ensemble_logits(mean).astype(np.float32)]
     read = np.array([not error for error in errors], dtype=bool)
     rows = pd.DataFrame({"path": [str(path) for path in paths]})
@@ -236,7 +275,8 @@ def predict_images(module: ClassifierModule | Sequence[ClassifierModule], paths:
     probabilities = probabilities_of(table, classes)
     if operating is not None:
         positive, threshold = operating
-        table["predicted_at_threshold"] = called_at_threshold(probabilities, threshold, classes, positive)
+        table["predicted_at_threshold"] = called_at_threshold(probabilities[:, positive], threshold, classes,
+                                                              positive)
     order = np.argsort(-probabilities, axis=1, kind="stable")[:, :max(1, min(top_k, len(classes)))]
     for rank in range(order.shape[1]):
         table[f"top{rank + 1}_class"] = [classes[index] for index in order[:, rank]]

@@ -50,8 +50,9 @@ class ClassifierModule(L.LightningModule):
         label_smoothing: label smoothing of the loss.
         max_epochs: planned number of epochs, for the schedule.
         monitor: validation metric the plateau schedule watches.
-        class_weights: optional weight per class for the training loss (``--balance loss``); validation
-            and test losses stay unweighted, so they mean the same with and without it.
+        class_weights: optional weight per class for the training loss (``--balance loss``; multi-label: each
+            label's positive weight); validation and test losses stay unweighted, so they mean the same with and
+            without it.
         curve_thresholds: fixed thresholds of the AUROC and AP metrics; None computes them exactly (see
             :func:`litcls.evaluation.metrics.curve_thresholds`).
         head: ``linear`` (the model's own) or ``mlp`` (see :mod:`litcls.models.heads`).
@@ -85,9 +86,9 @@ class ClassifierModule(L.LightningModule):
         replace_head(self.model, model, get_model_spec(model).head_name(self.model), head)
         if channels_last:
             self.model.to(memory_format=torch.channels_last)
-        self.criterion = build_loss(loss, None, label_smoothing, **loss_parameters)
-        self.train_criterion = build_loss(loss, class_weights, label_smoothing, **loss_parameters)
-        self.mixing = build_mixing(mixup, cutmix, len(self.class_names))
+        self.criterion = build_loss(loss, None, label_smoothing, self.task.name, **loss_parameters)
+        self.train_criterion = build_loss(loss, class_weights, label_smoothing, self.task.name, **loss_parameters)
+        self.mixing = build_mixing(mixup, cutmix, len(self.class_names), multi_hot=self.task.multi_hot)
         # every stage's metrics come from the metric table (litcls.evaluation.metrics)
         classes = len(self.class_names)
         self.train_metrics = build_metrics(classes, "train", curve_thresholds, prefix="train/", task=self.task.name)
@@ -111,7 +112,7 @@ class ClassifierModule(L.LightningModule):
         targets = labels
         if stage == "train" and self.mixing is not None:
             images, targets = self.mixing(images, labels)  # soft targets (B, C)
-            labels = self.task.metric_targets(targets)  # the dominant label, for the training metrics
+        labels = self.task.metric_targets(targets)  # e.g. a mixed image's dominant label, for the metrics
         logits = self(images)
         loss = (self.train_criterion if stage == "train" else self.criterion)(logits, targets)
         metrics, mean_loss = getattr(self, f"{stage}_metrics"), getattr(self, f"{stage}_loss")

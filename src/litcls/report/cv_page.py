@@ -22,8 +22,11 @@ def _out_of_fold(run_dir: Path, oof: dict | None) -> list[str]:
     body = ["<h2>Out-of-fold predictions</h2>"]
     if not oof:
         return body + ["<p>None: no fold saved a checkpoint to predict with (fast dev run).</p>"]
+    scores = (f"macro AUROC {oof['oof/auroc']:.4f}, macro F1 at the folds' thresholds "
+              f"{oof['oof/f1_macro_at_thresholds']:.4f}" if oof.get("task") == "multi_label" else
+              f"accuracy {oof['oof/acc']:.4f}, macro F1 {oof['oof/f1_macro']:.4f}")
     body.append(f"<p>Every pool image predicted once, by the fold model that did not train on it: "
-                f"{oof['images']} images, accuracy {oof['oof/acc']:.4f}, macro F1 {oof['oof/f1_macro']:.4f}.</p>")
+                f"{oof['images']} images, {scores}.</p>")
     if (run_dir / "oof_confusion_matrix.png").is_file():
         body.append(image(run_dir / "oof_confusion_matrix.png", "out-of-fold confusion matrix"))
     if (run_dir / "oof_classification_report.csv").is_file():

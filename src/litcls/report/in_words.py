@@ -199,9 +199,11 @@ def summarize_repeats(results: dict, config: dict, unit: str, few_images: list[s
                          f"accuracy {_number(ensemble['test/acc'])} on {ensemble['images']:,} images.")
     oof = results.get("out_of_fold")
     if oof:
+        scores = (f"macro AUROC {_number(oof['oof/auroc'])}, macro F1 at the folds' thresholds "
+                  f"{_number(oof['oof/f1_macro_at_thresholds'])}" if oof.get("task") == "multi_label" else
+                  f"accuracy {_number(oof['oof/acc'])}, macro F1 {_number(oof['oof/f1_macro'])}")
         sentences.append(f"Out of fold (each of the {oof['images']:,} pool images predicted once, by the fold model "
-                         f"that did not train on it): accuracy {_number(oof['oof/acc'])}, macro F1 "
-                         f"{_number(oof['oof/f1_macro'])}.")
+                         f"that did not train on it): {scores}.")
     if oof_matrix:
         sentences.append(confusions(oof_matrix).replace("Most often confused:", "Most often confused out of fold:"))
     warnings = []

@@ -16,9 +16,16 @@ def decision_rows(results: dict) -> list[tuple[str, str]]:
     """What the evaluation decided on the validation split: the temperature and the operating threshold."""
     rows = []
     calibration = results.get("calibration")
-    if calibration:
+    if calibration and "temperature" in calibration:
         rows.append(("temperature", f"{calibration['temperature']:.3f} " + (
             f"({calibration['note']})" if calibration.get("note") else "(fitted on val; *_calibrated metrics use it)")))
+    elif calibration:  # multi-label: one per label
+        rows.append(("temperatures", ", ".join(f"{t:.3f}" for t in calibration["temperatures"])
+                     + f" (per label, fitted on val; one shared would be {calibration['shared_temperature']:.3f})"))
+    thresholds = results.get("thresholds")
+    if thresholds:
+        rows.append(("thresholds", ", ".join(f"{name} {value:.3g}" for name, value in thresholds["by_label"].items())
+                     + f" ({thresholds['rule']} per label on val)"))
     point = results.get("operating_point")
     if point:
         rows.append(("operating point", f"{point['positive_class']!r} when prob_{point['positive_class']} >= "

@@ -15,7 +15,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 
 from litcls.config import TrainConfig
-from litcls.data.balance import class_weights
+from litcls.data.balance import class_weights, positive_weights
 from litcls.data.batching import steps_per_epoch
 from litcls.data.datamodule import FolderDataModule
 from litcls.data.image_cache import prepare_image_cache
@@ -37,6 +37,7 @@ from litcls.runs.advice import settle_batch_size, warn_small_images
 from litcls.runs.before_launch import find_rate_once
 from litcls.runs.cached_features import cached_features
 from litcls.runs.trainer import KeptCallbacks, build_trainer, check_hardware, kept_callbacks
+from litcls.tasks import task_for
 
 
 @dataclass(frozen=True)
@@ -144,13 +145,13 @@ def build_module(config: TrainConfig, datamodule: FolderDataModule, preprocessin
     """The module (head only with ``--cache-features``), compiled if asked, checked on one blank image, and
     loaded with its starting weights."""
     classes = datamodule.classes
-    train_labels = datamodule.split("train")["label"].tolist()
     kind = HeadOnlyModule if config.model.cache_features else ClassifierModule
     module = kind(model=config.model.name, class_names=classes, preprocessing=preprocessing.to_dict(),
-                  class_weights=class_weights(train_labels, len(classes)) if config.data.balance == "loss" else None,
+                  task=datamodule.task,
+                  class_weights=loss_weights(datamodule) if config.data.balance == "loss" else None,
                   curve_thresholds=curve_thresholds(max(len(datamodule.split(name)) for name in ("val", "test")),
                                                     len(classes)),
-                  task=datamodule.task, starting_weights=start.record() if start else None,
+                  starting_weights=start.record() if start else None,
                   **settings_arguments(kind, config.recipe, config.model, config.evaluation),
                   **{parameter.name: getattr(config.recipe, parameter.name) for parameter in loss_parameters()})
     if config.recipe.compile:
@@ -161,6 +162,14 @@ def build_module(config: TrainConfig, datamodule: FolderDataModule, preprocessin
         rank_zero_info(load_starting_weights(module.model, start, spec.head_name(module.model), classes,
                                              preprocessing.img_size, module.in_chans))
     return module
+
+
+def loss_weights(datamodule: FolderDataModule) -> list[float]:
+    """``--balance loss``: a weight per class (single-label), or each label's positive weight (multi-label)."""
+    train, task = datamodule.split("train"), task_for(datamodule.task)
+    if task.multi_hot:
+        return positive_weights(task.truth(train, datamodule.classes))
+    return class_weights(train["label"].tolist(), len(datamodule.classes))
 
 
 def check_input_size(module: ClassifierModule, config: TrainConfig, preprocessing: Preprocessing) -> None:

@@ -37,6 +37,7 @@ from litcls.data.samples import SampleTable
 from litcls.data.scan import sort_by_path
 from litcls.data.splits import test_rows, write_label_prevalence, write_splits
 from litcls.errors import UserError
+from litcls.evaluation.multilabel import score_label_predictions
 from litcls.evaluation.predictions import (
     predicted_labels,
     prob_columns,
@@ -55,6 +56,7 @@ from litcls.runs.members import member_dir, print_members_summary, std_note, sum
 from litcls.runs.new_folder import claim_run_dir
 from litcls.runs.samples import check_leakage, load_data
 from litcls.shell import train_command
+from litcls.tasks import MULTI_LABEL
 
 STD = std_note("fold")
 # settings that say where a fold job runs or logs, not what it computes: jobs of one run may differ in them.
@@ -88,7 +90,7 @@ def cross_validate(config: TrainConfig) -> Path:
     Returns:
         The run folder that holds the fold folders.
     """
-    scan, duplicates = load_data(config)
+    config, scan, duplicates = load_data(config)
     samples = kfold_samples(scan, config.repeats.folds, config.data.test_size, config.data.seed)
     check_leakage(samples, duplicates)
     if config.repeats.fold is None:
@@ -227,12 +229,13 @@ def aggregate(run_dir: str | Path) -> dict:
     metrics = summarize_members(run_dir, "fold", finished, "cv_results", ("results.json", "val_results.json"))
     classes = json.loads((run_dir / "classes.json").read_text(encoding="utf-8"))
     oof = out_of_fold(run_dir, classes, finished, complete=not missing)
-    ensemble = write_ensemble(run_dir, "fold", finished, classes) if oof else None
+    single_label = bool(oof) and oof.get("task") != MULTI_LABEL  # the ensemble and cleanlab take one class per image
+    ensemble = write_ensemble(run_dir, "fold", finished, classes) if single_label else None
     add_ensemble_row(run_dir, "cv_results", "fold", ensemble)
     results = {"folds": folds, "finished_folds": finished, "missing_folds": missing, "std": STD,
                "metrics": metrics, "out_of_fold": oof, "ensemble": ensemble}
     (run_dir / "cv_results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-    suspects = write_label_issues(run_dir, classes) if oof else None
+    suspects = write_label_issues(run_dir, classes) if single_label else None
     write_cv_report(run_dir)
     print_cv_summary(run_dir, results)
     if suspects is not None:
@@ -251,10 +254,11 @@ def out_of_fold(run_dir: Path, classes: list[str], folds: list[int], complete: b
         The number of images and every metric of the metric table over the pooled predictions (``oof/acc``, ...),
         or None when no fold wrote predictions (fast dev runs).
     """
-    files = [fold_dir(run_dir, fold) / "val_predictions.csv" for fold in folds]
-    frames = [read_fold_predictions(file, classes) for file in files if file.is_file()]
-    if not frames:
+    files = [file for fold in folds if (file := fold_dir(run_dir, fold) / "val_predictions.csv").is_file()]
+    if not files:
         return None
+    multi = any(column.startswith("true_") for column in pd.read_csv(files[0], nrows=0).columns)  # per label
+    frames = [pd.read_csv(file) if multi else read_fold_predictions(file, classes) for file in files]
     oof = pd.concat(frames, ignore_index=True).sort_values("path", ignore_index=True)
     twice = oof.loc[oof["path"].duplicated(), "path"].tolist()
     if twice:
@@ -267,6 +271,9 @@ def out_of_fold(run_dir: Path, classes: list[str], folds: list[int], complete: b
             raise UserError(f"{run_dir}: the folds' validation predictions cover {len(oof)} images, the pool in "
                             f"splits.csv holds {len(pool)}; the fold folders do not come from one split")
     oof.to_csv(run_dir / "oof_predictions.csv", index=False, encoding="utf-8")
+    if multi:  # each row called at its own fold's thresholds
+        return {"images": len(oof), "task": MULTI_LABEL, **score_label_predictions(
+            oof, classes, "oof/", report=run_dir / "oof_classification_report.csv")}
     write_split_report(run_dir, oof["label"].to_numpy(), predicted_labels(oof, classes), classes,
                        f"out-of-fold predictions of {len(folds)} fold(s)", prefix="oof_",
                        probabilities=probabilities_of(oof, classes), split="out-of-fold", curves=True)
@@ -292,8 +299,9 @@ def print_cv_summary(run_dir: Path, results: dict) -> None:
     """Print mean ± std of every metric, the out-of-fold scores and where the run folder is."""
     oof = results["out_of_fold"]
     if oof:
-        extra = [(name, f"{oof[name]:.4f} over {oof['images']} images, each predicted once")
-                 for name in ("oof/acc", "oof/f1_macro")]
+        shown = ("oof/auroc", "oof/f1_macro_at_thresholds") if oof.get("task") == MULTI_LABEL else \
+            ("oof/acc", "oof/f1_macro")
+        extra = [(name, f"{oof[name]:.4f} over {oof['images']} images, each predicted once") for name in shown]
     else:
         extra = [("out-of-fold", "none: no fold saved a checkpoint to predict with (fast dev run)")]
     extra += summary_rows(results.get("ensemble"), results["metrics"], "fold")

@@ -98,8 +98,8 @@ def evaluate_test(rows: pd.DataFrame, classes: list[str], decision: dict) -> tup
         positive = classes.index(decision["positive_class"])
         probabilities = _probabilities(table, classes)
         scores = probabilities[:, positive]
-        table["predicted_at_threshold"] = called_at_threshold(probabilities, decision["threshold_calibrated"],
-                                                              classes, positive)
+        table["predicted_at_threshold"] = called_at_threshold(scores, decision["threshold_calibrated"], classes,
+                                                              positive)
         metrics |= {f"test/{name}": value for name, value in
                     point_metrics(scores, labels == positive, decision["threshold_calibrated"]).items()}
     return table, {key: json_number(float(value)) for key, value in metrics.items()}
@@ -108,11 +108,13 @@ def evaluate_test(rows: pd.DataFrame, classes: list[str], decision: dict) -> tup
 def write_ensemble(run_dir: Path, noun: str, members: list[int], classes: list[str]) -> dict | None:
     """Fit the ensemble of ``<noun>_<n>/`` for n in ``members``, write ``ensemble.json`` (and
     ``ensemble_predictions.csv`` with a test split); return what the results file reports of it (None when a
-    member wrote no predictions: fast dev runs)."""
+    member wrote no predictions, fast dev runs, or the members are multi-label)."""
     folders = [run_dir / f"{noun}_{number}" for number in members]
     if not all((folder / "val_predictions.csv").is_file() and (folder / "splits.csv").is_file()
                for folder in folders):
         return None
+    if any(column.startswith("true_") for column in pd.read_csv(folders[0] / "val_predictions.csv", nrows=0)):
+        return None  # multi-label members (a truth column per label): their ensemble is not fitted yet
     config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
     positive = positive_label(config.get("positive_class"), config.get("threshold_rule"), classes)
     test = test_paths(folders)

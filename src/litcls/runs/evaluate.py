@@ -52,13 +52,17 @@ from litcls.report.figures import plot_reliability
 from litcls.report.page import write_run_report
 from litcls.report.summary import print_summary
 from litcls.runs.build import Run
+from litcls.runs.evaluate_multilabel import evaluate_multilabel
+from litcls.tasks import SINGLE_LABEL
 from litcls.tracking.loggers import log_evaluation_tables, log_image, log_predictions, log_results
 
 
-def check_evaluation_flags(config: TrainConfig, classes: list[str]) -> None:
-    """Before training, once the classes are known: refuse evaluation flags that do not fit them, and say which
-    class a two-class run treats as positive."""
-    check_monitor(config.evaluation.monitor, len(classes))
+def check_evaluation_flags(config: TrainConfig, classes: list[str], task: str = SINGLE_LABEL) -> None:
+    """Before training, once the classes (and the task) are known: refuse evaluation flags that do not fit them,
+    and say which class a two-class run treats as positive."""
+    check_monitor(config.evaluation.monitor, len(classes), task)
+    if task != SINGLE_LABEL:
+        return
     positive = positive_label(config.evaluation.positive_class, config.evaluation.threshold_rule, classes)
     if positive is not None and is_main_process():
         chosen = ("--positive-class" if config.evaluation.positive_class
@@ -136,6 +140,11 @@ def evaluate_run(config: TrainConfig, trainer: L.Trainer, module: L.LightningMod
         return {}
     split = evaluated_split(datamodule)
     names = list(module.class_names)
+    if module.task.multi_hot:
+        results, decision = evaluate_multilabel(config, {name: datamodule.split(name) for name in ("val", split)},
+                                                names, logits, split, run_dir)
+        _store_decision(trainer, module, decision)
+        return _json_safe(results)
     logits = {name: logits[name] for name in ("val", split)}
     tables = {name: prediction_table(datamodule.split(name), logits[name], names) for name in logits}
     labels = {name: table["label"].to_numpy() for name, table in tables.items()}
@@ -249,8 +258,7 @@ def _operating_point(tables: dict[str, pd.DataFrame], names: list[str], positive
     for name, table in tables.items():
         measured = point_metrics(scores[name], truth[name], threshold)
         metrics |= {f"{name}/{key}": value for key, value in measured.items()}
-        table["predicted_at_threshold"] = called_at_threshold(probabilities_of(table, names), threshold, names,
-                                                              positive)
+        table["predicted_at_threshold"] = called_at_threshold(scores[name], threshold, names, positive)
     return {"positive_class": names[positive], "rule": str(rule), "chosen_on": "val", "threshold": threshold,
             "threshold_calibrated": _calibrated_threshold(threshold, temperature),
             "applies_to": f"prob_{names[positive]} >= threshold", "val_images": counts,

@@ -23,7 +23,7 @@ from litcls.tracking.loggers import finish_loggers
 
 def train_one(config: TrainConfig) -> Path:
     """Load and split the data, check it, claim the run folder and train; return the run folder."""
-    scan, duplicates = load_data(config)
+    config, scan, duplicates = load_data(config)
     data = config.data
     samples = split_samples(scan, data.val_size, data.test_size, data.seed, data.resplit_val)
     check_leakage(samples, duplicates)

@@ -17,21 +17,32 @@ from litcls.errors import UserError
 from litcls.evaluation.slices import check_slice_columns, slice_columns
 from litcls.processes import is_main_process
 from litcls.runs.evaluate import check_evaluation_flags
+from litcls.tasks import Task, task_for
 
 
-def load_data(config: TrainConfig) -> tuple[SampleTable, list[list[str]]]:
-    """Read ``--data`` through the data-source seam (:func:`litcls.data.sources.load_samples`) and check the
-    evaluation flags against its classes and columns.
+def load_data(config: TrainConfig) -> tuple[TrainConfig, SampleTable, list[list[str]]]:
+    """Read ``--data`` through the data-source seam (:func:`litcls.data.sources.load_samples`), settle what
+    depends on its task, and check the evaluation flags against its classes and columns.
 
     Returns:
-        The sample table and the sets of byte-identical images still in it.
+        The configuration the run trains with, the sample table and the sets of byte-identical images still in it.
     """
     table, duplicates = load_samples(DataSpec.of(config.data))
-    if table.multi_label:
+    task = task_for(table.task)
+    config = settle_monitor(config, task)
+    if task.multi_hot:
         check_multi_label_flags(config, table)
-    check_evaluation_flags(config, table.classes)
+    check_evaluation_flags(config, table.classes, task.name)
     check_slice_columns(slice_columns(config.data), table)
-    return table, duplicates
+    return config, table, duplicates
+
+
+def settle_monitor(config: TrainConfig, task: Task) -> TrainConfig:
+    """``--monitor`` left out: the task's default (``val/loss``; ``val/auroc`` for multi-label), recorded in the
+    configuration (and so in ``config.yaml``)."""
+    if config.evaluation.monitor is not None:
+        return config
+    return config.replace(monitor=task.default_monitor)
 
 
 def check_multi_label_flags(config: TrainConfig, table: SampleTable) -> None:

@@ -40,7 +40,7 @@ def seed_dir(run_dir: Path, seed: int) -> Path:
 
 def repeat_seeds(config: TrainConfig) -> Path:
     """Train once per seed of ``--seeds``, then aggregate; returns the run folder that holds ``seed_<s>/``."""
-    scan, duplicates = load_data(config)
+    config, scan, duplicates = load_data(config)
     data = config.data
     splits = {seed: split_samples(scan, data.val_size, data.test_size,
                                   seed if config.repeats.resplit_per_seed else data.seed, data.resplit_val)

@@ -14,6 +14,7 @@ class Task(Protocol):
 
     Attributes:
         name: the task's name (``single_label``), the checkpoint hyperparameter ``task`` and the metric table's tag.
+        multi_hot: targets are (N, L) float vectors (1, 0, NaN = ignored), not class indices.
         activation: ``softmax`` or ``sigmoid``: what turns the logits into probabilities.
         default_monitor: the validation metric that picks the best checkpoint when ``--monitor`` is not given.
         losses: names of the losses (:data:`litcls.recipe.losses.LOSSES`) that fit the task's targets.
@@ -21,6 +22,7 @@ class Task(Protocol):
     """
 
     name: str
+    multi_hot: bool
     activation: str
     default_monitor: str
     losses: tuple[str, ...]
@@ -46,6 +48,9 @@ class Task(Protocol):
 
     def metric_targets(self, targets: Any) -> Any:
         """The targets the training metrics compare with, from the loss's targets (mixed soft targets included)."""
+
+    def truth(self, samples: Any, classes: list[str]) -> np.ndarray:
+        """The targets of the sample table's rows, as the evaluation compares them with the decisions."""
 
     def stratification_key(self, samples: Any, classes: list[str]) -> np.ndarray:
         """What splits of the sample table are stratified on."""

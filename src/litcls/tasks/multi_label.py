@@ -20,6 +20,7 @@ class MultiLabel:
     """Several labels per image; see :class:`litcls.tasks.base.Task` for what each method answers."""
 
     name = "multi_label"
+    multi_hot = True
     activation = "sigmoid"
     default_monitor = "val/auroc"
     losses = ("bce", "asl")
@@ -72,9 +73,13 @@ class MultiLabel:
         return torch.where(targets.isnan(), torch.full_like(targets, IGNORED), (targets >= 0.5).to(targets.dtype)
                            ).long()
 
+    def truth(self, samples: Any, classes: list[str]) -> np.ndarray:
+        """(N, L) float64 targets of the sample table's rows (its ``target:<label>`` columns), NaN where ignored."""
+        return samples[[f"{TARGET_PREFIX}{name}" for name in classes]].to_numpy(dtype=np.float64)
+
     def stratification_key(self, samples: Any, classes: list[str]) -> np.ndarray:
         """(N, L) 0/1: every label at once, an ignored cell counted as negative."""
-        return samples[[f"{TARGET_PREFIX}{name}" for name in classes]].fillna(0).to_numpy().astype(np.int64)
+        return np.nan_to_num(self.truth(samples, classes)).astype(np.int64)
 
     def explained(self, probabilities: np.ndarray, thresholds: Mapping[int, float] | None = None) -> list[list[int]]:
         return [list(np.flatnonzero(row)) for row in self.decide(probabilities, thresholds)]

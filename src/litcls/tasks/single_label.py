@@ -22,6 +22,7 @@ class SingleLabel:
     """One class per image (an integer label); see :class:`litcls.tasks.base.Task` for what each method answers."""
 
     name = "single_label"
+    multi_hot = False
     activation = "softmax"
     default_monitor = "val/loss"
     losses = ("ce", "focal")
@@ -69,8 +70,12 @@ class SingleLabel:
         """Hard labels as they are; mixed soft targets (B, C) -> each image's dominant label (the larger share)."""
         return targets.argmax(dim=1) if targets.dim() > 1 else targets
 
+    def truth(self, samples: Any, classes: list[str]) -> np.ndarray:
+        """The class index of each row of the sample table."""
+        return samples["label"].to_numpy(dtype=np.int64)
+
     def stratification_key(self, samples: Any, classes: list[str]) -> np.ndarray:
-        return samples["label"].to_numpy()
+        return self.truth(samples, classes)
 
     def explained(self, probabilities: np.ndarray, thresholds: Mapping[int, float] | None = None) -> list[list[int]]:
         return [[int(label)] for label in self.decide(probabilities, thresholds)]
