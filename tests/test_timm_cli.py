@@ -41,7 +41,8 @@ def test_pretrained_convnext_trains_predicts_and_exports_with_the_weights_prepro
         record["source"]
     checkpoint = torch.load(run / "checkpoints" / "best.ckpt", weights_only=True)
     hparams = checkpoint["hyper_parameters"]
-    assert hparams["preprocessing"] == {"img_size": 32, "mean": [0.5] * 3, "std": [0.5] * 3}
+    assert hparams["preprocessing"] == {"img_size": 32, "mean": [0.5] * 3, "std": [0.5] * 3, "in_chans": 3,
+                                        "resize": "squash"}
     assert hparams["starting_weights"] == record
     for key, value in staged.items():  # the frozen backbone is the staged one
         if not key.startswith("head.fc."):

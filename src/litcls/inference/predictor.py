@@ -257,7 +257,7 @@ def predict_images(module: ClassifierModule | Sequence[ClassifierModule], paths:
     classes = members[0].class_names
     views, errors = [], []
     for member in members:
-        for view in policy_views(tta, min(member.preprocessing.img_size)):
+        for view in policy_views(tta, member.preprocessing.img_size):
             logits, errors = predict_logits(member, paths, batch_size, num_workers, device, view=view)
             views.append(logits)
     if len(members) == 1:

@@ -49,9 +49,11 @@ def shift(dy: int, dx: int) -> View:
     return shifted
 
 
-def policy_views(policy: str | bool, size: int) -> list[View]:
-    """The views of ``policy`` for images of side ``size``; ``True``/``False`` mean ``flip``/``none`` (older
-    callers)."""
+def policy_views(policy: str | bool, size: int | tuple[int, int]) -> list[View]:
+    """The views of ``policy`` for images of ``size`` (a side, or (height, width): shifts are a share of the shorter
+    side); ``True``/``False`` mean ``flip``/``none`` (older callers)."""
+    if isinstance(size, (tuple, list)):
+        size = min(size)
     if policy is True:
         policy = DEFAULT
     if policy is False or policy is None:
