@@ -90,7 +90,8 @@ def test_the_ensemble_exports_as_one_onnx_graph_that_agrees_with_predict(kfold_r
     assert metadata["class_names"] == CLASSES and metadata["decision"]["members"] == 2
     assert metadata["decision"]["temperature"] == pytest.approx(ensemble["temperature"])
     assert len(metadata["preprocessing"]["members"]) == 2
-    difference = np.abs(onnx_probabilities(tmp_path / "out" / "model.onnx", photos, Preprocessing(img_size=16)) - table[PROBS].to_numpy())
+    onnx = onnx_probabilities(tmp_path / "out" / "model.onnx", photos, Preprocessing(img_size=16))
+    difference = np.abs(onnx - table[PROBS].to_numpy())
     large = np.array(["300x200" in path.name for path in photos])  # shrunk exactly; small ones enlarged within
     assert difference[large].max() < 1e-4 and difference.max() < 5e-3  # one 8-bit level (docs/predict.md)
 
