@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from litcls.data.image_size import format_image_size
 from litcls.data.transforms import Preprocessing
 
 # (img_size, in_chans) -> tensors keyed like the model's state dict; a timm model's tensors depend on both (its
@@ -60,7 +61,7 @@ class StartingWeights:
         """What a run records about them (``results.json``, the checkpoint): JSON values only."""
         pre = self.preprocessing
         return {"source": self.source, "flag": self.flag,
-                "input_size": None if pre is None else pre.img_size,
+                "input_size": None if pre is None else format_image_size(pre.img_size),
                 "mean": None if pre is None else list(pre.mean), "std": None if pre is None else list(pre.std),
                 "interpolation": self.interpolation, "crop_pct": self.crop_pct}
 
