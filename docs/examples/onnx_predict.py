@@ -3,7 +3,8 @@
     python docs/examples/onnx_predict.py exported/model.onnx photo.jpg other.png
 
 Everything else comes from the file: the graph resizes and normalises the pixels itself and returns calibrated
-probabilities; the class names and, for two classes, the operating threshold are in its metadata. The only step
+probabilities; the class names and, for two classes, the operating threshold (multi-label: each label's threshold)
+are in its metadata. The only step
 left to you is decoding, done here as training decodes (EXIF orientation, transparency on white, JPEG draft, and
 grey for a model trained with ``--in-chans 1``; litcls also stretches 16-bit greyscale to 8 bits, which this short
 example leaves out).
@@ -37,6 +38,13 @@ def main(model_file: str, images: list[str]) -> None:
     classes = json.loads(metadata["class_names"])
     preprocessing = json.loads(metadata["preprocessing"])
     decision = json.loads(metadata["decision"])
+    if "thresholds" in decision:  # multi-label: every label whose probability reaches its own threshold
+        print("path,labels")
+        for path in images:
+            probabilities = session.run(None, {"pixels": decode(path, preprocessing)[None]})[0][0]
+            called = [name for name, p in zip(classes, probabilities, strict=True) if p >= decision["thresholds"][name]]
+            print(f"{path},{'|'.join(called)}")
+        return
     print("path,predicted,probability")
     for path in images:
         probabilities = session.run(None, {"pixels": decode(path, preprocessing)[None]})[0][0]  # one image: sizes differ

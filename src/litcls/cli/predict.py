@@ -77,8 +77,10 @@ def run(args: argparse.Namespace) -> None:
     if len(members) > 1 and (args.gradcam or args.export == "torchscript"):
         raise UserError(f"--gradcam and --export torchscript take one checkpoint; --ckpt gives an ensemble of "
                         f"{len(members)} (--export onnx writes an ensemble as one graph)")
-    if module.task.multi_hot and (args.gradcam or args.export or args.label_col):
-        raise UserError("--gradcam, --export and --label-col do not handle multi-label checkpoints yet; predict "
+    if module.task.multi_hot and len(members) > 1:
+        raise UserError("--ckpt: an ensemble of multi-label checkpoints is not supported yet; give one")
+    if module.task.multi_hot and (args.gradcam or args.label_col):
+        raise UserError("--gradcam and --label-col do not handle multi-label checkpoints yet; predict "
                         "without them (predictions.csv holds prob_<label> and pred_<label> per label)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -105,8 +107,10 @@ def run(args: argparse.Namespace) -> None:
             model_file = export_ensemble(members, ensemble, out)
         else:
             model_file = export_model(module, out, "onnx", calibrated=not args.no_calibration)
-        print(f"exported {model_file} ({pixel_kind(module.preprocessing)} pixels in, probabilities out; class names, "
-              f"threshold and preprocessing in its metadata) and {out / 'model.json'}")
+        what = ("a probability per label out; label names, per-label thresholds" if module.task.multi_hot
+                else "probabilities out; class names, threshold")
+        print(f"exported {model_file} ({pixel_kind(module.preprocessing)} pixels in, {what} and preprocessing in its "
+              f"metadata) and {out / 'model.json'}")
         check_onnx_export(args, members if len(members) > 1 else module, model_file,
                           paths if args.images else None, ensemble)
     elif args.export:

@@ -3,8 +3,9 @@
 The ONNX graph takes decoded images as they come, uint8 pixels (N, H, W, 3) in RGB (or (N, H, W) grey for a model
 trained with ``--in-chans 1``) at any height and width, and
 returns probabilities (N, num_classes): training's resize, the normalisation, the network, the calibration
-temperature and the softmax are inside it (:class:`~litcls.inference.raw_image_model.RawImageClassifier`). The
-class names, the two-class operating threshold and the preprocessing are written into the file's metadata
+temperature and the softmax (multi-label: a temperature and a sigmoid per label) are inside it
+(:class:`~litcls.inference.raw_image_model.RawImageClassifier`). The class names, the two-class operating threshold
+(multi-label: each label's threshold) and the preprocessing are written into the file's metadata
 (``metadata_props``, JSON values), so the file alone is enough to predict (``docs/examples/onnx_predict.py``).
 
 The TorchScript file takes normalised images (N, C, H, W) and returns logits, as before; ``model.json`` beside
@@ -58,10 +59,14 @@ def onnx_metadata(module: ClassifierModule, calibrated: bool = True) -> dict[str
 
     ``decision.temperature`` is the one inside the graph (1 with ``calibrated`` False); for two classes,
     ``decision.operating_threshold`` applies to the graph's probability of ``positive_class`` (the checkpoint's
-    ``threshold_calibrated``, or its ``threshold`` for uncalibrated probabilities), and both are kept.
+    ``threshold_calibrated``, or its ``threshold`` for uncalibrated probabilities), and both are kept. Multi-label:
+    ``decision.temperatures`` and ``decision.thresholds`` by label (:func:`label_decision_metadata`).
     """
     from litcls.inference.predictor import decision_rule
 
+    if module.task.multi_hot:
+        return metadata_of(module, label_decision_metadata(module, calibrated),
+                           "probabilities (batch, num_labels), a sigmoid per label, in class_names order")
     temperature, operating = decision_rule(module, calibrated)
     decision = {"probabilities": "calibrated" if calibrated and "temperature" in module.decision else "model's own",
                 "temperature": temperature}
@@ -70,6 +75,30 @@ def onnx_metadata(module: ClassifierModule, calibrated: bool = True) -> dict[str
                      "rule": "positive_class when its probability >= operating_threshold, else the other class"}
     decision |= {key: value for key, value in module.decision.items()
                  if key in ("threshold", "threshold_calibrated", "threshold_rule")}
+    return metadata_of(module, decision, "probabilities (batch, num_classes) in class_names order")
+
+
+def label_decision_metadata(module: ClassifierModule, calibrated: bool) -> dict:
+    """Multi-label ``decision``: the per-label temperatures inside the graph and each label's threshold on the
+    graph's probability (the checkpoint's calibrated thresholds, or its own for uncalibrated probabilities)."""
+    from litcls.inference.predictor import label_decision
+
+    temperatures, thresholds = label_decision(module, calibrated)
+    names = module.class_names
+    decision = {"probabilities": "calibrated per label" if calibrated and "temperatures" in module.decision
+                else "model's own", "activation": "sigmoid",
+                "temperatures": dict(zip(names, map(float, temperatures), strict=True)),
+                "thresholds": dict(zip(names, thresholds, strict=True)),
+                "rule": "a label is positive when its probability >= its threshold (any number of labels, or none)"}
+    if "threshold_rule" in module.decision:
+        decision["threshold_rule"] = module.decision["threshold_rule"]
+    else:
+        decision["note"] = "this checkpoint holds no thresholds chosen on validation: 0.5 for every label"
+    return decision
+
+
+def metadata_of(module: ClassifierModule, decision: dict, output: str) -> dict[str, str]:
+    """The metadata of :func:`onnx_metadata` around a task's ``decision``."""
     pre = module.preprocessing
     preprocessing = {"input": input_layout(pre), "decoding": DECODING.format(grey=GREY if pre.in_chans == 1 else ""),
                      "img_size": format_image_size(pre.img_size), "height": pre.img_size[0],
@@ -79,8 +108,7 @@ def onnx_metadata(module: ClassifierModule, calibrated: bool = True) -> dict[str
                      "normalisation": "inside the graph: (pixel / 255 - mean) / std"}
     return {"class_names": json.dumps(module.class_names, ensure_ascii=False),
             "preprocessing": json.dumps(preprocessing), "decision": json.dumps(decision, ensure_ascii=False),
-            "output": "probabilities (batch, num_classes) in class_names order",
-            "architecture": str(module.hparams.model)}
+            "output": output, "task": module.task.name, "architecture": str(module.hparams.model)}
 
 
 def read_onnx_metadata(path: Path) -> dict:
@@ -115,10 +143,12 @@ def export_onnx(module: ClassifierModule, path: Path, calibrated: bool = True) -
     """Write the raw-pixel graph with dynamic batch, height and width, and its metadata; return the metadata."""
     import onnx
 
-    from litcls.inference.predictor import decision_rule
+    from litcls.inference.predictor import decision_rule, label_decision
     from litcls.inference.raw_image_model import RawImageClassifier
 
-    graph = RawImageClassifier(module.cpu(), decision_rule(module, calibrated)[0]).eval()
+    temperature = (label_decision(module, calibrated)[0] if module.task.multi_hot
+                   else decision_rule(module, calibrated)[0])
+    graph = RawImageClassifier(module.cpu(), temperature).eval()
     pre = module.preprocessing
     channels = () if pre.in_chans == 1 else (3,)  # a grey graph takes (N, H, W)
     example = torch.randint(0, 256, (2, pre.img_size[0] + 7, pre.img_size[1] + 3, *channels), dtype=torch.uint8)

@@ -50,13 +50,14 @@ def compare_with_predict(module: ClassifierModule | Sequence[ClassifierModule], 
     members: an ensemble with the decision ``ensemble``).
 
     Returns:
-        ``images`` compared, ``agreement`` (fraction of equal decisions), ``max_difference`` and
+        ``images`` compared, ``agreement`` (fraction of equal decisions; multi-label: of equal per-label calls,
+        images x labels), ``max_difference`` and
         ``mean_difference`` (per image the largest absolute difference over the classes' probabilities; its
         maximum and mean over the images), ``per_image`` (that difference, in the order of the readable paths) and
         ``paths`` (the readable paths).
     """
     from litcls.evaluation.predictions import probabilities_of
-    from litcls.inference.predictor import decision_rule, predict_images
+    from litcls.inference.predictor import decision_rule, label_decision, predict_images
 
     members = [module] if isinstance(module, ClassifierModule) else list(module)
     table = predict_images(module, paths, batch_size=batch_size, calibrated=calibrated, ensemble=ensemble)
@@ -66,13 +67,18 @@ def compare_with_predict(module: ClassifierModule | Sequence[ClassifierModule], 
     # decoded at the largest member's size (large JPEGs are drafted down to it), as predict.py decodes them
     largest = max((member.preprocessing for member in members), key=lambda pre: pre.img_size[0] * pre.img_size[1])
     actual = onnx_probabilities(model_file, read, largest).astype(np.float64)
-    if len(members) == 1:
-        operating = decision_rule(members[0], calibrated)[1]
-    else:
-        operating = ensemble.operating if ensemble is not None else None
     difference = np.abs(actual - expected).max(axis=1) if len(read) else np.zeros(0)
-    agree = decisions(actual, operating, classes) == decisions(expected, operating, classes)
-    return {"images": len(read), "agreement": float(agree.mean()) if len(read) else float("nan"),
+    if members[0].task.multi_hot:  # every (image, label) call: a label's decision is what a multi-label user reads
+        thresholds = dict(enumerate(label_decision(members[0], calibrated)[1]))
+        agree = members[0].task.decide(actual, thresholds) == members[0].task.decide(expected, thresholds)
+    else:
+        if len(members) == 1:
+            operating = decision_rule(members[0], calibrated)[1]
+        else:
+            operating = ensemble.operating if ensemble is not None else None
+        agree = decisions(actual, operating, classes) == decisions(expected, operating, classes)
+    decided = {"decided": "per-label decisions"} if members[0].task.multi_hot else {}
+    return {**decided, "images": len(read), "agreement": float(agree.mean()) if len(read) else float("nan"),
             "max_difference": float(difference.max(initial=0.0)),
             "mean_difference": float(difference.mean()) if len(read) else float("nan"),
             "per_image": difference, "paths": read}
@@ -81,7 +87,8 @@ def compare_with_predict(module: ClassifierModule | Sequence[ClassifierModule], 
 def describe(result: dict) -> str:
     """One line: how closely the export agreed, on how many images."""
     return (f"ONNX Runtime on the decoded pixels of {result['images']} image files agrees with predict.py on "
-            f"{result['agreement']:.1%} of decisions; probability difference largest {result['max_difference']:.2e}, "
+            f"{result['agreement']:.1%} of {result.get('decided', 'decisions')}; probability difference largest "
+            f"{result['max_difference']:.2e}, "
             f"mean {result['mean_difference']:.2e}")
 
 
