@@ -71,9 +71,9 @@ def run(args: argparse.Namespace) -> None:
 
     members, ensemble = load_ensemble([args.ckpt], trust=args.trust_checkpoint)
     module = members[0]
-    if module.task.multi_hot:
-        raise UserError(f"--ckpt {args.ckpt}: the demo page does not show multi-label checkpoints yet; predict.py "
-                        "writes their per-label probabilities and decisions")
+    if module.task.multi_hot and len(members) > 1:
+        raise UserError(f"--ckpt {args.ckpt}: an ensemble of multi-label checkpoints is not supported yet; give one "
+                        "fold's run folder")
     # an ensemble has no single network to explain: bars only, as for linear and mlp
     target = gradcam_target(module, args.gradcam_layer) if len(members) == 1 else None
     run_dir = run_folder_of(args.ckpt, checkpoint)
@@ -90,7 +90,8 @@ def run(args: argparse.Namespace) -> None:
     why = ("no Grad-CAM: an ensemble has no single network to explain" if len(members) > 1
            else "no Grad-CAM: the model has no convolution")
     print(f"demo of {ensemble_run or checkpoint} ({module.hparams.model}"
-          f"{f', an ensemble of {len(members)}' if len(members) > 1 else ''}, {len(module.class_names)} classes"
+          f"{f', an ensemble of {len(members)}' if len(members) > 1 else ''}, {len(module.class_names)} "
+          f"{'labels' if module.task.multi_hot else 'classes'}"
           f"{'' if target is not None else ', ' + why}); Ctrl+C stops it")
     try:
         # quiet: Gradio's own start-up lines name its Python arguments ("set `share=True` in `launch()`"); the
