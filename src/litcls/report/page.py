@@ -108,7 +108,8 @@ def build_page(run_dir: Path) -> str:
             f'<p class="meta">data <b>{html.escape(str(config.get("data", "?")))}</b>, model '
             f'<b>{html.escape(str(config.get("model", "?")))}</b>. ' + file_links(run_dir, (
                 "results.json", "predictions.csv", "val_predictions.csv", "classification_report.csv",
-                "confusion_matrix.csv", "slices.csv", "metrics.csv", "splits.csv", "config.yaml")) + "</p>",
+                "confusion_matrix.csv", "label_counts.csv", "slices.csv", "metrics.csv", "splits.csv",
+                "config.yaml")) + "</p>",
             *summary_section(run_summary(run_dir, results, config)),
             f"<h2>Results on the {html.escape(split)} split</h2>", *_results_section(results)]
     body += _decisions_section(run_dir, results)
@@ -126,9 +127,15 @@ def build_page(run_dir: Path) -> str:
         for column, rows in slices.groupby("column", sort=False):
             more = f" (the worst 15 of {len(rows)})" if len(rows) > 15 else ""
             body += [f"<h3>{html.escape(str(column))}{more}</h3>", table(rows.head(15))]
-    for name, heading in (("curves.png", "Learning curves"), ("confusion_matrix.png", "Confusion matrix")):
-        body.append(f"<h2>{heading}</h2>")
-        body.append(image(run_dir / name, heading) if (run_dir / name).is_file() else f"<p>No {name}.</p>")
+    body += ["<h2>Learning curves</h2>", image(run_dir / "curves.png", "Learning curves")
+             if (run_dir / "curves.png").is_file() else "<p>No curves.png.</p>"]
+    if (run_dir / "label_counts.csv").is_file():  # multi-label: a 2x2 per label in place of the KxK matrix
+        body += ["<h2>Per label at its threshold</h2>", "<p>True and false positives and negatives of each label "
+                 "called at its own threshold, over its known cells (ignored cells left out).</p>",
+                 table(pd.read_csv(run_dir / "label_counts.csv", dtype={"class": str}, keep_default_na=False))]
+    else:
+        body += ["<h2>Confusion matrix</h2>", image(run_dir / "confusion_matrix.png", "Confusion matrix")
+                 if (run_dir / "confusion_matrix.png").is_file() else "<p>No confusion_matrix.png.</p>"]
     body.append("<h2>Grad-CAM</h2>")
     gradcam = sorted((run_dir / "gradcam").glob("*.png"))
     per_class = [path for path in gradcam if path.stem.startswith("class-")]

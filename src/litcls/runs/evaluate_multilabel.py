@@ -1,6 +1,7 @@
 """After training a multi-label run: per-label temperatures and thresholds fitted on the validation split and
-frozen, then the evaluated split measured at them. Writes ``val_predictions.csv``, ``predictions.csv`` and
-``classification_report.csv`` (a row per label, then the macro and micro rows); returns what goes into
+frozen, then the evaluated split measured at them. Writes ``val_predictions.csv``, ``predictions.csv``,
+``classification_report.csv`` (a row per label, then the macro and micro rows), ``label_counts.csv`` and the
+per-label curve grids ``roc.png`` and ``pr.png``; returns what goes into
 ``results.json`` and the decision the best checkpoint keeps for prediction."""
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from litcls.evaluation.multilabel import (
     prediction_table,
 )
 from litcls.evaluation.threshold import parse_rule
+from litcls.report.label_figures import label_counts, plot_label_curves
 
 
 def evaluate_multilabel(config: TrainConfig, rows: dict[str, pd.DataFrame], names: list[str],
@@ -44,6 +46,7 @@ def evaluate_multilabel(config: TrainConfig, rows: dict[str, pd.DataFrame], name
                              "by_label": dict(zip(names, thresholds, strict=True))}
     report = label_report(probabilities[split], truth[split], thresholds, names)
     report.to_csv(run_dir / "classification_report.csv", index=False, encoding="utf-8")
+    write_label_figures(truth[split], probabilities[split], thresholds, names, split, run_dir)
     results["classification_report"] = {"split": split, "rows": report.to_dict("records")}
     absent = [name for name, positives in zip(names, report["positives"], strict=False) if not positives]
     if absent:
@@ -69,3 +72,13 @@ def evaluate_multilabel(config: TrainConfig, rows: dict[str, pd.DataFrame], name
                 "thresholds": dict(zip(names, thresholds, strict=True)),
                 "thresholds_calibrated": dict(zip(names, calibrated, strict=True))}
     return results, decision
+
+
+def write_label_figures(truth: np.ndarray, probabilities: np.ndarray, thresholds: list[float], names: list[str],
+                        split: str, run_dir: Path) -> None:
+    """``label_counts.csv`` (TP, FP, FN, TN per label at its threshold) and the per-label grids ``roc.png`` and
+    ``pr.png`` of the evaluated split: what a single-label run's confusion matrix and curves show."""
+    label_counts(truth, probabilities, thresholds, names).to_csv(run_dir / "label_counts.csv", index=False,
+                                                                 encoding="utf-8")
+    for kind in ("roc", "pr"):
+        plot_label_curves(kind, truth, probabilities, thresholds, names, f"{split} split", run_dir / f"{kind}.png")
