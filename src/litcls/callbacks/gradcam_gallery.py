@@ -1,4 +1,5 @@
-"""gradcam/: Grad-CAM overlays of a fixed sample of evaluation images per class and of the worst mistakes."""
+"""gradcam/: Grad-CAM overlays of a fixed sample of evaluation images per class and of the worst mistakes
+(multi-label: of images per label, an overlay per label each image is called positive for)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,18 @@ def select_examples(labels: np.ndarray, probabilities: np.ndarray, per_class: in
     wrong = np.flatnonzero(predicted != labels)
     wrong = wrong[np.argsort(-confidence[wrong], kind="stable")][:mistakes]
     chosen += [(f"mistake-{rank:02d}", int(index)) for rank, index in enumerate(wrong)]
+    return chosen
+
+
+def select_label_examples(truth: np.ndarray, per_class: int) -> list[tuple[str, int]]:
+    """Multi-label: (file stem, dataset index) of ``per_class`` images per label, evenly spread over the images
+    where that label is positive (dataset order: the same images every run on the same split)."""
+    chosen = []
+    for label in range(truth.shape[1]):
+        members = np.flatnonzero(truth[:, label] == 1)
+        take = min(per_class, len(members))
+        for rank, position in enumerate(np.linspace(0, len(members) - 1, take).round().astype(int) if take else []):
+            chosen.append((f"label-{label:02d}-{rank}", int(members[position])))
     return chosen
 
 
@@ -143,5 +156,48 @@ class GradCAMGallery(L.Callback):
             pixels = plot_gradcam(image, cam, int(labels[index]), int(predicted[index]),
                                   float(probabilities[index, predicted[index]]), titles, path)
             log_image(loggers, f"{split}/gradcam/{stem}", pixels, step)
+            written.append((index, path))
+        return written
+
+    def explain_labels(self, pl_module: L.LightningModule, dataset: Dataset, probabilities: np.ndarray,
+                       truth: np.ndarray, thresholds: list[float], folder: Path, loggers: list = (), step: int = 0,
+                       split: str = "test") -> list[tuple[int, Path]]:
+        """Multi-label: for ``per_class`` images where each label is positive, an overlay of every label the image
+        is called positive for at ``thresholds`` (the most probable label when none is), one PNG each,
+        ``<stem>-cam-<label>.png``, titled with the true and the called labels.
+
+        Returns:
+            (dataset index, PNG file) of every overlay written.
+        """
+        from litcls.report.figures import plot_gradcam
+        from litcls.report.fonts import drawable_labels
+
+        if self._target is None or self._target_of is not pl_module:
+            return []
+        explained = pl_module.task.explained(probabilities, dict(enumerate(thresholds)))
+        pairs = [(stem, index, int(label)) for stem, index in select_label_examples(truth, self.per_class)
+                 for label in (explained[index] or [int(probabilities[index].argmax())])]
+        if not pairs:
+            return []
+        param = next(pl_module.parameters())
+        images = torch.stack([dataset[index][0] for _, index, _ in pairs]).to(param.device, param.dtype)
+        heatmaps = gradcam_heatmaps(pl_module, self._target, images, [label for _, _, label in pairs])
+        pre = pl_module.preprocessing
+        shown = to_display(images, pre.mean, pre.std)
+        overlays = overlay(shown, heatmaps)
+        titles = drawable_labels(pl_module.class_names)
+        names = titles[0]
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.png"):
+            old.unlink()
+        written = []
+        for (stem, index, label), image, cam in zip(pairs, shown, overlays, strict=True):
+            true = "|".join(names[k] for k in np.flatnonzero(truth[index] == 1)) or "none"
+            called = "|".join(names[k] for k in explained[index]) or "none"
+            title = (f"true: {true}   called: {called}\nGrad-CAM of {names[label]} "
+                     f"({probabilities[index, label]:.2f})")
+            path = folder / f"{stem}-cam-{label:02d}.png"
+            pixels = plot_gradcam(image, cam, None, label, float(probabilities[index, label]), titles, path, title)
+            log_image(loggers, f"{split}/gradcam/{path.stem}", pixels, step)
             written.append((index, path))
         return written

@@ -105,19 +105,22 @@ def plot_curves(metrics: pd.DataFrame, path: Path) -> np.ndarray:
 
 
 def plot_gradcam(image: np.ndarray, overlay: np.ndarray, true: int | None, predicted: int, probability: float,
-                 labels: tuple[list[str], dict], path: Path) -> np.ndarray:
+                 labels: tuple[list[str], dict], path: Path, title: str | None = None) -> np.ndarray:
     """The image beside its Grad-CAM overlay, titled true class (when known), predicted class and probability.
 
     ``true`` and ``predicted`` are class indices; ``labels`` is :func:`drawable_labels` of all the class names,
-    computed once for a gallery, so a name that cannot be drawn is titled ``class <its index>``.
+    computed once for a gallery, so a name that cannot be drawn is titled ``class <its index>``. ``title`` replaces
+    that title (a multi-label image has sets of labels; ``true`` None then keeps it black).
     """
     names, settings = labels
-    title = f"predicted: {names[predicted]} ({probability:.2f})"
-    if true is not None:
-        title = f"true: {names[true]}   {title}"
+    if title is None:
+        title = f"predicted: {names[predicted]} ({probability:.2f})"
+        if true is not None:
+            title = f"true: {names[true]}   {title}"
     with _drawing(settings):
         figure = _figure(4.0, 2.4, layout=None)  # fixed margins: constrained layout would double the cost
-        axes = figure.subplots(1, 2, gridspec_kw={"left": 0.02, "right": 0.98, "bottom": 0.02, "top": 0.8,
+        top = 0.8 if "\n" not in title else 0.72  # a two-line title (multi-label) needs the room
+        axes = figure.subplots(1, 2, gridspec_kw={"left": 0.02, "right": 0.98, "bottom": 0.02, "top": top,
                                                   "wspace": 0.06})
         for ax, pixels, name in ((axes[0], image, "image"), (axes[1], overlay, "Grad-CAM")):
             ax.imshow(pixels, interpolation="nearest" if pixels.shape[0] < 64 else "antialiased")

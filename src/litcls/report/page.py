@@ -59,6 +59,10 @@ def _gallery_captions(run_dir: Path) -> dict[str, str]:
     predictions = pd.read_csv(path, dtype=str, keep_default_na=False)
     if "gradcam" not in predictions:
         return {}
+    if "predicted" not in predictions:  # multi-label: the overlay's own title names the true and called labels
+        return {file: f"predictions.csv row {number + 1}: {path}"
+                for number, (files, path) in enumerate(zip(predictions["gradcam"], predictions["path"], strict=True))
+                for file in files.split(";") if file}
     columns = zip(*(predictions[name] for name in ("gradcam", "path", "class", "predicted")), strict=True)
     return {file: f"predictions.csv row {number + 1}: {path} (true {true}, predicted {predicted})"
             for number, (files, path, true, predicted) in enumerate(columns) for file in files.split(";") if file}
@@ -140,15 +144,18 @@ def build_page(run_dir: Path) -> str:
     gradcam = sorted((run_dir / "gradcam").glob("*.png"))
     per_class = [path for path in gradcam if path.stem.startswith("class-")]
     mistakes = [path for path in gradcam if path.stem.startswith("mistake-")]
+    per_label = [path for path in gradcam if path.stem.startswith("label-")]
     if not gradcam:
         body.append("<p>No Grad-CAM overlays in this run (a model without convolutions has none; "
                     "<code>--gradcam-per-class 0 --gradcam-mistakes 0</code> turns them off).</p>")
     captions = _gallery_captions(run_dir)
     if per_class:
         body += ["<h3>Images of each class</h3>", _gallery(per_class, captions)]
+    if per_label:
+        body += ["<h3>Images of each label: an overlay per label called positive</h3>", _gallery(per_label, captions)]
     if mistakes:
         body += ["<h3>Most confident mistakes</h3>", _gallery(mistakes, captions)]
-    elif gradcam:
+    elif gradcam and not per_label:
         body.append("<p>No mistakes to explain.</p>")
     if (run_dir / "metrics.csv").is_file():
         body += ["<details><summary>Metrics per epoch</summary>", table(pd.read_csv(run_dir / "metrics.csv")),

@@ -143,6 +143,7 @@ def evaluate_run(config: TrainConfig, trainer: L.Trainer, module: L.LightningMod
     if module.task.multi_hot:
         results, decision = evaluate_multilabel(config, {name: datamodule.split(name) for name in ("val", split)},
                                                 names, logits, split, run_dir)
+        _label_gallery(gallery, trainer, module, datamodule, split, logits[split], decision, run_dir)
         _store_decision(trainer, module, decision)
         return _json_safe(results)
     logits = {name: logits[name] for name in ("val", split)}
@@ -289,6 +290,32 @@ def _gallery(gallery: GradCAMGallery | None, trainer: L.Trainer, module: L.Light
     for index, path in written:
         files[index] = ";".join(filter(None, [files[index], path.relative_to(run_dir).as_posix()]))
     return files
+
+
+def _label_gallery(gallery: GradCAMGallery | None, trainer: L.Trainer, module: L.LightningModule, datamodule: Any,
+                   split: str, logits: np.ndarray, decision: dict[str, Any], run_dir: Path) -> None:
+    """Multi-label: the Grad-CAM gallery of each image's called labels (at the thresholds, on the model's own
+    probabilities, as predictions.csv calls them); the overlays go into predictions.csv's ``gradcam`` column."""
+    if gallery is None:
+        return
+    names = list(module.class_names)
+    truth = module.task.truth(datamodule.split(split), names)
+    thresholds = [decision["thresholds"][name] for name in names]
+    module.to(trainer.strategy.root_device)
+    try:
+        written = gallery.explain_labels(module, datamodule.datasets[split], module.task.probabilities(logits),
+                                         truth, thresholds, run_dir / "gradcam", trainer.loggers,
+                                         trainer.global_step, split)
+    finally:
+        module.cpu()
+    if not written:
+        return
+    table = pd.read_csv(run_dir / "predictions.csv", keep_default_na=False, dtype=str)
+    files = pd.Series("", index=table.index, dtype=object)
+    for index, path in written:
+        files[index] = ";".join(filter(None, [files[index], path.relative_to(run_dir).as_posix()]))
+    table["gradcam"] = files
+    table.to_csv(run_dir / "predictions.csv", index=False, encoding="utf-8")
 
 
 def _store_decision(trainer: L.Trainer, module: L.LightningModule, decision: dict[str, Any]) -> None:
