@@ -79,9 +79,9 @@ def run(args: argparse.Namespace) -> None:
                         f"{len(members)} (--export onnx writes an ensemble as one graph)")
     if module.task.multi_hot and len(members) > 1:
         raise UserError("--ckpt: an ensemble of multi-label checkpoints is not supported yet; give one")
-    if module.task.multi_hot and (args.gradcam or args.label_col):
-        raise UserError("--gradcam and --label-col do not handle multi-label checkpoints yet; predict "
-                        "without them (predictions.csv holds prob_<label> and pred_<label> per label)")
+    if module.task.multi_hot and args.label_col:
+        raise UserError("--label-col does not handle multi-label checkpoints yet; predict without it "
+                        "(predictions.csv holds prob_<label> and pred_<label> per label)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []

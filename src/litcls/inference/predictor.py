@@ -331,7 +331,8 @@ def write_gradcam(module: ClassifierModule, table: pd.DataFrame, out_dir: Path, 
     """Grad-CAM overlay of the predicted class (the checkpoint's decision) for every readable image of ``table``
     (:func:`predict_images`), under ``out_dir``; titled with the true class when the table has it.
 
-    Returns the overlay path of each row ('' for unreadable images), to add to the predictions table.
+    Returns the overlay path of each row ('' for unreadable images), to add to the predictions table. Multi-label:
+    :func:`write_label_gradcam`.
 
     Raises:
         UserError: the model has no convolutional layer, or ``layer`` is not one Grad-CAM can use.
@@ -342,6 +343,8 @@ def write_gradcam(module: ClassifierModule, table: pd.DataFrame, out_dir: Path, 
     target = gradcam_target(module, layer)
     if target is None:
         raise UserError(f"--gradcam: model {module.hparams.model!r} has no convolutional layer to explain")
+    if module.task.multi_hot:
+        return write_label_gradcam(module, target, table, out_dir, batch_size)
     index = {name: i for i, name in enumerate(module.class_names)}
     titles = drawable_labels(module.class_names)  # once for every class: labels by class index
     decided = decided_column(table)
@@ -355,4 +358,34 @@ def write_gradcam(module: ClassifierModule, table: pd.DataFrame, out_dir: Path, 
             true = int(row["label"]) if pd.notna(row.get("label")) else None
             plot_gradcam(image, cam, true, index[row[decided]], row[f"prob_{row[decided]}"], titles, path)
             written[row_id] = str(path)
+    return written
+
+
+def write_label_gradcam(module: ClassifierModule, target: Target, table: pd.DataFrame, out_dir: Path,
+                        batch_size: int = 16) -> pd.Series:
+    """Multi-label :func:`write_gradcam`: an overlay per label each readable image is called positive for
+    (``pred_<label>``; the most probable label when none is), ``<row>_<stem>_cam-<label index>.png``, titled with
+    the called labels; returns each row's overlay paths joined by ``;``."""
+    from litcls.report.figures import plot_gradcam
+    from litcls.report.fonts import drawable_labels
+
+    names = module.class_names
+    titles = drawable_labels(names)
+    pairs = []  # (row id, label index) of every overlay
+    for row_id, row in table[table["error"] == ""].iterrows():
+        called = [k for k, name in enumerate(names) if int(row[f"pred_{name}"]) == 1]
+        pairs += [(row_id, k) for k in called or [int(np.argmax([row[f"prob_{name}"] for name in names]))]]
+    written = pd.Series("", index=table.index, dtype=object)
+    for start in range(0, len(pairs), batch_size):
+        batch = pairs[start:start + batch_size]
+        shown, cams = gradcam_overlays(module, target, [table.loc[row_id, "path"] for row_id, _ in batch],
+                                       [label for _, label in batch])
+        for (row_id, label), image, cam in zip(batch, shown, cams, strict=True):
+            row = table.loc[row_id]
+            called = "|".join(titles[0][k] for k, name in enumerate(names) if int(row[f"pred_{name}"]) == 1)
+            path = out_dir / f"{row_id:05d}_{Path(row['path']).stem}_cam-{label:02d}.png"
+            probability = float(row[f"prob_{names[label]}"])
+            plot_gradcam(image, cam, None, label, probability, titles, path,
+                         f"called: {called or 'none'}\nGrad-CAM of {titles[0][label]} ({probability:.2f})")
+            written[row_id] = ";".join(filter(None, [written[row_id], str(path)]))
     return written
