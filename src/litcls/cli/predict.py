@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "training run fitted on its validation split")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps (default: auto)")
     parser.add_argument("--gradcam", action="store_true",
-                        help="write a Grad-CAM overlay of the predicted class per image under OUT/gradcam/")
+                        help="write a Grad-CAM overlay of the predicted class per image under OUT/gradcam/ "
+                        "(multi-label: one per label called)")
     parser.add_argument("--gradcam-layer", help="layer to explain, e.g. model.features.7 (default: automatic)")
     parser.add_argument("--export", choices=EXPORT_FORMATS,
                         help="also write the model as ONNX (raw uint8 RGB pixels in, calibrated probabilities out, "
