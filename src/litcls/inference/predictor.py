@@ -190,7 +190,7 @@ def predict_labels(module: ClassifierModule, paths: Sequence[Path], batch_size: 
 
     temperatures, thresholds = label_decision(module, calibrated)
     views, errors = [], []
-    for view in policy_views(tta, min(module.preprocessing.img_size)):
+    for view in policy_views(tta, module.preprocessing.img_size):
         logits, errors = predict_logits(module, paths, batch_size, num_workers, device, view=view)
         views.append(module.task.probabilities(logits, temperatures))
     read = np.array([not error for error in errors], dtype=bool)
