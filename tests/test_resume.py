@@ -105,6 +105,27 @@ def test_sigterm_mid_epoch_resumes_to_the_same_model_as_an_uninterrupted_run(dat
     assert logged.dropna(subset=["train/batch_loss"])["step"].is_unique
 
 
+def test_a_run_resumed_inside_a_frozen_then_an_unfrozen_epoch_freezes_as_the_uninterrupted_one(data, tmp_path,
+                                                                                               monkeypatch, interrupt):
+    """Lightning calls no on_train_epoch_start for the epoch a run resumes inside: the backbone stayed frozen for the
+    rest of an unfrozen epoch, and its batch-norm layers updated their statistics in a frozen one."""
+    monkeypatch.chdir(tmp_path)
+    args = ["--data", str(data), "--epochs", "2", *SMALL, "--model", "cnn", "--freeze-backbone",
+            "--unfreeze-at-epoch", "1"]
+    assert main([*args, "--name", "whole"]) == 0
+    interrupt(SendSignal(signal.SIGTERM, epoch=0, batch=1))
+    assert main([*args, "--name", "cut"]) == 128 + signal.SIGTERM
+    for cut_epoch in (1, None):  # stopped again inside the unfrozen epoch, then to the end
+        monkeypatch.undo()
+        monkeypatch.chdir(tmp_path)
+        if cut_epoch is not None:
+            interrupt(SendSignal(signal.SIGTERM, epoch=cut_epoch, batch=1))
+        assert main(["--resume", "runs/cut"]) == (0 if cut_epoch is None else 128 + signal.SIGTERM)
+    whole, cut = weights(tmp_path / "runs" / "whole"), weights(tmp_path / "runs" / "cut")
+    assert any("running_mean" in name for name in whole)
+    assert [name for name, tensor in whole.items() if not torch.equal(tensor, cut[name])] == []
+
+
 def test_ctrl_c_during_validation_lets_it_finish_and_stops_before_the_next_epoch(data, tmp_path, monkeypatch,
                                                                               interrupt, capsys):
     monkeypatch.chdir(tmp_path)

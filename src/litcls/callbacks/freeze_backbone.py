@@ -86,6 +86,12 @@ class BackboneFreeze(BaseFinetuning):
                 if scheduler.optimizer is optimizer and base_lrs and len(base_lrs) < len(optimizer.param_groups):
                     base_lrs.append(base_lrs[0] * self.backbone_lr_ratio)
 
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # a run resumed inside an epoch gets no on_train_epoch_start for that epoch (Lightning skips it), so the
+        # epoch's state is set here too: else a resumed unfrozen epoch would train the head alone, and a resumed
+        # frozen one would update the backbone's batch-norm statistics. Repeated at the epoch's start, it is a no-op.
+        self.on_train_epoch_start(trainer, pl_module)
+
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_epoch_start(trainer, pl_module)
         training = not self.is_frozen(trainer.current_epoch)
