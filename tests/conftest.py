@@ -50,6 +50,15 @@ def private_cache(tmp_path_factory):
 
 
 @pytest.fixture
+def hf_home(tmp_path: Path, monkeypatch) -> Path:
+    """An empty Hugging Face home, offline (timm's weights are staged into it: ``tests/timm_cache.py``)."""
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return tmp_path / "hf"
+
+
+@pytest.fixture
 def image_folder(tmp_path: Path) -> Path:
     """Three classes of 12 images, 16 px."""
     return make_class_folder(tmp_path / "shapes", {"circle": 12, "square": 12, "triangle": 12})

@@ -19,13 +19,6 @@ TINY = ["--img-size", "32", "--batch-size", "8", "--num-workers", "0", "--val-si
         "--logger", "none", "--bootstrap", "0", "--gradcam-mistakes", "0"]
 
 
-@pytest.fixture
-def hf_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    return tmp_path / "hf"
-
 
 def test_pretrained_convnext_trains_predicts_and_exports_with_the_weights_preprocessing(image_folder, hf_home,
                                                                                          tmp_path, capsys):

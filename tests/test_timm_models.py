@@ -19,14 +19,6 @@ from timm_cache import stage_timm_weights
 CLASSES = ["a", "b", "c"]
 
 
-@pytest.fixture
-def hf_home(tmp_path, monkeypatch):
-    """An empty Hugging Face home, offline."""
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    return tmp_path / "hf"
-
 
 @pytest.mark.parametrize("name, size", [("test_convnext", 64), ("test_efficientnet", 64), ("test_vit", 160)])
 def test_staged_timm_weights_are_loaded_except_the_new_head_with_their_preprocessing(name, size, hf_home):

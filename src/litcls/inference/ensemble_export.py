@@ -19,7 +19,7 @@ from torch import nn
 from litcls.data.image_size import format_image_size
 from litcls.evaluation.ensemble_calibration import TINY
 from litcls.inference.ensemble_calibration import EnsembleDecision
-from litcls.inference.export import DECODING, GREY, RESIZES, input_layout, write_model_card
+from litcls.inference.export import DECODING, GREY, RESIZES, input_layout, write_model_card, write_raw_pixel_onnx
 from litcls.inference.raw_image_model import RawImageClassifier
 from litcls.models.module import ClassifierModule
 
@@ -72,23 +72,12 @@ COMBINE = ("ensemble: softmax(log(mean of the members' softmax probabilities) / 
 
 def export_ensemble(members: Sequence[ClassifierModule], ensemble: EnsembleDecision | None, out_dir: Path) -> Path:
     """Write ``model.onnx`` (dynamic batch, height and width) and ``model.json`` into ``out_dir``; return the file."""
-    import onnx
-
     ensemble = ensemble or EnsembleDecision()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "model.onnx"
     graph = RawImageEnsemble([member.eval() for member in members], ensemble.temperature).eval()
     largest = max((member.preprocessing for member in members), key=lambda pre: pre.img_size[0] * pre.img_size[1])
-    channels = () if largest.in_chans == 1 else (3,)
-    example = torch.randint(0, 256, (2, largest.img_size[0] + 7, largest.img_size[1] + 3, *channels),
-                            dtype=torch.uint8)
-    dim = torch.export.Dim
-    torch.onnx.export(graph, (example,), str(path), dynamo=True, external_data=False, input_names=["pixels"],
-                      output_names=["probabilities"],
-                      dynamic_shapes=({0: dim("batch", min=1), 1: dim("height", min=1), 2: dim("width", min=1)},))
     metadata = ensemble_metadata(members, ensemble)
-    model = onnx.load(str(path))
-    onnx.helper.set_model_props(model, metadata)
-    onnx.save(model, str(path))
+    write_raw_pixel_onnx(graph, largest, path, metadata)
     write_model_card(members[0], out_dir / "model.json", path.name, metadata)
     return path

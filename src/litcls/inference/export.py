@@ -141,26 +141,31 @@ def write_model_card(module: ClassifierModule, path: Path, model_file: str, meta
 
 def export_onnx(module: ClassifierModule, path: Path, calibrated: bool = True) -> dict[str, str]:
     """Write the raw-pixel graph with dynamic batch, height and width, and its metadata; return the metadata."""
-    import onnx
-
     from litcls.inference.predictor import decision_rule, label_decision
     from litcls.inference.raw_image_model import RawImageClassifier
 
     temperature = (label_decision(module, calibrated)[0] if module.task.multi_hot
                    else decision_rule(module, calibrated)[0])
     graph = RawImageClassifier(module.cpu(), temperature).eval()
-    pre = module.preprocessing
+    metadata = onnx_metadata(module, calibrated)
+    write_raw_pixel_onnx(graph, module.preprocessing, path, metadata)
+    return metadata
+
+
+def write_raw_pixel_onnx(graph: torch.nn.Module, pre: Preprocessing, path: Path, metadata: dict[str, str]) -> None:
+    """Export ``graph`` (uint8 pixels in, probabilities out) with dynamic batch, height and width, traced on pixels of
+    ``pre``'s channels a little larger than its size, and store ``metadata`` in the file."""
+    import onnx
+
     channels = () if pre.in_chans == 1 else (3,)  # a grey graph takes (N, H, W)
     example = torch.randint(0, 256, (2, pre.img_size[0] + 7, pre.img_size[1] + 3, *channels), dtype=torch.uint8)
     dim = torch.export.Dim
     torch.onnx.export(graph, (example,), str(path), dynamo=True, external_data=False, input_names=["pixels"],
                       output_names=["probabilities"],
                       dynamic_shapes=({0: dim("batch", min=1), 1: dim("height", min=1), 2: dim("width", min=1)},))
-    metadata = onnx_metadata(module, calibrated)
     model = onnx.load(str(path))
     onnx.helper.set_model_props(model, metadata)
     onnx.save(model, str(path))
-    return metadata
 
 
 def export_model(module: ClassifierModule, out_dir: Path, fmt: str, calibrated: bool = True) -> Path:
