@@ -44,7 +44,8 @@ def test_pretrained_mobilenet_trains_its_head_on_staged_weights(image_folder, tm
     checkpoint = torch.load(tmp_path / "runs" / "tl" / "checkpoints" / "last.ckpt", weights_only=True)
     transforms = get_model_spec("mobilenet_v3_small").pretrained.weights.transforms()
     assert checkpoint["hyper_parameters"]["preprocessing"] == {"img_size": 224, "mean": transforms.mean,
-                                                               "std": transforms.std}
+                                                               "std": transforms.std, "in_chans": 3,
+                                                               "resize": "squash"}
     trained = {key.removeprefix("model."): value for key, value in checkpoint["state_dict"].items()}
     for key, value in staged.items():  # after training, the backbone (batch-norm statistics included) is intact
         if not key.startswith("classifier.3."):

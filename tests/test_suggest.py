@@ -13,7 +13,7 @@ MODELS = [spec.name for spec in list_models()]
 @pytest.mark.parametrize(("value", "choices", "expected"), [
     ("val/accuracy", MONITORS, ["val/acc"]),  # a longer spelling, not the equally long val/auroc
     ("accuracy", MONITORS, ["val/acc", "val/acc_top5"]),  # a word of the name, the shared 'val' left out
-    ("val/f1", MONITORS, ["val/f1_macro", "val/f1_micro"]),
+    ("val/f1", MONITORS, ["val/f1_macro", "val/f1_micro", "val/f1_samples"]),  # f1_samples: multi-label
     ("f1_macro", MONITORS, ["val/f1_macro"]),
     ("val_loss", MONITORS, ["val/loss"]),  # separators do not count
     ("meduim", AUGMENT_PRESETS, ["medium"]),
@@ -31,7 +31,7 @@ def test_closest_prefers_prefix_and_containment_to_edit_distance(value, choices,
 
 def test_did_you_mean_reads_as_part_of_a_sentence():
     assert did_you_mean("val/accuracy", MONITORS) == " (did you mean val/acc?)"
-    assert did_you_mean("val/f1", MONITORS) == " (did you mean val/f1_macro or val/f1_micro?)"
+    assert did_you_mean("val/f1", MONITORS) == " (did you mean val/f1_macro, val/f1_micro or val/f1_samples?)"
     assert did_you_mean("resnet", MODELS).count(",") == 1  # three at most: "a, b or c"
     assert did_you_mean("zzz", MODELS) == ""
 

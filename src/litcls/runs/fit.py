@@ -17,7 +17,8 @@ from litcls.processes import is_main_process
 from litcls.runs.build import ResumeFrom, Run, build_run
 from litcls.runs.evaluate import evaluate_best
 from litcls.runs.new_folder import claim_run_dir
-from litcls.runs.samples import check_leakage, load_data, warn_imbalance
+from litcls.runs.samples import check_leakage, load_data, settle_monitor, warn_imbalance
+from litcls.tasks import task_for
 from litcls.tracking.loggers import finish_loggers
 
 
@@ -51,6 +52,7 @@ def fit_and_evaluate(config: TrainConfig, scan: SampleTable, samples: pd.DataFra
         TrainingInterrupted: SIGTERM or Ctrl+C stopped training (after saving a checkpoint).
     """
     started = time.perf_counter()
+    config = settle_monitor(config, task_for(scan.task))  # a caller that did not read the data through load_data
     run = build_run(config, scan, samples, run_dir, resume, job_type)
     failed = True
     try:
