@@ -3,7 +3,8 @@
 * writing: ``python -m litcls.stream`` (scan included, no index yet) against what it replaces, the first scan
   (``--data`` read in a fresh process, no index yet) plus a copy of the folder (``cp -r``), in seconds per image;
 * reading: images per second of the training loader over the same training split, from the folder
-  (``FolderDataModule``) and from the stream in a local folder (``StreamDataModule``), interleaved.
+  (``FolderDataModule``) and from the stream in a local folder (``StreamDataModule``), interleaved, for the split
+  the stream is laid out for (seed 42, train.py's default) and another (seed 7).
 
     PYTHONPATH=src python bench/stream.py -n 20000 --reps 2
 
@@ -25,8 +26,9 @@ from common import REPO, run_timed
 from scan import cache_root, generate
 
 
-def loader_rate(kind: str, folder: Path, stream: Path, workers: int, img_size: int, batch_size: int) -> dict:
-    """Images per second of one pass over the training loader (in this fresh process)."""
+def loader_rate(kind: str, folder: Path, stream: Path, workers: int, img_size: int, batch_size: int,
+                seed: int) -> dict:
+    """Images per second of one pass over the training loader of ``seed``'s split (in this fresh process)."""
     from litcls.data.datamodule import FolderDataModule
     from litcls.data.sources import DataSpec, load_samples
     from litcls.data.splits import split_samples
@@ -34,8 +36,8 @@ def loader_rate(kind: str, folder: Path, stream: Path, workers: int, img_size: i
     from litcls.data.transforms import Preprocessing
 
     table, _ = load_samples(DataSpec(str(folder) if kind == "folder" else str(stream)))
-    samples = split_samples(table, 0.15, 0.15, 0)
-    options = {"augment": "none", "batch_size": batch_size, "num_workers": workers, "seed": 0}
+    samples = split_samples(table, 0.15, 0.15, seed)
+    options = {"augment": "none", "batch_size": batch_size, "num_workers": workers, "seed": seed}
     if kind == "folder":
         module = FolderDataModule(table.root, samples, table.classes, Preprocessing(img_size), **options)
     else:
@@ -67,6 +69,9 @@ def main() -> None:
     parser.add_argument("--img-size", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--loader-workers", type=int, nargs="+", default=[0, 2])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[42, 7],
+                        help="split seeds to read (the stream is laid out for train.py's default, 42); none: write only")
+    parser.add_argument("--seed", type=int, default=42, help=argparse.SUPPRESS)
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--stream", type=Path, help=argparse.SUPPRESS)
@@ -77,7 +82,7 @@ def main() -> None:
         return
     if args.measure:
         print(json.dumps(loader_rate(args.measure, args.folder, args.stream, args.workers, args.img_size,
-                                     args.batch_size)))
+                                     args.batch_size, args.seed)))
         return
 
     from litcls.data.index import index_file
@@ -109,17 +114,19 @@ def main() -> None:
         folder_bytes = sum(file.stat().st_size for file in folder.rglob("*.jpg"))
         print(f"stream {stream_bytes / 2**20:.1f} MiB for {folder_bytes / 2**20:.1f} MiB of image files", flush=True)
         for rep in range(args.reps):
-            for workers in args.loader_workers:
-                row = {"workers": workers, "load": os.getloadavg()}
-                for kind in ("folder", "stream"):
-                    _, row[kind] = fresh(kind, "--folder", str(folder), "--stream", str(stream), "--workers",
-                                         str(workers), "--img-size", str(args.img_size), "--batch-size",
-                                         str(args.batch_size))
-                results["read"].append(row)
-                print(f"read rep {rep}, {workers} workers: folder {row['folder']['rate']:.0f} img/s, stream "
-                      f"{row['stream']['rate']:.0f} img/s ({row['stream']['images']} of {row['folder']['images']} "
-                      f"images) | ratio {row['stream']['rate'] / row['folder']['rate']:.2f} | load "
-                      f"{row['load'][0]:.2f}", flush=True)
+            for seed in args.seeds:
+                for workers in args.loader_workers:
+                    row = {"seed": seed, "workers": workers, "load": os.getloadavg()}
+                    for kind in ("folder", "stream"):
+                        _, row[kind] = fresh(kind, "--folder", str(folder), "--stream", str(stream), "--workers",
+                                             str(workers), "--img-size", str(args.img_size), "--batch-size",
+                                             str(args.batch_size), "--seed", str(seed))
+                    results["read"].append(row)
+                    ratio = row["stream"]["rate"] / row["folder"]["rate"]
+                    print(f"read rep {rep}, split seed {seed}, {workers} workers: folder {row['folder']['rate']:.0f} "
+                          f"img/s, stream {row['stream']['rate']:.0f} img/s ({row['stream']['images']} of "
+                          f"{row['folder']['images']} images) | ratio {ratio:.2f} | load {row['load'][0]:.2f}",
+                          flush=True)
     print(json.dumps(results))
 
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 
+import albumentations as A
 import pandas as pd
 import pytest
 import torch
@@ -17,9 +18,14 @@ from conftest import REPO, make_class_folder
 from digit_folders import make_digit_folder
 from litcls.cli.stream import main as stream_main
 from litcls.cli.train import main
+from litcls.data.datamodule import FolderDataModule
 from litcls.data.sources import DataSpec, load_samples
+from litcls.data.splits import SPLITS, split_samples
+from litcls.data.stream.datamodule import StreamDataModule
+from litcls.data.stream.images import training_stream
 from litcls.data.stream.table import read_table
 from litcls.data.stream.write import write_stream
+from litcls.data.transforms import Preprocessing
 from test_resume import SendSignal
 
 SMALL = ["--model", "mlp", "--img-size", "8", "--batch-size", "4", "--num-workers", "0", "--augment", "none",
@@ -58,6 +64,45 @@ def test_a_run_on_the_stream_has_the_folders_split_and_evaluates_the_same_rows(d
     # evaluation decodes the stored bytes as the folder's files: the same weights give the same probabilities
     folder_run = json.loads((runs / "folder" / "results.json").read_text())
     assert set(json.loads((runs / "stream" / "results.json").read_text())) == set(folder_run)
+
+
+def test_the_items_are_laid_out_by_the_default_split_so_its_training_rows_stream_as_one_run(digits):
+    _, stream = digits
+    stored = read_table(str(stream))
+    samples = split_samples(stored.table, 0.15, 0.15, 42)  # train.py's defaults, as the stream was written
+    position = dict(zip(stored.table.samples["path"], stored.positions, strict=True))
+    placed = {name: sorted(position[path] for path in samples.loc[samples["split"] == name, "path"])
+              for name in SPLITS}
+    start = 0
+    for name in SPLITS:  # train, then val, then test, each a contiguous range
+        assert placed[name] == list(range(start, start + len(placed[name]))), name
+        start += len(placed[name])
+    # shuffled within the training part: not one class after another
+    labels = stored.table.samples.set_index("path").loc[
+        sorted(position, key=position.get)[:len(placed["train"])], "label"].tolist()
+    assert sum(a != b for a, b in zip(labels, labels[1:], strict=False)) > len(labels) // 3
+    streamed = training_stream(str(stream), placed["train"], A.Compose([]), None, seed=42)
+    assert len(streamed.region_of_interest) == 1 and len(streamed) == len(placed["train"])
+    other = split_samples(stored.table, 0.15, 0.15, 7)  # another seed still streams its own rows
+    rows = [position[path] for path in other.loc[other["split"] == "train", "path"]]
+    assert len(training_stream(str(stream), rows, A.Compose([]), None, seed=7)) == len(rows)
+
+
+def test_a_grey_model_reads_the_stream_as_grey_as_it_reads_the_folder(digits):
+    folder, stream = digits
+    table, _ = load_samples(DataSpec(str(stream)))
+    samples = split_samples(table, 0.15, 0.15, 42)
+    grey = Preprocessing((8, 12), in_chans=3).with_input(1, "squash")
+    options = {"augment": "none", "batch_size": 4, "num_workers": 0, "seed": 42}
+    from_stream = StreamDataModule(str(stream), samples, table.classes, grey, **options)
+    from_folder = FolderDataModule(folder, samples, table.classes, grey, **options)
+    for module in (from_stream, from_folder):
+        module.setup("fit")
+    images, _ = next(iter(from_stream.train_dataloader()))
+    assert images.shape[1:] == (1, 8, 12)
+    streamed, _ = next(iter(from_stream.val_dataloader()))
+    read, _ = next(iter(from_folder.val_dataloader()))
+    assert torch.equal(streamed, read)  # the same bytes, decoded and made grey the same way
 
 
 def test_the_stream_keeps_a_manifests_groups_given_splits_and_metadata(tmp_path):

@@ -1,7 +1,9 @@
 """``python -m litcls.stream --data SOURCE --out DIR``: the command line of :mod:`litcls.data.stream.write`.
 
 The source options are the data flags of ``train.py`` that say how to read the source (their help is the same
-text); what they produce, the sample table after groups and ``--dedupe``, is what the stream stores.
+text); what they produce, the sample table after groups and ``--dedupe``, is what the stream stores. The split
+options (``--seed``, ``--val-size``, ``--test-size``, ``--resplit-val``, train.py's defaults unless given) choose
+the split the items are laid out for (see :mod:`litcls.data.stream.write`); any split trains from the stream.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +24,8 @@ from litcls.data.stream.write import check_out
 from litcls.errors import UserError
 
 SOURCE_OPTIONS = [f.name for f in dataclasses.fields(DataSpec) if f.name != "data"]
+LAYOUT_OPTIONS = ["seed", "val_size", "test_size", "resplit_val"]
+LAYOUT_HELP = "(the split the stream is laid out for, which then streams fastest; any split trains from it) "
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,12 +39,28 @@ def build_parser() -> argparse.ArgumentParser:
                         "dataset name")
     parser.add_argument("--out", required=True, type=Path, help="a new folder for the optimized dataset (copy it "
                         "to a bucket afterwards, e.g. aws s3 sync OUT s3://bucket/prefix)")
-    for name in SOURCE_OPTIONS:
+    for name in SOURCE_OPTIONS + LAYOUT_OPTIONS:
         kind = type(settings[name].default)
-        kwargs = {"action": argparse.BooleanOptionalAction} if kind is bool else {"type": int if kind is int else str}
+        kwargs = {"action": argparse.BooleanOptionalAction} if kind is bool else {"type": kind if kind in (int, float)
+                                                                                   else str}
+        prefix = LAYOUT_HELP if name in LAYOUT_OPTIONS else ""
         parser.add_argument("--" + name.replace("_", "-"), dest=name, default=settings[name].default,
-                            help=settings[name].metadata["help"], **kwargs)
+                            help=prefix + settings[name].metadata["help"], **kwargs)
     return parser
+
+
+def layout_split(table, args: argparse.Namespace):
+    """The split of ``table`` the items are laid out for, or None (with a note) where these settings cannot split
+    it (train.py would say why, with the settings it is given)."""
+    from litcls.data.splits import split_samples
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # train.py warns about the split it trains with
+            return split_samples(table, args.val_size, args.test_size, args.seed, args.resplit_val)
+    except UserError as err:
+        print(f"note: the items are not laid out by a split ({err}); any split streams, as runs of items")
+        return None
 
 
 @one_line_errors
@@ -47,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m litcls.stream``; returns the process exit code."""
     args = build_parser().parse_args(argv)
     check_out(args.out)
+    DataSettings(**{name: getattr(args, name) for name in LAYOUT_OPTIONS}).validate()  # the split flags' rules
     if is_stream(args.data):
         raise UserError(f"--data {args.data} is already a stream; train from it with python train.py --data "
                         f"{args.data}, or copy it")
@@ -61,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError(f"--data {args.data}: a multi-label table cannot be streamed yet (a stream item holds one "
                         "label); train from the manifest itself")
     read = time.perf_counter() - started
-    images = write_stream(table, args.out, args.data, duplicates, workers=args.num_workers)
+    images = write_stream(table, args.out, args.data, duplicates, layout_split(table, args))
     size = sum(file.stat().st_size for file in args.out.iterdir()) / 2**20
     print(f"wrote {images} images of {len(table.classes)} classes to {args.out} ({size:.1f} MiB) in "
           f"{time.perf_counter() - started:.1f} s (reading the source {read:.1f} s); train with: python train.py "

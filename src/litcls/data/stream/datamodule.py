@@ -45,7 +45,7 @@ class StreamDataModule(FolderDataModule):
 
     def images(self, rows: pd.DataFrame, transform) -> Dataset:
         return StreamRows(self.location, self.positions(rows), rows["label"].tolist(), transform,
-                          min_size=self.preprocessing.img_size)
+                          min_size=self.preprocessing.img_size, channels=self.preprocessing.in_chans)
 
     def train_dataloader(self):
         from litdata import StreamingDataLoader
@@ -53,7 +53,7 @@ class StreamDataModule(FolderDataModule):
         transform = train_transform(self.preprocessing, self.augment)
         seed_augmentation(transform, self.seed)
         stream = training_stream(self.location, self.positions(self.split("train")), transform,
-                                 self.preprocessing.img_size, self.seed)
+                                 self.preprocessing.img_size, self.seed, self.preprocessing.in_chans)
         return StreamingDataLoader(stream, batch_size=self.batch_size, num_workers=self.num_workers,
                                    worker_init_fn=stream_worker_init, pin_memory=torch.cuda.is_available(),
                                    generator=torch.Generator().manual_seed(self.seed))

@@ -19,15 +19,16 @@ import torch
 from torch.utils.data import Dataset, get_worker_info
 
 from litcls.data.dataset import UnreadableImageError
-from litcls.data.decode import load_rgb
+from litcls.data.decode import load_image
 from litcls.data.loader import worker_init
 from litcls.data.transforms import seed_augmentation
 
 
-def decode_item(item: dict, min_size: int | None) -> np.ndarray:
-    """A stored item's image bytes -> RGB uint8, decoded exactly as a file of the folder would be."""
+def decode_item(item: dict, min_size: int | None, channels: int = 3) -> np.ndarray:
+    """A stored item's image bytes -> RGB (or, with ``channels=1``, grey) uint8, decoded exactly as a file of the
+    folder would be."""
     try:
-        return load_rgb(io.BytesIO(item["image"]), min_size)
+        return load_image(io.BytesIO(item["image"]), min_size, channels)
     except Exception as err:
         raise UnreadableImageError(f"cannot decode {item['path']} (row {item['row']} of the stream; "
                                    f"{type(err).__name__}: {err})") from err
@@ -36,12 +37,13 @@ def decode_item(item: dict, min_size: int | None) -> np.ndarray:
 class ItemToTensor:
     """``StreamingDataset(transform=...)``: an item -> (image tensor, label) through the split's pipeline."""
 
-    def __init__(self, transform: A.BaseCompose, min_size: int | None):
+    def __init__(self, transform: A.BaseCompose, min_size: int | None, channels: int = 3):
         self.transform = transform
         self.min_size = min_size
+        self.channels = channels
 
     def __call__(self, item: dict) -> tuple[torch.Tensor, int]:
-        return self.transform(image=decode_item(item, self.min_size))["image"], int(item["label"])
+        return self.transform(image=decode_item(item, self.min_size, self.channels))["image"], int(item["label"])
 
 
 def open_stream(location: str, **options: Any):
@@ -62,9 +64,9 @@ def open_stream(location: str, **options: Any):
 
 
 def training_stream(location: str, positions: Sequence[int], transform: A.BaseCompose, min_size: int | None,
-                    seed: int):
+                    seed: int, channels: int = 3):
     """The training split's items, shuffled from ``seed`` and the epoch by LitData."""
-    stream = open_stream(location, shuffle=True, seed=seed, transform=ItemToTensor(transform, min_size))
+    stream = open_stream(location, shuffle=True, seed=seed, transform=ItemToTensor(transform, min_size, channels))
     return stream.subset(sorted(int(position) for position in positions))
 
 
@@ -79,15 +81,17 @@ class StreamRows(Dataset):
         labels: their labels (for the callers that read ``dataset.labels``).
         transform: the split's pipeline.
         min_size: see :func:`litcls.data.decode.load_rgb`.
+        channels: 3 decodes to RGB, 1 to grey (``--in-chans``).
     """
 
     def __init__(self, location: str, positions: Sequence[int], labels: Sequence[int], transform: A.BaseCompose,
-                 min_size: int | None = None):
+                 min_size: int | None = None, channels: int = 3):
         self.location = location
         self.positions = [int(position) for position in positions]
         self.labels = [int(label) for label in labels]
         self.transform = transform
         self.min_size = min_size
+        self.channels = channels
         self._stream = None
 
     def __len__(self) -> int:
@@ -97,7 +101,7 @@ class StreamRows(Dataset):
         if self._stream is None:
             self._stream = open_stream(self.location)
         item = self._stream[self.positions[index]]
-        return self.transform(image=decode_item(item, self.min_size))["image"], int(item["label"])
+        return self.transform(image=decode_item(item, self.min_size, self.channels))["image"], int(item["label"])
 
     def __getstate__(self) -> dict:  # a reader holds open files and threads: each worker opens its own
         return {**self.__dict__, "_stream": None}
