@@ -70,7 +70,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--loader-workers", type=int, nargs="+", default=[0, 2])
     parser.add_argument("--seeds", type=int, nargs="*", default=[42, 7],
-                        help="split seeds to read (the stream is laid out for train.py's default, 42); none: write only")
+                        help="split seeds to read (the stream is laid out for train.py's default, 42); none: "
+                             "write only")
     parser.add_argument("--seed", type=int, default=42, help=argparse.SUPPRESS)
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)

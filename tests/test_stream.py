@@ -162,7 +162,7 @@ def test_bad_streams_are_refused_in_one_line_before_a_run_folder_exists(digits, 
     monkeypatch.chdir(tmp_path)
     cases = [(unfinished, "not a LitData optimized dataset (its writing did not finish)"),
              (foreign, "a LitData dataset without litcls-stream.json, so not written by python -m litcls.stream"),
-             (older, "written by another version of litcls (stream format 0, this one reads 1)"),
+             (older, "written by another version of litcls (stream format 0, this one reads 2)"),
              ("s3://litcls-test-bucket/digits", "no AWS credentials found")]
     for data, message in cases:
         assert main(["--data", str(data), "--epochs", "1", *SMALL]) == 2

@@ -10,6 +10,7 @@ shuffles, shards over ranks and workers, and checkpoints like any stream. Items 
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,13 +25,20 @@ from litcls.data.loader import worker_init
 from litcls.data.transforms import seed_augmentation
 
 
-def decode_item(item: dict, min_size: int | None, channels: int = 3) -> np.ndarray:
-    """A stored item's image bytes -> RGB (or, with ``channels=1``, grey) uint8, decoded exactly as a file of the
-    folder would be."""
+def item_fields(item: dict) -> dict:
+    """A stored item's row number, label, path, group, given split and metadata (see
+    :mod:`litcls.data.stream.write`)."""
+    return json.loads(item["fields"])
+
+
+def decode_item(item: dict, min_size: int | None, channels: int = 3) -> tuple[np.ndarray, int]:
+    """A stored item -> (its image as RGB, or with ``channels=1`` grey, uint8, decoded exactly as a file of the
+    folder would be; its label)."""
+    fields = item_fields(item)
     try:
-        return load_image(io.BytesIO(item["image"]), min_size, channels)
+        return load_image(io.BytesIO(item["image"]), min_size, channels), int(fields["label"])
     except Exception as err:
-        raise UnreadableImageError(f"cannot decode {item['path']} (row {item['row']} of the stream; "
+        raise UnreadableImageError(f"cannot decode {fields['path']} (row {fields['row']} of the stream; "
                                    f"{type(err).__name__}: {err})") from err
 
 
@@ -43,7 +51,8 @@ class ItemToTensor:
         self.channels = channels
 
     def __call__(self, item: dict) -> tuple[torch.Tensor, int]:
-        return self.transform(image=decode_item(item, self.min_size, self.channels))["image"], int(item["label"])
+        image, label = decode_item(item, self.min_size, self.channels)
+        return self.transform(image=image)["image"], label
 
 
 def open_stream(location: str, **options: Any):
@@ -100,8 +109,8 @@ class StreamRows(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         if self._stream is None:
             self._stream = open_stream(self.location)
-        item = self._stream[self.positions[index]]
-        return self.transform(image=decode_item(item, self.min_size, self.channels))["image"], int(item["label"])
+        image, label = decode_item(self._stream[self.positions[index]], self.min_size, self.channels)
+        return self.transform(image=image)["image"], label
 
     def __getstate__(self) -> dict:  # a reader holds open files and threads: each worker opens its own
         return {**self.__dict__, "_stream": None}

@@ -26,7 +26,7 @@ from litcls.data.stream.location import INDEX_FILE, TABLE_FILE, is_remote
 from litcls.errors import UserError
 
 FORMAT = "litcls-stream"
-VERSION = 1
+VERSION = 2  # 1: one LitData field per column (before 2026-12-07)
 REWRITE = "write it again with: python -m litcls.stream --data SOURCE --out {location}"
 
 

@@ -2,8 +2,9 @@
 
 Each image is stored as the bytes of its file, undecoded and unresized: the stream is the folder in another
 container, so any image size, augmentation or model can train from it, and it is no larger than the images.
-Beside the bytes every item holds its row number, label, path, group, given split and the other columns
-(as JSON), so a chunk read on its own still says what it holds.
+An item is two fields: ``image``, those bytes, and ``fields``, a JSON object of the row's number, label, path,
+group, given split and other columns, so a chunk read on its own still says what it holds (one text field costs
+LitData half the time per item of one field each, on the bench).
 
 **Order.** A split is streamed as LitData's subset of the stream's items (see :mod:`litcls.data.stream.images`),
 and LitData pays for every run of consecutive items in a subset as for a chunk of its own. The items are therefore
@@ -14,17 +15,20 @@ formats advise: in the source's order a run would hold one class (a folder lists
 and batches would be far from random even after LitData shuffles. Another seed still trains from the same stream,
 with its split's rows streamed as runs. The table records each row's position.
 
-**Writer.** LitData's ``BinaryWriter`` (what ``litdata.optimize`` runs in each of its workers) in this process, the
-next files read ahead on threads: ``optimize`` hands every item through its worker queues, which cost about ten
-times the writing itself on small images (1.4 ms against 0.15 ms per image on the bench).
+**Writer.** LitData's ``BinaryWriter`` (what ``litdata.optimize`` runs in each of its workers), one per forked
+process over consecutive parts of the items, merged into one index in the parts' order: ``optimize`` hands every
+item through its worker queues, which cost about ten times the writing itself on small images (1.4 ms against
+0.13 ms per image on the bench).
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import queue
 import shutil
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +42,9 @@ WRITE_SEED = 0
 CHUNK_BYTES = "64MB"  # LitData's suggested chunk size for object storage
 KNOWN_COLUMNS = ("path", "label", "split", "group")
 SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
-READ_AHEAD = 64  # files read ahead of the writer
+RANK_ENV = "DATA_OPTIMIZER_GLOBAL_RANK"  # LitData names a writer's chunks and partial index after this rank
+# Forked, not spawned: a spawned process imports torch again, which costs more than writing thousands of images.
+START_METHOD = "fork" if sys.platform == "linux" else "spawn"
 
 
 def check_out(out: Path) -> None:
@@ -49,7 +55,7 @@ def check_out(out: Path) -> None:
 
 
 def stream_items(samples: pd.DataFrame) -> list[dict]:
-    """One item per row: everything but the image bytes, read as they are written."""
+    """One item's ``fields`` per row (see :func:`item_fields`); the image bytes are read as they are written."""
     extra = [column for column in samples.columns if column not in KNOWN_COLUMNS]
     group = samples["group"].astype(str) if "group" in samples else pd.Series("", index=samples.index)
     metadata = samples[extra].astype(str).to_dict(orient="records") if extra else [{}] * len(samples)
@@ -71,10 +77,10 @@ def write_order(samples: pd.DataFrame, split: pd.DataFrame | None) -> np.ndarray
 
 
 def write_stream(table: SampleTable, out: Path, source: str, duplicates: list[list[str]],
-                 split: pd.DataFrame | None = None) -> int:
+                 split: pd.DataFrame | None = None, workers: int = 1) -> int:
     """Write ``table``'s images and fields to ``out`` as LitData chunks laid out for ``split`` (see
-    :func:`write_order`), then the table itself; return the number of images. A failure leaves no folder that
-    could be mistaken for a finished stream."""
+    :func:`write_order`), on ``workers`` processes, then the table itself; return the number of images. A failure
+    leaves no folder that could be mistaken for a finished stream."""
     from litdata.streaming.writer import BinaryWriter
 
     check_out(out)
@@ -82,13 +88,17 @@ def write_stream(table: SampleTable, out: Path, source: str, duplicates: list[li
     positions = np.empty_like(order)
     positions[order] = np.arange(len(order))
     items = stream_items(table.samples)
+    ordered = [items[row] for row in order]
     out.mkdir(parents=True, exist_ok=True)
+    parts = np.array_split(np.arange(len(ordered)), max(1, min(workers, len(ordered) // 1000)))
     try:
-        writer = BinaryWriter(str(out.resolve()), chunk_bytes=CHUNK_BYTES)
-        for position, item in enumerate(with_images(table.root, [items[row] for row in order])):
-            writer[position] = item
-        writer.done()
-        writer.merge(num_workers=1)
+        jobs = [(str(out.resolve()), table.root, [ordered[i] for i in part], rank) for rank, part in enumerate(parts)]
+        if len(jobs) == 1:
+            write_part(*jobs[0])
+        else:
+            with multiprocessing.get_context(START_METHOD).Pool(len(jobs)) as pool:
+                pool.starmap(write_part, jobs)
+        BinaryWriter(str(out.resolve()), chunk_bytes=CHUNK_BYTES).merge(num_workers=len(jobs))
         check_order(out, order.tolist())
         write_table(out, table, source, duplicates, positions.tolist())
     except BaseException:
@@ -97,31 +107,37 @@ def write_stream(table: SampleTable, out: Path, source: str, duplicates: list[li
     return len(table.samples)
 
 
-def with_images(root: Path, items: list[dict]) -> Iterator[dict]:
-    """``items`` in order, each with its file's bytes; reading runs ahead on threads (the files are read while
-    the writer serialises)."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        pending = [pool.submit((root / item["path"]).read_bytes) for item in items[:READ_AHEAD]]
+def write_part(out: str, root: Path, items: list[dict], rank: int) -> None:
+    """One writer's consecutive share of the items: chunks ``chunk-<rank>-*.bin`` and ``<rank>.index.json``."""
+    from litdata.streaming.writer import BinaryWriter
+
+    os.environ[RANK_ENV] = str(rank)
+    try:
+        # its one message (the field types it inferred) goes to a queue nobody reads instead of the terminal
+        writer = BinaryWriter(out, chunk_bytes=CHUNK_BYTES, msg_queue=queue.SimpleQueue())
         for index, item in enumerate(items):
-            image = pending[index].result()
-            pending[index] = None
-            if index + READ_AHEAD < len(items):
-                pending.append(pool.submit((root / items[index + READ_AHEAD]["path"]).read_bytes))
-            yield {**item, "image": image}
+            writer[index] = {"fields": json.dumps(item, ensure_ascii=False),
+                             "image": (root / item["path"]).read_bytes()}
+        writer.done()
+    finally:
+        del os.environ[RANK_ENV]
 
 
 def check_order(out: Path, order: list[int]) -> None:
     """The first and last item of every chunk hold the row given at their position (a checked fact, not an
-    assumption about how LitData numbers items across chunks)."""
+    assumption about how LitData numbers items across chunks and writers)."""
     from litdata import StreamingDataset
+
+    from litcls.data.stream.images import item_fields
 
     chunks = json.loads((out / "index.json").read_text(encoding="utf-8"))["chunks"]
     dataset = StreamingDataset(str(out.resolve()))
     start = 0
     for chunk in chunks:
         for position in {start, start + chunk["chunk_size"] - 1}:
-            if dataset[position]["row"] != order[position]:
-                raise RuntimeError(f"LitData wrote row {dataset[position]['row']} at position {position} of {out}")
+            row = item_fields(dataset[position])["row"]
+            if row != order[position]:
+                raise RuntimeError(f"LitData wrote row {row} at position {position} of {out}")
         start += chunk["chunk_size"]
     if start != len(order):
         raise RuntimeError(f"LitData wrote {start} items for {len(order)} rows in {out}")
