@@ -1,11 +1,18 @@
 """``--cache-images``: the cached pixels are the uncached ones, a changed image or size is never served stale,
-one mapped copy serves every worker, and a cache that cannot be made stops with one line."""
+one mapped copy serves every worker, a cache that cannot be made stops with one line, and what a killed run left in
+shared memory or no run used on disk for a month is removed, never a file a live process holds."""
 
 from __future__ import annotations
 
 import json
 import os
 import pickle
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +20,9 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import make_class_folder, run_cli
+from conftest import REPO, make_class_folder, run_cli
 from litcls.data import cache_place
+from litcls.data.cache_sweep import DISK_UNUSED_DAYS, hold, remove_if_unused, remove_unused
 from litcls.data.dataset import ImageDataset
 from litcls.data.image_cache import CachedImageDataset, prepare_image_cache, split_pipeline
 from litcls.data.scan import scan_folder
@@ -113,3 +121,81 @@ def test_an_unwritable_cache_folder_stops_with_one_line_and_no_run_folder(folder
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
         f"error: --cache-images: cannot create the cache folder {tmp_path / 'a-file' / 'cache' / 'images'}")
     assert not any((tmp_path / "runs").iterdir())
+
+
+HOLDER = ("import sys, time; from pathlib import Path; from litcls.data.cache_sweep import hold; "
+          "held = [hold(Path(path), create=True) for path in sys.argv[1:]]; print('holding', flush=True); "
+          "time.sleep(600)")
+
+
+@contextmanager
+def _held_by_another_process(*paths: Path):
+    """A real python process holding ``paths`` as a run that maps them does, until the test kills it."""
+    child = subprocess.Popen([sys.executable, "-c", HOLDER, *map(str, paths)], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    try:
+        assert child.stdout.readline() == "holding\n"
+        yield child
+    finally:
+        child.kill()
+        child.wait()
+
+
+def _kill(child: subprocess.Popen) -> None:
+    os.kill(child.pid, signal.SIGKILL)  # no atexit, no finally: as the OOM killer or a crashed node ends a run
+    child.wait()
+
+
+def test_a_ram_cache_a_killed_run_left_is_removed_by_the_next_one_and_a_held_one_kept(folder, tmp_path, monkeypatch,
+                                                                                      capsys):
+    shm = tmp_path / "shm"
+    shm.mkdir()
+    monkeypatch.setattr(cache_place, "RAM_DIR", shm)
+    dead, writing, alive = (shm / "litcls-images-dead.npy", shm / ".litcls-images-dead.npy.1.0a1b2c3d.tmp",
+                            shm / "litcls-images-alive.npy")
+    for path in (dead, alive):
+        np.save(path, np.ones(1_000_000, np.uint8))
+    with _held_by_another_process(dead, writing) as child, hold(alive):
+        assert remove_unused(shm) == (0, 0)
+        _kill(child)
+        cache = prepare_image_cache("ram", folder, _paths(folder), eval_transform(Preprocessing(16)), 16, workers=0)
+        assert sorted(os.listdir(shm)) == sorted([alive.name, cache.file.name])
+        assert remove_unused(shm) == (0, 0)  # this process maps the new cache: it is held too
+    assert f"image cache: removed 2 file(s) that ended runs left in {shm}, freeing 1.0 MB of memory" in \
+        capsys.readouterr().out
+
+
+@pytest.mark.skipif(not cache_place.RAM_DIR.is_dir(), reason="no /dev/shm")
+def test_in_dev_shm_a_file_is_kept_while_its_holder_lives_and_removed_once_it_was_killed():
+    path = cache_place.RAM_DIR / f"litcls-images-test-{uuid.uuid4().hex}.npy"
+    try:
+        with _held_by_another_process(path) as holder:  # held from its creation: other jobs' sweeps keep it too
+            path.write_bytes(bytes(100_000))
+            assert remove_if_unused(path) is None and path.exists()
+            _kill(holder)
+            assert remove_if_unused(path) >= 100_000 and not path.exists()
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def test_a_new_disk_cache_removes_files_no_run_used_for_30_days_but_never_a_held_one(folder, tmp_path, monkeypatch,
+                                                                                    capsys):
+    monkeypatch.setenv("LITCLS_CACHE", str(tmp_path / "cache"))
+    paths, pre = _paths(folder), Preprocessing(16)
+    used = prepare_image_cache("disk", folder, paths, eval_transform(pre), 16, workers=0)
+    images = used.file.parent
+    old, held, recent = (images / f"litcls-images-{name}.npy" for name in ("old", "held", "recent"))
+    writing = images / ".litcls-images-old.npy.1.0a1b2c3d.tmp"
+    for path in (old, held, recent, writing):
+        path.write_bytes(bytes(1_500_000))
+    day = 86400
+    for path, age in ((old, DISK_UNUSED_DAYS + 1), (writing, DISK_UNUSED_DAYS + 1), (held, 365),
+                      (recent, DISK_UNUSED_DAYS - 1), (used.file, 365)):
+        os.utime(path, (time.time() - age * day,) * 2)
+    prepare_image_cache("disk", folder, paths, eval_transform(pre), 16, workers=0)  # a run uses it: touched
+    assert used.file.stat().st_mtime > time.time() - 60 and old.exists()  # no new file, no sweep
+    with hold(held):
+        prepare_image_cache("disk", folder, paths, eval_transform(Preprocessing(8)), 8, workers=0)
+    assert not old.exists() and not writing.exists() and held.exists() and recent.exists() and used.file.exists()
+    assert (f"image cache: removed 2 file(s) of {images} no run used for {DISK_UNUSED_DAYS} days, freeing 3.0 MB of "
+            "disk") in capsys.readouterr().out

@@ -1,8 +1,10 @@
 """Where ``--cache-images`` keeps the decoded images and whether they fit there; no heavy import.
 
 * ``ram``: a file in ``/dev/shm``, a memory-backed file system every process of a machine maps, so DataLoader
-  workers and DDP processes read one copy. Removed when the run ends.
-* ``disk``: a file under ``$LITCLS_CACHE/images`` (default ``~/.cache/litcls/images``), kept for later runs.
+  workers and DDP processes read one copy. Removed when the run ends; one a killed run left is removed by the next
+  ``ram`` run (:mod:`litcls.data.cache_sweep`).
+* ``disk``: a file under ``$LITCLS_CACHE/images`` (default ``~/.cache/litcls/images``), kept for later runs; one no
+  run used for a month is removed when a run writes a new one.
 * ``auto``: ``ram`` when the images take at most :data:`AUTO_RAM_SHARE` of the memory available now, else ``none``.
   A quarter leaves the rest for what a run needs besides the images (the model, its optimizer and activations,
   the loader workers, the operating system's file cache) and for other jobs on a shared machine.

@@ -10,7 +10,8 @@ The file's name is a digest of what its pixels depend on: the folder, every imag
 change times (the scan index's file facts), the prefix's settings and the Pillow version. A changed image or
 ``--img-size`` gives another name, never a stale array. The first process of each machine writes the file
 (atomically, through the loader's workers); the others wait for it. The rest of the pipeline sees the same pixels
-as without the cache, so a run with the cache gives the same results as one without.
+as without the cache, so a run with the cache gives the same results as one without. Each process holds a shared
+lock on the file it maps, so a sweep (:mod:`litcls.data.cache_sweep`) removes only files no live run uses.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import albumentations as A
 import numpy as np
@@ -30,6 +32,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from litcls.data.cache_place import RAM_DIR, choose_place
+from litcls.data.cache_sweep import hold, sweep_disk, sweep_ram, touch
 from litcls.data.dataset import ImageDataset
 from litcls.data.index import WAIT_ENV, scans_here, stat_files
 from litcls.files import write_atomically
@@ -40,6 +43,7 @@ IN_PROCESS_BELOW = 1000  # fewer images are decoded in this process: starting lo
 # transforms that give every image the same output each time, whatever the seed: they may run before the cache
 DETERMINISTIC = (A.Resize, A.LongestMaxSize, A.SmallestMaxSize, A.PadIfNeeded, A.CenterCrop)
 _opened: dict[Path, np.ndarray] = {}
+_held: dict[Path, BinaryIO] = {}  # a shared lock on each cache file this process maps (see litcls.data.cache_sweep)
 
 
 def split_pipeline(pipeline: A.Compose) -> tuple[A.Compose, A.Compose]:
@@ -133,13 +137,19 @@ def prepare_image_cache(mode: str, root: Path, paths: Sequence[str], pipeline: A
     description = describe(prefix)
     file = folder / f"litcls-images-{cache_key(root, paths, description, (min_size, channels))}.npy"
     if scans_here():
-        if not file.is_file():
-            write_atomically(file, lambda tmp: _write(tmp, root, paths, prefix, min_size, workers, first.shape,
-                                                                 channels))
+        held = hold(file)  # a finished file is complete, whoever wrote it: held first, the sweep keeps it
+        if taken == "ram":
+            _say(sweep_ram(folder))  # before writing: what dead runs left may be what this run needs room for
+        if held is None:
+            held = _write_held(file, root, paths, prefix, min_size, workers, first.shape, channels)
+            if taken == "disk":
+                _say(sweep_disk(folder))  # a new file is when the folder grows: those no run used lately go
+        touch(file)
+        _held[file] = held
         if taken == "ram" and folder == RAM_DIR:
             atexit.register(file.unlink, missing_ok=True)  # the processes still running keep their mapping
     else:
-        _wait_for(file)
+        _held[file] = _wait_for(file)
     return ImageCache(file, paths, description)
 
 
@@ -163,16 +173,41 @@ def _write(tmp: Path, root: Path, paths: list[str], prefix: A.Compose, min_size:
     del array
 
 
-def _wait_for(file: Path) -> None:
-    """In a process that does not write the cache: wait for the first process of the machine to write it."""
+def _write_held(file: Path, *args) -> BinaryIO:
+    """Write the cache ``file`` (see :func:`_write` for ``args``); return it held, as it was from its creation on (a
+    lock follows the file through the rename), so no sweep removes it before this process maps it."""
+    held = []
+
+    def write(tmp: Path) -> None:
+        held.append(hold(tmp, create=True))
+        _write(tmp, *args)
+
+    write_atomically(file, write)
+    return held[0]
+
+
+def _say(line: str) -> None:
+    if line:
+        print(line, flush=True)
+
+
+def _wait_for(file: Path) -> BinaryIO:
+    """In a process that does not write the cache: wait for the first process of the machine to write it; return
+    it held."""
     deadline = time.monotonic() + float(os.environ.get(WAIT_ENV, 3600))
-    while not file.is_file():
+    while (held := hold(file)) is None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{file} was not written within ${WAIT_ENV} seconds by the first process")
         time.sleep(0.5)
+    return held
 
 
 def _open(file: Path) -> np.ndarray:
+    """``file`` mapped read-only, held by this process for as long as it lives."""
     if file not in _opened:
+        if file not in _held:  # a spawned worker: its parent holds the file, so it is there
+            _held[file] = hold(file)
+            if _held[file] is None:
+                raise FileNotFoundError(f"the image cache {file} was removed")
         _opened[file] = np.load(file, mmap_mode="r")
     return _opened[file]
