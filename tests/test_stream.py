@@ -83,9 +83,11 @@ def test_the_items_are_laid_out_by_the_default_split_so_its_training_rows_stream
     assert sum(a != b for a, b in zip(labels, labels[1:], strict=False)) > len(labels) // 3
     streamed = training_stream(str(stream), placed["train"], A.Compose([]), None, seed=42)
     assert len(streamed.region_of_interest) == 1 and len(streamed) == len(placed["train"])
-    other = split_samples(stored.table, 0.15, 0.15, 7)  # another seed still streams its own rows
+    assert streamed.posix_fast  # whole chunks: read memory-mapped in place, also by loader workers
+    other = split_samples(stored.table, 0.15, 0.15, 7)  # another seed still streams its own rows, as short runs
     rows = [position[path] for path in other.loc[other["split"] == "train", "path"]]
-    assert len(training_stream(str(stream), rows, A.Compose([]), None, seed=7)) == len(rows)
+    runs = training_stream(str(stream), rows, A.Compose([]), None, seed=7)
+    assert len(runs) == len(rows) and len(runs.region_of_interest) > 4 and runs.posix_fast is None
 
 
 def test_a_grey_model_reads_the_stream_as_grey_as_it_reads_the_folder(digits):

@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError(f"--data {args.data}: a multi-label table cannot be streamed yet (a stream item holds one "
                         "label); train from the manifest itself")
     read = time.perf_counter() - started
-    images = write_stream(table, args.out, args.data, duplicates, layout_split(table, args), args.num_workers)
+    images = write_stream(table, args.out, args.data, duplicates, layout_split(table, args))
     size = sum(file.stat().st_size for file in args.out.iterdir()) / 2**20
     print(f"wrote {images} images of {len(table.classes)} classes to {args.out} ({size:.1f} MiB) in "
           f"{time.perf_counter() - started:.1f} s (reading the source {read:.1f} s); train with: python train.py "

@@ -10,7 +10,6 @@ shuffles, shards over ranks and workers, and checkpoints like any stream. Items 
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,13 +21,10 @@ from torch.utils.data import Dataset, get_worker_info
 from litcls.data.dataset import UnreadableImageError
 from litcls.data.decode import load_image
 from litcls.data.loader import worker_init
+from litcls.data.stream.table import item_fields
 from litcls.data.transforms import seed_augmentation
 
-
-def item_fields(item: dict) -> dict:
-    """A stored item's row number, label, path, group, given split and metadata (see
-    :mod:`litcls.data.stream.write`)."""
-    return json.loads(item["fields"])
+RUNS_PER_CHUNK_FAST = 4  # a split with at most this many runs of items per chunk streams in POSIX-fast mode
 
 
 def decode_item(item: dict, min_size: int | None, channels: int = 3) -> tuple[np.ndarray, int]:
@@ -55,28 +51,37 @@ class ItemToTensor:
         return self.transform(image=image)["image"], label
 
 
-def open_stream(location: str, **options: Any):
+def open_stream(location: str, posix_fast: bool = False, **options: Any):
     """LitData's dataset over the whole stream (a local folder is read in place, a bucket through its cache).
 
     Items are deserialised one at a time (``batch_decode=0``): LitData's default decodes windows of 256 items for
     items it does not recognise as images, which a split's short runs of items would mostly throw away (3x slower
-    on the digits).
+    on the digits). ``posix_fast`` keeps LitData's POSIX-fast mode (see :func:`training_stream`).
     """
     from litdata import StreamingDataset
 
     stream = StreamingDataset(location, batch_decode=0, **options)
-    # LitData's POSIX-fast mode advises the kernel about a whole chunk file each time it opens one; a split's runs of
-    # items open a chunk every few items, which made reading 4x slower on the bench. Local chunks are read in
-    # place (memory-mapped) without it as well.
-    stream.posix_fast = None
+    if not posix_fast:
+        stream.posix_fast = None
     return stream
 
 
 def training_stream(location: str, positions: Sequence[int], transform: A.BaseCompose, min_size: int | None,
                     seed: int, channels: int = 3):
-    """The training split's items, shuffled from ``seed`` and the epoch by LitData."""
-    stream = open_stream(location, shuffle=True, seed=seed, transform=ItemToTensor(transform, min_size, channels))
-    return stream.subset(sorted(int(position) for position in positions))
+    """The training split's items, shuffled from ``seed`` and the epoch by LitData.
+
+    LitData's POSIX-fast mode (chunks memory-mapped in place, the kernel advised about each whole chunk file when it
+    is opened) is kept for a split that streams as whole chunks, as the split a stream was laid out for does: without
+    it, loader workers that share a chunk read it without a memory map, 4x slower with 2 workers on the bench. A
+    split whose items make many short runs (another seed) opens a chunk every few items, each time paying for that
+    advice (2.5x slower on the bench), so it reads without the mode.
+    """
+    stream = open_stream(location, posix_fast=True, shuffle=True, seed=seed,
+                         transform=ItemToTensor(transform, min_size, channels))
+    split = stream.subset(sorted(int(position) for position in positions))
+    if len(split.region_of_interest) > RUNS_PER_CHUNK_FAST * len(stream.subsampled_files):
+        split.posix_fast = None
+    return split
 
 
 class StreamRows(Dataset):

@@ -30,6 +30,12 @@ VERSION = 2  # 1: one LitData field per column (before 2026-12-07)
 REWRITE = "write it again with: python -m litcls.stream --data SOURCE --out {location}"
 
 
+def item_fields(item: dict) -> dict:
+    """A stored item's row number, label, path, group, given split and metadata (an item is these fields as JSON
+    text and the image's bytes; see :mod:`litcls.data.stream.write`)."""
+    return json.loads(item["fields"])
+
+
 @dataclass(frozen=True)
 class StoredTable:
     """What a stream holds besides its images.

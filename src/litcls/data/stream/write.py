@@ -15,36 +15,30 @@ formats advise: in the source's order a run would hold one class (a folder lists
 and batches would be far from random even after LitData shuffles. Another seed still trains from the same stream,
 with its split's rows streamed as runs. The table records each row's position.
 
-**Writer.** LitData's ``BinaryWriter`` (what ``litdata.optimize`` runs in each of its workers), one per forked
-process over consecutive parts of the items, merged into one index in the parts' order: ``optimize`` hands every
-item through its worker queues, which cost about ten times the writing itself on small images (1.4 ms against
-0.13 ms per image on the bench).
+**Writer.** LitData's ``BinaryWriter`` (what ``litdata.optimize`` runs in each of its workers) in this process:
+``optimize`` hands every item through its worker queues, which cost about ten times the writing itself on small
+images (1.4 ms against 0.13 ms per image on the bench); two writer processes over halves of the items, merged,
+were no faster on the 2-core bench machine (each half took as long as the whole in one process) and cost seconds
+more to start and merge.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
-import queue
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from litcls.data.samples import SampleTable
-from litcls.data.stream.table import write_table
+from litcls.data.stream.table import item_fields, write_table
 from litcls.errors import UserError
 
 WRITE_SEED = 0
 CHUNK_BYTES = "64MB"  # LitData's suggested chunk size for object storage
 KNOWN_COLUMNS = ("path", "label", "split", "group")
 SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
-RANK_ENV = "DATA_OPTIMIZER_GLOBAL_RANK"  # LitData names a writer's chunks and partial index after this rank
-# Forked, not spawned: a spawned process imports torch again, which costs more than writing thousands of images.
-START_METHOD = "fork" if sys.platform == "linux" else "spawn"
 
 
 def check_out(out: Path) -> None:
@@ -77,10 +71,10 @@ def write_order(samples: pd.DataFrame, split: pd.DataFrame | None) -> np.ndarray
 
 
 def write_stream(table: SampleTable, out: Path, source: str, duplicates: list[list[str]],
-                 split: pd.DataFrame | None = None, workers: int = 1) -> int:
+                 split: pd.DataFrame | None = None) -> int:
     """Write ``table``'s images and fields to ``out`` as LitData chunks laid out for ``split`` (see
-    :func:`write_order`), on ``workers`` processes, then the table itself; return the number of images. A failure
-    leaves no folder that could be mistaken for a finished stream."""
+    :func:`write_order`), then the table itself; return the number of images. A failure leaves no folder that
+    could be mistaken for a finished stream."""
     from litdata.streaming.writer import BinaryWriter
 
     check_out(out)
@@ -88,17 +82,15 @@ def write_stream(table: SampleTable, out: Path, source: str, duplicates: list[li
     positions = np.empty_like(order)
     positions[order] = np.arange(len(order))
     items = stream_items(table.samples)
-    ordered = [items[row] for row in order]
     out.mkdir(parents=True, exist_ok=True)
-    parts = np.array_split(np.arange(len(ordered)), max(1, min(workers, len(ordered) // 1000)))
     try:
-        jobs = [(str(out.resolve()), table.root, [ordered[i] for i in part], rank) for rank, part in enumerate(parts)]
-        if len(jobs) == 1:
-            write_part(*jobs[0])
-        else:
-            with multiprocessing.get_context(START_METHOD).Pool(len(jobs)) as pool:
-                pool.starmap(write_part, jobs)
-        BinaryWriter(str(out.resolve()), chunk_bytes=CHUNK_BYTES).merge(num_workers=len(jobs))
+        writer = BinaryWriter(str(out.resolve()), chunk_bytes=CHUNK_BYTES)
+        for position, row in enumerate(order):
+            item = items[row]
+            writer[position] = {"fields": json.dumps(item, ensure_ascii=False),
+                                "image": (table.root / item["path"]).read_bytes()}
+        writer.done()
+        writer.merge()
         check_order(out, order.tolist())
         write_table(out, table, source, duplicates, positions.tolist())
     except BaseException:
@@ -107,28 +99,10 @@ def write_stream(table: SampleTable, out: Path, source: str, duplicates: list[li
     return len(table.samples)
 
 
-def write_part(out: str, root: Path, items: list[dict], rank: int) -> None:
-    """One writer's consecutive share of the items: chunks ``chunk-<rank>-*.bin`` and ``<rank>.index.json``."""
-    from litdata.streaming.writer import BinaryWriter
-
-    os.environ[RANK_ENV] = str(rank)
-    try:
-        # its one message (the field types it inferred) goes to a queue nobody reads instead of the terminal
-        writer = BinaryWriter(out, chunk_bytes=CHUNK_BYTES, msg_queue=queue.SimpleQueue())
-        for index, item in enumerate(items):
-            writer[index] = {"fields": json.dumps(item, ensure_ascii=False),
-                             "image": (root / item["path"]).read_bytes()}
-        writer.done()
-    finally:
-        del os.environ[RANK_ENV]
-
-
 def check_order(out: Path, order: list[int]) -> None:
     """The first and last item of every chunk hold the row given at their position (a checked fact, not an
     assumption about how LitData numbers items across chunks and writers)."""
     from litdata import StreamingDataset
-
-    from litcls.data.stream.images import item_fields
 
     chunks = json.loads((out / "index.json").read_text(encoding="utf-8"))["chunks"]
     dataset = StreamingDataset(str(out.resolve()))
