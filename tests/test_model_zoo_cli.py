@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from conftest import REPO, run_cli
+from conftest import REPO, run_cli, run_main
 from litcls.cli.train import main
 from litcls.models import get_model_spec, list_models
 from test_pretrained import stage_torchvision_weights
@@ -36,8 +36,8 @@ def test_every_model_trains_on_the_digits_with_fast_dev_run(name, digits_home, t
 def test_pretrained_mobilenet_trains_its_head_on_staged_weights(image_folder, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     staged = stage_torchvision_weights("mobilenet_v3_small")
-    result = run_cli("train.py", "--data", str(image_folder), "--model", "mobilenet_v3_small", "--pretrained",
-                     "--freeze-backbone", "--epochs", "1", "--name", "tl", *TINY, cwd=tmp_path)
+    result = run_main("train.py", "--data", str(image_folder), "--model", "mobilenet_v3_small", "--pretrained",
+                      "--freeze-backbone", "--epochs", "1", "--name", "tl", *TINY, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert ("starting weights: torchvision MobileNet_V3_Small_Weights.IMAGENET1K_V1 (242 tensors, head "
             "'classifier.3' initialised for 3 classes)") in result.stdout + result.stderr

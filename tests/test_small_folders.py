@@ -10,7 +10,7 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from conftest import make_class_folder, run_cli
+from conftest import make_class_folder, run_cli, run_main
 from digit_folders import make_digit_folder
 from litcls.callbacks.precise_bn import recompute_statistics, trainable_batch_norms
 from litcls.data.batching import auto_batch_size, drop_last, patience_epochs, steps_per_epoch
@@ -128,8 +128,8 @@ def test_small_folders_train_to_a_useful_model_with_default_settings(tmp_path, d
     (["--model", "resnet50", "--img-size", "16"], r"--img-size 16 is 14x below the 224 px --model resnet50"),
 ])
 def test_settings_that_do_not_fit_the_data_are_named_with_the_fix(image_folder, tmp_path, args, message):
-    result = run_cli("train.py", "--data", str(image_folder), "--fast-dev-run", "--num-workers", "0", *args,
-                     cwd=tmp_path)
+    result = run_main("train.py", "--data", str(image_folder), "--fast-dev-run", "--num-workers", "0", *args,
+                      cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert re.search(message, result.stderr), result.stderr
     assert sum(advice in result.stderr for advice in ADVICE) == 1
