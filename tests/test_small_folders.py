@@ -138,9 +138,9 @@ def test_settings_that_do_not_fit_the_data_are_named_with_the_fix(image_folder, 
 @pytest.mark.slow
 def test_validation_collapsed_to_one_class_is_reported(tmp_path, digit_folders):
     """The issue's first run: batch 64 on 168 images without precise BN predicts one class on validation."""
-    result = run_cli("train.py", "--data", str(digit_folders[0]), "--img-size", "32", "--batch-size", "64",
-                     "--precise-bn", "off", "--epochs", "4", "--patience", "0", "--num-workers", "0",
-                     "--gradcam-per-class", "0", "--gradcam-mistakes", "0", "--logger", "none", cwd=tmp_path)
+    result = run_main("train.py", "--data", str(digit_folders[0]), "--img-size", "32", "--batch-size", "64",
+                      "--precise-bn", "off", "--epochs", "4", "--patience", "0", "--num-workers", "0",
+                      "--gradcam-per-class", "0", "--gradcam-mistakes", "0", "--logger", "none", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert re.search(r"epoch \d: validation predicted '[^']+' for all 36 images while training accuracy is",
                      result.stderr), result.stderr
