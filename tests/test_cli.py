@@ -47,7 +47,8 @@ def test_train_writes_the_run_folder_and_config_reproduces_the_split(image_folde
 
 @pytest.mark.slow
 def test_default_digits_learn_quickly(tmp_path):
-    result = run_main("train.py", "--epochs", "3", "--num-workers", "0", "--name", "digits", cwd=tmp_path)
+    # 2 epochs: test accuracy 0.98 (0.96 to 0.99 over seeds 0-2), well above the bar
+    result = run_main("train.py", "--epochs", "2", "--num-workers", "0", "--name", "digits", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / "digits" / "9").is_dir()
     results = json.loads((tmp_path / "runs" / "digits" / "results.json").read_text())
