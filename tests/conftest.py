@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -70,3 +74,34 @@ def run_cli(script: str, *args: str, cwd: Path, timeout: float = 600,
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run([sys.executable, str(REPO / script), *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def run_main(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``script``'s ``main`` (train.py, predict.py) in this process, returned as :func:`run_cli` returns it: for tests
+    about what a run does, not about the process, it saves the seconds each new Python spends importing torch and
+    Lightning. Its stderr holds what a terminal shows: warnings (each once, as a new process shows them) and
+    Lightning's log lines."""
+    if script == "train.py":
+        from litcls.cli.train import main
+    else:
+        from litcls.cli.predict import main
+    out, err = io.StringIO(), io.StringIO()
+    lightning_log = logging.getLogger("lightning.pytorch")
+    handler = logging.StreamHandler(err)
+    lightning_log.addHandler(handler)
+    try:
+        with (contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err),
+              warnings.catch_warnings()):
+            warnings.simplefilter("default")
+            warnings.showwarning = _show_on_stderr
+            try:
+                code = main(list(args))
+            except SystemExit as exit_:  # argparse's own exits
+                code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        lightning_log.removeHandler(handler)
+    return subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
+
+
+def _show_on_stderr(message, category, filename, lineno, file=None, line=None) -> None:
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))

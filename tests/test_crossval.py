@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
 import litcls.runs.trainer
-from conftest import make_class_folder, run_cli
+from conftest import make_class_folder, run_cli, run_main
 from litcls.cli.train import main
 from litcls.config import TrainConfig
 from litcls.errors import UserError
@@ -242,9 +242,9 @@ def test_cli_group_kfold_run(tmp_path):
     paths = sorted(str(p.relative_to(data)) for p in data.rglob("*.png"))
     groups = pd.DataFrame({"path": paths, "group": [f"{p.split('/')[0]}-{int(p[-7:-4]) // 2}" for p in paths]})
     groups.to_csv(tmp_path / "groups.csv", index=False)
-    result = run_cli("train.py", "--data", str(data), "--groups", str(tmp_path / "groups.csv"), "--folds", "3",
-                     "--test-size", "0.2", "--model", "linear", "--img-size", "8", "--epochs", "1", "--batch-size",
-                     "8", "--num-workers", "0", "--name", "grouped", cwd=tmp_path)
+    result = run_main("train.py", "--data", str(data), "--groups", str(tmp_path / "groups.csv"), "--folds", "3",
+                      "--test-size", "0.2", "--model", "linear", "--img-size", "8", "--epochs", "1", "--batch-size",
+                      "8", "--num-workers", "0", "--name", "grouped", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     run = tmp_path / "runs" / "grouped"
     splits = pd.read_csv(run / "splits.csv")

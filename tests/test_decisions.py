@@ -11,7 +11,7 @@ import pytest
 import torch
 from sklearn.metrics import recall_score, roc_auc_score
 
-from conftest import make_class_folder, run_cli, write_images
+from conftest import make_class_folder, run_cli, run_main, write_images
 from litcls.cli.train import main
 from litcls.config import TrainConfig
 from litcls.evaluation.threshold import choose_threshold, parse_rule
@@ -98,8 +98,8 @@ def test_predict_applies_the_threshold_and_calibration_and_says_so(two_class_run
     images = run.parent.parent / "lesions"
     tables = {}
     for flag in ([], ["--no-calibration"]):
-        result = run_cli("predict.py", "--ckpt", str(run / "checkpoints" / "best.ckpt"), "--images", str(images),
-                         "--out", "preds", "--top-k", "2", *flag, cwd=tmp_path)
+        result = run_main("predict.py", "--ckpt", str(run / "checkpoints" / "best.ckpt"), "--images", str(images),
+                          "--out", "preds", "--top-k", "2", *flag, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert "'malignant' is predicted when its probability is at least" in result.stdout
         assert ("calibrated with temperature" in result.stdout) == (not flag)
@@ -136,9 +136,9 @@ def test_decision_flags_and_groups_through_the_cli(tmp_path):
     paths = sorted(str(p.relative_to(data)) for p in data.rglob("*.png"))
     groups = pd.DataFrame({"path": paths, "group": [f"p{index // 4}" for index in range(len(paths))]})
     groups.to_csv(tmp_path / "groups.csv", index=False)
-    result = run_cli("train.py", "--data", str(data), "--groups", str(tmp_path / "groups.csv"), "--positive-class",
-                     "benign", "--threshold-rule", "sensitivity=0.9", "--bootstrap", "50", "--name", "flags", *TINY,
-                     cwd=tmp_path)
+    result = run_main("train.py", "--data", str(data), "--groups", str(tmp_path / "groups.csv"), "--positive-class",
+                      "benign", "--threshold-rule", "sensitivity=0.9", "--bootstrap", "50", "--name", "flags", *TINY,
+                      cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "positive class 'benign' (--positive-class to change); operating threshold by sensitivity=0.9" in \
         result.stdout

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import pytest
@@ -159,9 +160,16 @@ def _chromium() -> str:
     pytest.skip("chromium not installed (apt-get install chromium); the browser test of demo.py needs it")
 
 
-@pytest.fixture
-def demo_server(tiny_run, tmp_path):
-    """``python demo.py --ckpt RUN`` on a free local port, as a user starts it; its URL once it serves."""
+class DemoServer(NamedTuple):
+    url: str
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def demo_server(tiny_run, tmp_path_factory):
+    """``python demo.py --ckpt RUN`` on a free local port, as a user starts it, once it serves: its URL and the file
+    of what it prints (one server for the tests of this module: each start costs seconds)."""
+    tmp_path = tmp_path_factory.mktemp("demo-server")
     port = _free_port()
     log = (tmp_path / "demo.log").open("w")
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYTHONUNBUFFERED": "1",
@@ -180,7 +188,7 @@ def demo_server(tiny_run, tmp_path):
                         break
             except OSError:
                 time.sleep(0.2)
-        yield url
+        yield DemoServer(url, tmp_path / "demo.log")
     finally:
         process.terminate()
         try:
@@ -190,13 +198,13 @@ def demo_server(tiny_run, tmp_path):
         log.close()
 
 
-def test_the_started_demo_names_our_share_flag_not_gradios_launch_argument(demo_server, tmp_path):
-    log = tmp_path / "demo.log"
+def test_the_started_demo_names_our_share_flag_not_gradios_launch_argument(demo_server):
+    log = demo_server.log
     deadline = time.monotonic() + 30  # the lines follow the server's start
     while "add --share" not in log.read_text() and time.monotonic() < deadline:
         time.sleep(0.2)
     printed = log.read_text()
-    assert f"* Running on local URL:  {demo_server}" in printed
+    assert f"* Running on local URL:  {demo_server.url}" in printed
     assert "* To create a public link, add --share" in printed and "share=True" not in printed, printed
 
 
@@ -220,7 +228,7 @@ def test_the_page_in_chromium_predicts_what_predict_py_predicts(tiny_run, demo_s
             page = browser.new_context(permissions=["camera"]).new_page()
             page.set_default_timeout(20_000)
             expect.set_options(timeout=20_000)  # a shared CI machine may be slow; a failure still fails
-            page.goto(demo_server)
+            page.goto(demo_server.url)
             upload = page.locator("#image-input input[type=file]")
             summary, cam = page.locator("#summary"), page.locator("#gradcam")
 

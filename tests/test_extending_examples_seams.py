@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import REPO, make_class_folder, run_cli
+from conftest import REPO, make_class_folder, run_main
 from litcls.cli.train import main
 from litcls.config.output import LOGGERS
 from litcls.data.builtin import DATA_HOME_ENV
@@ -87,13 +87,13 @@ def test_loss_example_trains_with_its_flag(tmp_path):
     assert (config["loss"], config["poly_epsilon"], config["focal_gamma"]) == ("poly1", 2.0, 2.0)
 
 
-def test_logger_and_callback_examples_run_by_import_path(tmp_path):
+def test_logger_and_callback_examples_run_by_import_path(tmp_path, monkeypatch):
     data = make_class_folder(tmp_path / "shapes", {"circle": 8, "square": 8})
     seen = tmp_path / "seen.json"
-    result = run_cli("train.py", "--data", str(data), "--name", "plugins", "--logger", "csv",
-                     'my_logger:JsonLinesLogger:{"file_name": "log.jsonl"}',
-                     "--callbacks", f'my_callback:ImagesSeen:{{"out": "{seen}"}}', *TINY, cwd=tmp_path,
-                     env={"PYTHONPATH": f"{EXAMPLES}{os.pathsep}{REPO / 'src'}"})
+    monkeypatch.syspath_prepend(str(EXAMPLES))  # as PYTHONPATH=docs/examples would
+    result = run_main("train.py", "--data", str(data), "--name", "plugins", "--logger", "csv",
+                      'my_logger:JsonLinesLogger:{"file_name": "log.jsonl"}',
+                      "--callbacks", f'my_callback:ImagesSeen:{{"out": "{seen}"}}', *TINY, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     # the logger was given the run folder as save_dir, its keyword argument, and the run's settings
     records = [json.loads(line) for line in (tmp_path / "runs" / "plugins" / "log.jsonl").read_text().splitlines()]

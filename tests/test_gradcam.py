@@ -1,6 +1,5 @@
 """Grad-CAM: the target layer of every model family, overlays, and a model left as it was found."""
 
-import os
 import warnings
 
 import numpy as np
@@ -11,7 +10,7 @@ import torchvision
 from PIL import Image
 
 import litcls.report.fonts
-from conftest import PALETTE, REPO, run_cli, write_images
+from conftest import PALETTE, run_main, write_images
 from litcls.callbacks.gradcam_gallery import select_examples
 from litcls.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from litcls.errors import UserError
@@ -108,13 +107,11 @@ def test_examples_are_a_fixed_sample_per_class_plus_the_most_confident_mistakes(
 # The classes of the report: a Korean name sorts last, so it is class 3 of four.
 SHAPES = ["circles", "squares", "triangles", "형태"]
 NO_FONT_LABELS = ["circles", "squares", "triangles", "class 3"]
-# Imported by Python at the start of each CLI process on its path: no installed font draws Hangul there, whatever
-# this machine has installed.
-NO_CJK_FONT = "import litcls.report.fonts as fonts\n\nfonts._font_covering = lambda chars: None\n"
 
 
 @pytest.fixture
 def no_cjk_font(monkeypatch):
+    """No installed font draws Hangul, whatever this machine has installed."""
     monkeypatch.setattr(litcls.report.fonts, "_font_covering", lambda chars: None)
     monkeypatch.setattr(litcls.report.fonts, "_warned", set())
 
@@ -153,7 +150,7 @@ def expected_title(row: pd.Series, labels: list[str]) -> str:
 
 
 @pytest.mark.slow
-def test_titles_of_a_runs_gallery_and_of_predict_name_the_true_classes_without_a_cjk_font(tmp_path):
+def test_titles_of_a_runs_gallery_and_of_predict_name_the_true_classes_without_a_cjk_font(no_cjk_font, tmp_path):
     """The report: without a font for 형태, a mistake read "true: circles, predicted: class 1" and a correct
     image of 형태 "true: class 0, predicted: class 1". Here some circles look like 형태 (mislabelled), so the
     gallery has both a correct 형태 and a circle taken for one."""
@@ -161,14 +158,10 @@ def test_titles_of_a_runs_gallery_and_of_predict_name_the_true_classes_without_a
     for index, name in enumerate(SHAPES):
         write_images(data / name, 10, PALETTE[index], seed=index)
     write_images(data / "circles", 5, PALETTE[3], seed=9, prefix="looks_like_3")
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(NO_CJK_FONT)
-    env = {"PYTHONPATH": os.pathsep.join([str(site), str(REPO / "src")])}
 
-    result = run_cli("train.py", "--data", str(data), "--model", "cnn", "--img-size", "16", "--epochs", "6",
-                     "--batch-size", "8", "--num-workers", "0", "--augment", "none", "--logger", "csv",
-                     "--val-size", "0.2", "--test-size", "0.4", "--name", "shapes", cwd=tmp_path, env=env)
+    result = run_main("train.py", "--data", str(data), "--model", "cnn", "--img-size", "16", "--epochs", "6",
+                      "--batch-size", "8", "--num-workers", "0", "--augment", "none", "--logger", "csv",
+                      "--val-size", "0.2", "--test-size", "0.4", "--name", "shapes", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "some class names (형태)" in result.stderr
     run = tmp_path / "runs" / "shapes"
@@ -180,8 +173,8 @@ def test_titles_of_a_runs_gallery_and_of_predict_name_the_true_classes_without_a
     assert ((shown["class"] == "형태") & (shown["predicted"] == "형태")).any()  # a correct image of class 3
     assert ((shown["class"] == "circles") & (shown["predicted"] == "형태")).any()  # a circle taken for class 3
 
-    result = run_cli("predict.py", "--ckpt", str(run), "--images", *(str(data / name) for name in SHAPES),
-                     "--gradcam", "--no-calibration", "--out", "preds", cwd=tmp_path, env=env)
+    result = run_main("predict.py", "--ckpt", str(run), "--images", *(str(data / name) for name in SHAPES),
+                      "--gradcam", "--no-calibration", "--out", "preds", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(tmp_path / "preds" / "predictions.csv", keep_default_na=False)
     for _, row in table.iterrows():

@@ -182,7 +182,7 @@ def test_image_that_breaks_during_training_stops_the_run_naming_it(tmp_path, mon
 
 @pytest.mark.slow
 def test_messy_folder_trains_end_to_end_and_outputs_keep_non_ascii_names(tmp_path):
-    from conftest import run_cli
+    from conftest import run_main
 
     data = tmp_path / "données"
     cafe = unicodedata.normalize("NFD", "café")  # as a Mac writes it
@@ -192,9 +192,9 @@ def test_messy_folder_trains_end_to_end_and_outputs_keep_non_ascii_names(tmp_pat
     (data / "猫" / "broken.jpg").write_bytes(encoded("JPEG")[:-300])
     (data / "猫" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
     (data / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0")
-    result = run_cli("train.py", "--data", str(data), "--model", "mlp", "--img-size", "8", "--batch-size", "8",
-                     "--epochs", "2", "--num-workers", "0", "--val-size", "0.25", "--test-size", "0.25",
-                     "--balance", "sampler", "--name", "messy", cwd=tmp_path)
+    result = run_main("train.py", "--data", str(data), "--model", "mlp", "--img-size", "8", "--batch-size", "8",
+                      "--epochs", "2", "--num-workers", "0", "--val-size", "0.25", "--test-size", "0.25",
+                      "--balance", "sampler", "--name", "messy", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "skipped 1 of 41 image files that cannot be read" in result.stderr
     assert "猫/broken.jpg: truncated" in result.stderr

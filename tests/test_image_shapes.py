@@ -12,7 +12,7 @@ import torch
 import yaml
 from PIL import Image
 
-from conftest import run_cli
+from conftest import run_cli, run_main
 from litcls.data.decode import load_image, load_rgb
 from litcls.data.image_size import format_image_size, parse_image_size
 from litcls.data.transforms import Preprocessing, eval_transform
@@ -125,7 +125,7 @@ def grey_level_folder(root, shape: tuple[int, int], ext: str, count: int):
 
 def test_grey_non_square_run_predicts_and_exports_an_onnx_graph_that_agrees(tmp_path):
     data = grey_level_folder(tmp_path / "data", (20, 30), ".png", 10)
-    train = run_cli("train.py", "--data", str(data), "--model", "cnn", "--in-chans", "1", "--img-size", "12x16",
+    train = run_main("train.py", "--data", str(data), "--model", "cnn", "--in-chans", "1", "--img-size", "12x16",
                     "--resize", "pad", "--epochs", "1", "--batch-size", "8", "--num-workers", "0", "--bootstrap", "0",
                     "--gradcam-per-class", "1", "--gradcam-mistakes", "0", "--out-dir", str(tmp_path / "runs"),
                     "--name", "grey", cwd=tmp_path)
@@ -138,7 +138,7 @@ def test_grey_non_square_run_predicts_and_exports_an_onnx_graph_that_agrees(tmp_
 
     # new images of another aspect ratio, and formats, than the training images
     new = grey_level_folder(tmp_path / "new", (40, 18), ".jpg", 2)
-    predict = run_cli("predict.py", "--ckpt", str(run), "--images", str(new), "--export", "onnx", "--out",
+    predict = run_main("predict.py", "--ckpt", str(run), "--images", str(new), "--export", "onnx", "--out",
                       str(tmp_path / "out"), cwd=tmp_path)
     assert predict.returncode == 0, predict.stderr[-2000:]
     assert "uint8 grey pixels in" in predict.stdout

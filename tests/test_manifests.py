@@ -12,7 +12,7 @@ import warnings
 import pandas as pd
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, run_main
 from litcls.cli.predict import main as predict_main
 from litcls.cli.train import main
 from litcls.config import TrainConfig
@@ -45,7 +45,7 @@ def read(path):
 def test_a_ham_shaped_manifest_trains_by_lesion_with_metadata_slices_resumes_and_predicts(ham, tmp_path, capsys):
     args = ["--data", str(ham), *HAM, "--slice-cols", "sex", *FAST, "--scheduler", "none", "--out-dir",
             str(tmp_path), "--name", "ham"]
-    first = run_cli("train.py", *args, "--epochs", "1", cwd=tmp_path)
+    first = run_main("train.py", *args, "--epochs", "1", cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     run = tmp_path / "ham"
     splits = read(run / "splits.csv")
@@ -55,7 +55,7 @@ def test_a_ham_shaped_manifest_trains_by_lesion_with_metadata_slices_resumes_and
     assert splits.groupby("group")["split"].nunique().max() == 1  # no lesion in two splits
     assert json.loads((run / "classes.json").read_text()) == ["bkl", "mel", "nv"]
 
-    resumed = run_cli("train.py", "--resume", str(run), "--epochs", "2", cwd=tmp_path)
+    resumed = run_main("train.py", "--resume", str(run), "--epochs", "2", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert json.loads((run / "results.json").read_text())["epochs_trained"] == 2
     predictions = read(run / "predictions.csv")
@@ -120,8 +120,8 @@ def test_group_pattern_finds_patients_in_file_names_and_resplit_val_keeps_them_w
     crossing = given.groupby("group")["split"].nunique()
     assert (crossing > 1).any()  # the shipped val folder shares patients with train
 
-    result = run_cli("train.py", "--data", str(chest), "--group-pattern", r"(person\d+|IM-\d+)", "--resplit-val",
-                     *FAST, "--epochs", "1", "--out-dir", str(tmp_path), "--name", "cx", cwd=tmp_path)
+    result = run_main("train.py", "--data", str(chest), "--group-pattern", r"(person\d+|IM-\d+)", "--resplit-val",
+                      *FAST, "--epochs", "1", "--out-dir", str(tmp_path), "--name", "cx", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "given validation split holds" not in result.stderr
     splits = read(tmp_path / "cx" / "splits.csv")

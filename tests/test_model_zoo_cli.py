@@ -1,14 +1,11 @@
 """The model zoo through the command line: every model on the digits, pretrained weights, freezing, offline."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from conftest import REPO, run_cli
+from conftest import run_cli, run_main
 from litcls.cli.train import main
 from litcls.models import get_model_spec, list_models
 from test_pretrained import stage_torchvision_weights
@@ -36,8 +33,8 @@ def test_every_model_trains_on_the_digits_with_fast_dev_run(name, digits_home, t
 def test_pretrained_mobilenet_trains_its_head_on_staged_weights(image_folder, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     staged = stage_torchvision_weights("mobilenet_v3_small")
-    result = run_cli("train.py", "--data", str(image_folder), "--model", "mobilenet_v3_small", "--pretrained",
-                     "--freeze-backbone", "--epochs", "1", "--name", "tl", *TINY, cwd=tmp_path)
+    result = run_main("train.py", "--data", str(image_folder), "--model", "mobilenet_v3_small", "--pretrained",
+                      "--freeze-backbone", "--epochs", "1", "--name", "tl", *TINY, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert ("starting weights: torchvision MobileNet_V3_Small_Weights.IMAGENET1K_V1 (242 tensors, head "
             "'classifier.3' initialised for 3 classes)") in result.stdout + result.stderr
@@ -52,14 +49,14 @@ def test_pretrained_mobilenet_trains_its_head_on_staged_weights(image_folder, tm
             assert torch.equal(trained[key], value), key
 
 
-def test_a_missing_download_ends_in_one_clear_line(image_folder, tmp_path):
+def test_a_missing_download_ends_in_one_clear_line(image_folder, tmp_path, monkeypatch):
     """An empty cache and a download that fails at once: a proxy on a closed local port."""
     proxy = "http://127.0.0.1:9"
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "TORCH_HOME": str(tmp_path / "empty_cache"),
-           "https_proxy": proxy, "HTTPS_PROXY": proxy, "no_proxy": "", "NO_PROXY": "", "NO_ALBUMENTATIONS_UPDATE": "1"}
-    result = subprocess.run([sys.executable, str(REPO / "train.py"), "--data", str(image_folder), "--model",
-                             "mobilenet_v3_small", "--pretrained"], cwd=tmp_path, env=env, capture_output=True,
-                            text=True, timeout=300)
+    for name, value in {"TORCH_HOME": str(tmp_path / "empty_cache"), "https_proxy": proxy, "HTTPS_PROXY": proxy,
+                        "no_proxy": "", "NO_PROXY": "", "NO_ALBUMENTATIONS_UPDATE": "1"}.items():
+        monkeypatch.setenv(name, value)
+    result = run_main("train.py", "--data", str(image_folder), "--model", "mobilenet_v3_small", "--pretrained",
+                      cwd=tmp_path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     expected = tmp_path / "empty_cache" / "hub" / "checkpoints" / "mobilenet_v3_small-047dcff4.pth"

@@ -14,7 +14,7 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from conftest import run_cli
+from conftest import run_main
 from real_shaped_datasets import CHEXPERT_FINDINGS, write_chexpert_manifest
 
 FAST = ["--img-size", "16", "--epochs", "2", "--bootstrap", "50", "--gradcam-per-class", "0",
@@ -24,9 +24,9 @@ FAST = ["--img-size", "16", "--epochs", "2", "--bootstrap", "50", "--gradcam-per
 def test_chexpert_shaped_manifest_trains_reports_per_label_and_predicts(tmp_path: Path):
     manifest = write_chexpert_manifest(tmp_path / "chexpert", patients=50, size=16)
     labels = list(CHEXPERT_FINDINGS)
-    trained = run_cli("train.py", "--data", str(manifest), "--image-root", str(tmp_path / "chexpert"),
-                      "--path-col", "Path", "--label-cols", ",".join(labels), "--group-pattern", r"patient(\d+)",
-                      *FAST, "--out-dir", str(tmp_path / "runs"), "--name", "cx", cwd=tmp_path)
+    trained = run_main("train.py", "--data", str(manifest), "--image-root", str(tmp_path / "chexpert"),
+                       "--path-col", "Path", "--label-cols", ",".join(labels), "--group-pattern", r"patient(\d+)",
+                       *FAST, "--out-dir", str(tmp_path / "runs"), "--name", "cx", cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr[-3000:]
     run = tmp_path / "runs" / "cx"
     results = json.loads((run / "results.json").read_text(encoding="utf-8"))
@@ -59,8 +59,8 @@ def test_chexpert_shaped_manifest_trains_reports_per_label_and_predicts(tmp_path
     assert set(checkpoint["decision"]["thresholds"]) == set(labels)
 
     images = [tmp_path / "chexpert" / path for path in predictions["path"][:6]]
-    predicted = run_cli("predict.py", "--ckpt", str(run), "--images", *map(str, images), "--no-calibration",
-                        "--out", str(tmp_path / "out"), cwd=tmp_path)
+    predicted = run_main("predict.py", "--ckpt", str(run), "--images", *map(str, images), "--no-calibration",
+                         "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert predicted.returncode == 0, predicted.stderr[-3000:]
     assert "pred_<label> is 1 where the probability reaches the label's threshold" in predicted.stdout
     table = pd.read_csv(tmp_path / "out" / "predictions.csv", keep_default_na=False)

@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import REPO, make_class_folder, run_cli
+from conftest import REPO, make_class_folder, run_cli, run_main
 from litcls.data.datamodule import FolderDataModule
 from litcls.data.dataset import load_rgb
 from litcls.data.scan import scan_folder
@@ -174,8 +174,8 @@ def test_checkpoint_with_foreign_objects_is_refused_unless_trusted(trained, tmp_
 def test_predict_cli_on_class_folders_writes_the_runs_columns_and_accuracy(trained, tmp_path):
     ckpt, root = trained
     (root / "green" / "notes.txt").write_text("not an image")  # ignored: not an image extension
-    result = run_cli("predict.py", "--ckpt", str(ckpt), "--images", str(root / "green"), str(root / "red"),
-                     "--out", "preds", "--tta", "--gradcam", "--no-calibration", cwd=tmp_path)
+    result = run_main("predict.py", "--ckpt", str(ckpt), "--images", str(root / "green"), str(root / "red"),
+                      "--out", "preds", "--tta", "--gradcam", "--no-calibration", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(tmp_path / "preds" / "predictions.csv", keep_default_na=False)
     # the run's predictions.csv columns (evaluation/predictions.py), then predict.py's own
@@ -225,8 +225,8 @@ def test_unlabelled_images_get_prediction_columns_only(trained, tmp_path, capsys
 @pytest.mark.slow
 def test_predict_cli_exports_onnx_and_checks_it_on_the_images(trained, tmp_path):
     ckpt, root = trained
-    result = run_cli("predict.py", "--ckpt", str(ckpt), "--images", str(root), "--export", "onnx", "--out", "out",
-                     cwd=tmp_path)
+    result = run_main("predict.py", "--ckpt", str(ckpt), "--images", str(root), "--export", "onnx", "--out", "out",
+                      cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "ONNX Runtime on the decoded pixels of 24 image files agrees with predict.py on 100.0% of decisions" \
         in result.stdout

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import make_class_folder, run_cli
+from conftest import make_class_folder, run_cli, run_main
 from litcls.cli.train import build_parser, flag_values, main
 from litcls.config import AUGMENT_PRESETS, TrainConfig, load_yaml, resolve
 from litcls.data.dataset import ImageDataset
@@ -79,16 +79,17 @@ def test_focal_loss_is_cross_entropy_at_gamma_zero(weight, smoothing, soft):
     assert FocalLoss(2.0, tensor, smoothing)(logits, targets) < expected  # confident images count less
 
 
-def test_recipe_flags_together_through_the_cli(tmp_path):
+def test_recipe_flags_together_through_the_cli(tmp_path, monkeypatch):
     data = make_class_folder(tmp_path / "shapes", {"circle": 12, "square": 12, "triangle": 12})
     (tmp_path / "plugins").mkdir()
     (tmp_path / "plugins" / "probe.py").write_text(PROBE)
+    monkeypatch.syspath_prepend(str(tmp_path / "plugins"))  # as PYTHONPATH=plugins would
     seen = tmp_path / "seen.json"
-    result = run_cli("train.py", "--data", str(data), "--name", "recipe", "--epochs", "2", "--lr", "0.01",
-                     "--warmup-epochs", "1", "--loss", "focal", "--focal-gamma", "1", "--balance", "loss",
-                     "--label-smoothing", "0.1", "--mixup", "0.4", "--cutmix", "1.0", "--ema", "0.5",
-                     "--grad-clip", "1.0", "--channels-last", "--callbacks", f'probe:Probe:{{"out": "{seen}"}}',
-                     *TINY, cwd=tmp_path, env={"PYTHONPATH": f"{tmp_path / 'plugins'}:{tmp_path.parents[0]}"})
+    result = run_main("train.py", "--data", str(data), "--name", "recipe", "--epochs", "2", "--lr", "0.01",
+                      "--warmup-epochs", "1", "--loss", "focal", "--focal-gamma", "1", "--balance", "loss",
+                      "--label-smoothing", "0.1", "--mixup", "0.4", "--cutmix", "1.0", "--ema", "0.5",
+                      "--grad-clip", "1.0", "--channels-last", "--callbacks", f'probe:Probe:{{"out": "{seen}"}}',
+                      *TINY, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     run = tmp_path / "runs" / "recipe"
 

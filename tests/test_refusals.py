@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import REPO, make_class_folder, run_cli
+from conftest import REPO, make_class_folder, run_cli, run_main
 
 FAST = ["--img-size", "16", "--batch-size", "4", "--num-workers", "0", "--logger", "csv", "--fast-dev-run"]
 
@@ -66,9 +66,9 @@ def test_a_semicolon_manifest_trains_through_the_cli(tmp_path):
     rows = [{"file": f"img/{path.parent.name}/{path.name}", "shape": path.parent.name, "session": f"s{i % 2}",
              "camera": "a;b" if i == 0 else "c"} for i, path in enumerate(sorted((tmp_path / "img").rglob("*.png")))]
     pd.DataFrame(rows).to_csv(tmp_path / "labels.csv", sep=";", index=False)
-    result = run_cli("train.py", "--data", str(tmp_path / "labels.csv"), "--path-col", "file", "--label-col", "shape",
-                     "--slice-cols", "session", "--val-size", "0.25", "--test-size", "0.25", "--name", "semi",
-                     *FAST, cwd=tmp_path)
+    result = run_main("train.py", "--data", str(tmp_path / "labels.csv"), "--path-col", "file", "--label-col", "shape",
+                      "--slice-cols", "session", "--val-size", "0.25", "--test-size", "0.25", "--name", "semi",
+                      *FAST, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     splits = pd.read_csv(tmp_path / "runs" / "semi" / "splits.csv", dtype=str, keep_default_na=False)
     assert {"session", "camera"} <= set(splits.columns) and len(splits) == 8

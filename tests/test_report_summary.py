@@ -6,7 +6,7 @@ import re
 import pandas as pd
 import pytest
 
-from conftest import run_cli, write_images
+from conftest import run_main, write_images
 from litcls.evaluation.threshold import few_images_warning
 from litcls.report.html import numbers_as_numbers, summary_section, table
 from litcls.report.in_words import (
@@ -100,9 +100,9 @@ def test_tables_round_numbers_read_as_text_and_scroll_sideways():
 def test_a_real_two_class_run_opens_its_report_on_the_summary_and_warns_once(tmp_path):
     write_images(tmp_path / "lesions" / "benign", 48, (120, 120, 120), size=8, seed=0)
     write_images(tmp_path / "lesions" / "malignant", 16, (150, 112, 112), size=8, seed=1)
-    result = run_cli("train.py", "--data", str(tmp_path / "lesions"), "--model", "linear", "--img-size", "8",
-                     "--batch-size", "16", "--epochs", "1", "--num-workers", "0", "--val-size", "0.25",
-                     "--test-size", "0.25", "--bootstrap", "50", "--logger", "csv", "--name", "two", cwd=tmp_path)
+    result = run_main("train.py", "--data", str(tmp_path / "lesions"), "--model", "linear", "--img-size", "8",
+                      "--batch-size", "16", "--epochs", "1", "--num-workers", "0", "--val-size", "0.25",
+                      "--test-size", "0.25", "--bootstrap", "50", "--logger", "csv", "--name", "two", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     warned = [line for line in result.stdout.splitlines() if "threshold rests on only" in line]
     assert warned == ["warning: the operating threshold rests on only 4 'malignant' validation images (fewer than "

@@ -10,7 +10,7 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from conftest import make_class_folder, run_cli
+from conftest import make_class_folder, run_cli, run_main
 from digit_folders import make_digit_folder
 from litcls.callbacks.precise_bn import recompute_statistics, trainable_batch_norms
 from litcls.data.batching import auto_batch_size, drop_last, patience_epochs, steps_per_epoch
@@ -104,11 +104,13 @@ def digit_folders(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("which, batch, accuracy", [(0, 16, 0.9), (1, 8, 0.8)])
-def test_small_folders_train_to_a_useful_model_with_default_settings(tmp_path, digit_folders, which, batch, accuracy):
-    # a timeout well above the ~1 min these take: a process that hangs after training (it once did) fails here
-    result = run_cli("train.py", "--data", str(digit_folders[which]), "--img-size", "32", "--name", "first",
-                     cwd=tmp_path, timeout=400)
+@pytest.mark.parametrize("which, batch, accuracy, own_process", [(0, 16, 0.9, True), (1, 8, 0.8, False)])
+def test_small_folders_train_to_a_useful_model_with_default_settings(tmp_path, digit_folders, which, batch, accuracy,
+                                                                      own_process):
+    args = ("train.py", "--data", str(digit_folders[which]), "--img-size", "32", "--name", "first")
+    # the first in a process of its own, with a timeout well above the ~1 min it takes: a process that hangs after
+    # training (it once did) fails here; the second in this one (a new Python costs seconds of imports)
+    result = run_cli(*args, cwd=tmp_path, timeout=400) if own_process else run_main(*args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     run = tmp_path / "runs" / "first"
     results = json.loads((run / "results.json").read_text())
@@ -128,8 +130,8 @@ def test_small_folders_train_to_a_useful_model_with_default_settings(tmp_path, d
     (["--model", "resnet50", "--img-size", "16"], r"--img-size 16 is 14x below the 224 px --model resnet50"),
 ])
 def test_settings_that_do_not_fit_the_data_are_named_with_the_fix(image_folder, tmp_path, args, message):
-    result = run_cli("train.py", "--data", str(image_folder), "--fast-dev-run", "--num-workers", "0", *args,
-                     cwd=tmp_path)
+    result = run_main("train.py", "--data", str(image_folder), "--fast-dev-run", "--num-workers", "0", *args,
+                      cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert re.search(message, result.stderr), result.stderr
     assert sum(advice in result.stderr for advice in ADVICE) == 1
@@ -138,9 +140,9 @@ def test_settings_that_do_not_fit_the_data_are_named_with_the_fix(image_folder, 
 @pytest.mark.slow
 def test_validation_collapsed_to_one_class_is_reported(tmp_path, digit_folders):
     """The issue's first run: batch 64 on 168 images without precise BN predicts one class on validation."""
-    result = run_cli("train.py", "--data", str(digit_folders[0]), "--img-size", "32", "--batch-size", "64",
-                     "--precise-bn", "off", "--epochs", "4", "--patience", "0", "--num-workers", "0",
-                     "--gradcam-per-class", "0", "--gradcam-mistakes", "0", "--logger", "none", cwd=tmp_path)
+    result = run_main("train.py", "--data", str(digit_folders[0]), "--img-size", "32", "--batch-size", "64",
+                      "--precise-bn", "off", "--epochs", "4", "--patience", "0", "--num-workers", "0",
+                      "--gradcam-per-class", "0", "--gradcam-mistakes", "0", "--logger", "none", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert re.search(r"epoch \d: validation predicted '[^']+' for all 36 images while training accuracy is",
                      result.stderr), result.stderr

@@ -21,6 +21,10 @@ def backbone_modules(model: nn.Module, head: str) -> list[nn.Module]:
             if name and not within(name, head) and not within(head, name)]
 
 
+UNFREEZE_NEEDS_ONE_PROCESS = ("--unfreeze-at-epoch needs a single process: DDP would not synchronise a backbone "
+                              "unfrozen during training. Train on one device, or keep the backbone frozen")
+
+
 class BackboneFreeze(BaseFinetuning):
     """Freeze everything but the head of a ``ClassifierModule``'s model; unfreeze it at an epoch if asked.
 
@@ -53,8 +57,7 @@ class BackboneFreeze(BaseFinetuning):
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if self.unfreeze_at_epoch is not None and trainer.world_size > 1:
-            raise UserError("--unfreeze-at-epoch needs a single process: DDP would not synchronise a backbone "
-                            "unfrozen during training. Train on one device, or keep the backbone frozen")
+            raise UserError(UNFREEZE_NEEDS_ONE_PROCESS)
         super().setup(trainer, pl_module, stage)
 
     def freeze_before_training(self, pl_module: L.LightningModule) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from litcls.cli.exit_codes import one_line_errors
 from litcls.errors import UserError
 from litcls.quiet import one_line_warnings
+from litcls.runs.finished_folder import resolve_checkpoint
 
 EXPORT_FORMATS = ("onnx", "torchscript")
 # litcls.inference.tta.POLICIES, named here without importing torch
@@ -61,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
+    if not args.images and not args.export:
+        raise UserError("nothing to do: give --images to predict and/or --export to export the model")
+    if args.top_k < 1 or args.batch_size < 1:
+        raise UserError("--top-k and --batch-size must be at least 1")
+    for ckpt in args.ckpt:  # a path that is not there is refused before torch and Lightning load
+        if not Path(ckpt).exists():
+            resolve_checkpoint(ckpt)
+
     import torch
 
     from litcls.data.manifest import is_manifest
@@ -69,10 +78,6 @@ def run(args: argparse.Namespace) -> None:
     from litcls.inference.export import export_model, max_difference_to_pytorch, pixel_kind
     from litcls.inference.predictor import predict_images, write_gradcam
 
-    if not args.images and not args.export:
-        raise UserError("nothing to do: give --images to predict and/or --export to export the model")
-    if args.top_k < 1 or args.batch_size < 1:
-        raise UserError("--top-k and --batch-size must be at least 1")
     members, ensemble = load_ensemble(args.ckpt, trust=args.trust_checkpoint, calibrated=not args.no_calibration)
     module = members[0]
     if len(members) > 1 and (args.gradcam or args.export == "torchscript"):
@@ -140,7 +145,7 @@ def check_onnx_export(args: argparse.Namespace, module, model_file: Path, paths:
         compare_with_predict,
         describe,
     )
-    from litcls.runs.finished_folder import held_out_images, resolve_checkpoint, run_folder_of
+    from litcls.runs.finished_folder import held_out_images, run_folder_of
 
     source = "the --images"
     if paths is None:

@@ -23,6 +23,7 @@ import torch
 import yaml
 from torchmetrics import Metric
 
+from litcls.callbacks.freeze_backbone import UNFREEZE_NEEDS_ONE_PROCESS
 from litcls.config import TrainConfig
 from litcls.errors import UserError
 from litcls.processes import external_job_id
@@ -31,12 +32,15 @@ from litcls.runs.new_folder import RUN_DIR_ENV
 
 
 def check_launch(config: TrainConfig, processes: int) -> None:
-    """Refuse, before any work, the distributed launches in which the first process cannot prepare for the others.
+    """Refuse, before any work, the distributed launches in which the first process cannot prepare for the others,
+    and a backbone unfrozen under DDP.
 
     Args:
         processes: how many processes the hardware flags start.
     """
     model = config.model
+    if processes > 1 and model.unfreeze_at_epoch is not None:  # as the callback refuses it, but before the launch
+        raise UserError(UNFREEZE_NEEDS_ONE_PROCESS)
     flags = [flag for flag, on in (("--cache-features", model.cache_features), ("--lr-find", model.lr_find)) if on]
     if processes < 2 or not flags:
         return
