@@ -79,13 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     spec = DataSpec(data=args.data, **{name: getattr(args, name) for name in SOURCE_OPTIONS})
     table, duplicates = load_samples(spec)
-    if table.multi_label:
-        raise UserError(f"--data {args.data}: a multi-label table cannot be streamed yet (a stream item holds one "
-                        "label); train from the manifest itself")
     read = time.perf_counter() - started
     images = write_stream(table, args.out, args.data, duplicates, layout_split(table, args))
     size = sum(file.stat().st_size for file in args.out.iterdir()) / 2**20
-    print(f"wrote {images} images of {len(table.classes)} classes to {args.out} ({size:.1f} MiB) in "
+    kind = "labels (multi-label)" if table.multi_label else "classes"
+    print(f"wrote {images} images of {len(table.classes)} {kind} to {args.out} ({size:.1f} MiB) in "
           f"{time.perf_counter() - started:.1f} s (reading the source {read:.1f} s); train with: python train.py "
           f"--data {args.out}")
     return 0

@@ -155,8 +155,12 @@ def load_split(run_dir: Path, config: TrainConfig) -> tuple[SampleTable, pd.Data
         listed = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
         raise UserError(f"--resume: {len(missing)} images of the run's split are gone from {root}: {listed}. "
                         "Restore them to continue this run, or start a new one")
-    task = MULTI_LABEL if any(column in samples for column in target_columns(classes)) else SINGLE_LABEL
-    return SampleTable(root=root, classes=classes, samples=samples, task=task), samples
+    return SampleTable(root=root, classes=classes, samples=samples, task=_task_of(classes, samples)), samples
+
+
+def _task_of(classes: list[str], samples: pd.DataFrame) -> str:
+    """A split with target columns is a multi-label run's."""
+    return MULTI_LABEL if any(column in samples for column in target_columns(classes)) else SINGLE_LABEL
 
 
 def _read_split(run_dir: Path) -> tuple[list[str], pd.DataFrame]:
@@ -180,7 +184,8 @@ def _stream_split(run_dir: Path, location: str) -> tuple[SampleTable, pd.DataFra
     if missing:
         raise UserError(f"--resume: {len(missing)} images of the run's split are not in the stream {location}, e.g. "
                         f"{', '.join(missing[:3])}; resume from the stream the run started on")
-    return SampleTable(root=Path(location), classes=classes, samples=samples, stream=location), samples
+    return SampleTable(root=Path(location), classes=classes, samples=samples, task=_task_of(classes, samples),
+                       stream=location), samples
 
 
 def prepare_resume(target: str, flag_values: dict[str, Any]) -> tuple[Path, ResumePoint, TrainConfig]:

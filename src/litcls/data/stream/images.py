@@ -27,27 +27,42 @@ from litcls.data.transforms import seed_augmentation
 RUNS_PER_CHUNK_FAST = 4  # a split with at most this many runs of items per chunk streams in POSIX-fast mode
 
 
-def decode_item(item: dict, min_size: int | None, channels: int = 3) -> tuple[np.ndarray, int]:
+def decode_item(item: dict, min_size: int | None, channels: int = 3) -> tuple[np.ndarray, dict]:
     """A stored item -> (its image as RGB, or with ``channels=1`` grey, uint8, decoded exactly as a file of the
-    folder would be; its label)."""
+    folder would be; its fields, see :func:`~litcls.data.stream.table.item_fields`)."""
     fields = item_fields(item)
     try:
-        return load_image(io.BytesIO(item["image"]), min_size, channels), int(fields["label"])
+        return load_image(io.BytesIO(item["image"]), min_size, channels), fields
     except Exception as err:
         raise UnreadableImageError(f"cannot decode {fields['path']} (row {fields['row']} of the stream; "
                                    f"{type(err).__name__}: {err})") from err
 
 
-class ItemToTensor:
-    """``StreamingDataset(transform=...)``: an item -> (image tensor, label) through the split's pipeline."""
+def as_targets(labels: Sequence[int] | np.ndarray) -> torch.Tensor | None:
+    """Multi-label targets, an (N, L) float array (NaN where ignored), as the float32 tensor
+    :class:`~litcls.data.dataset.ImageDataset` gives; None for class indices."""
+    if isinstance(labels, np.ndarray) and labels.ndim == 2:
+        return torch.tensor(labels, dtype=torch.float32)  # a copy: the table may be read-only
+    return None
 
-    def __init__(self, transform: A.BaseCompose, min_size: int | None, channels: int = 3):
+
+class ItemToTensor:
+    """``StreamingDataset(transform=...)``: an item -> (image tensor, label) through the split's pipeline.
+
+    The label is the item's class index, or, multi-label, the row of ``targets`` at the item's row number in the
+    stored table (targets are the run's, from its split table; items hold no targets of their own).
+    """
+
+    def __init__(self, transform: A.BaseCompose, min_size: int | None, channels: int = 3,
+                 targets: np.ndarray | None = None):
         self.transform = transform
         self.min_size = min_size
         self.channels = channels
+        self.targets = None if targets is None else as_targets(targets)
 
-    def __call__(self, item: dict) -> tuple[torch.Tensor, int]:
-        image, label = decode_item(item, self.min_size, self.channels)
+    def __call__(self, item: dict) -> tuple[torch.Tensor, int | torch.Tensor]:
+        image, fields = decode_item(item, self.min_size, self.channels)
+        label = int(fields["label"]) if self.targets is None else self.targets[int(fields["row"])]
         return self.transform(image=image)["image"], label
 
 
@@ -67,8 +82,9 @@ def open_stream(location: str, posix_fast: bool = False, **options: Any):
 
 
 def training_stream(location: str, positions: Sequence[int], transform: A.BaseCompose, min_size: int | None,
-                    seed: int, channels: int = 3):
-    """The training split's items, shuffled from ``seed`` and the epoch by LitData.
+                    seed: int, channels: int = 3, targets: np.ndarray | None = None):
+    """The training split's items, shuffled from ``seed`` and the epoch by LitData; multi-label, ``targets`` holds
+    each stored row's (see :class:`ItemToTensor`).
 
     LitData's POSIX-fast mode (chunks memory-mapped in place, the kernel advised about each whole chunk file when it
     is opened) is kept for a split that streams as whole chunks, as the split a stream was laid out for does: without
@@ -77,7 +93,7 @@ def training_stream(location: str, positions: Sequence[int], transform: A.BaseCo
     advice (2.5x slower on the bench), so it reads without the mode.
     """
     stream = open_stream(location, posix_fast=True, shuffle=True, seed=seed,
-                         transform=ItemToTensor(transform, min_size, channels))
+                         transform=ItemToTensor(transform, min_size, channels, targets))
     split = stream.subset(sorted(int(position) for position in positions))
     if len(split.region_of_interest) > RUNS_PER_CHUNK_FAST * len(stream.subsampled_files):
         split.posix_fast = None
@@ -92,17 +108,20 @@ class StreamRows(Dataset):
     Args:
         location: the stream's folder or bucket URL.
         positions: the items' positions in the stream, in the order the split lists them.
-        labels: their labels (for the callers that read ``dataset.labels``).
+        labels: their class indices (for the callers that read ``dataset.labels``); or, multi-label, an (N, L)
+            float array of their targets (NaN where ignored), given as float32 tensors as
+            :class:`~litcls.data.dataset.ImageDataset` gives them.
         transform: the split's pipeline.
         min_size: see :func:`litcls.data.decode.load_rgb`.
         channels: 3 decodes to RGB, 1 to grey (``--in-chans``).
     """
 
-    def __init__(self, location: str, positions: Sequence[int], labels: Sequence[int], transform: A.BaseCompose,
-                 min_size: int | None = None, channels: int = 3):
+    def __init__(self, location: str, positions: Sequence[int], labels: Sequence[int] | np.ndarray,
+                 transform: A.BaseCompose, min_size: int | None = None, channels: int = 3):
         self.location = location
         self.positions = [int(position) for position in positions]
-        self.labels = [int(label) for label in labels]
+        self.targets = as_targets(labels)
+        self.labels = [-1] * len(self.positions) if self.targets is not None else [int(label) for label in labels]
         self.transform = transform
         self.min_size = min_size
         self.channels = channels
@@ -111,10 +130,15 @@ class StreamRows(Dataset):
     def __len__(self) -> int:
         return len(self.positions)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+    @property
+    def multi_label(self) -> bool:
+        return self.targets is not None
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int | torch.Tensor]:
         if self._stream is None:
             self._stream = open_stream(self.location)
-        image, label = decode_item(self._stream[self.positions[index]], self.min_size, self.channels)
+        image, fields = decode_item(self._stream[self.positions[index]], self.min_size, self.channels)
+        label = self.targets[index] if self.targets is not None else int(fields["label"])
         return self.transform(image=image)["image"], label
 
     def __getstate__(self) -> dict:  # a reader holds open files and threads: each worker opens its own

@@ -1,10 +1,11 @@
 """The sample table stored beside the chunks, so a run on the stream rebuilds the same table the source gave.
 
 The split is decided when training starts, from ``--seed`` (and ``--val-size``, ``--test-size``, ``--folds``), so
-it cannot be baked into the chunks; what is stored is everything the split is computed from: classes, paths,
-labels, groups, given splits and metadata, in the order the source listed them, and ``positions``: where each row's
-item is in the LitData dataset (the items are written in a shuffled order, see :mod:`litcls.data.stream.write`;
-each item also carries its row number, checked when the stream is written).
+it cannot be baked into the chunks; what is stored is everything the split is computed from: the task, classes,
+paths, labels (a multi-label table's target columns too), groups, given splits and metadata, in the order the source
+listed them, and ``positions``: where each row's item is in the LitData dataset (the items are written in a shuffled
+order, see :mod:`litcls.data.stream.write`; each item also carries its row number, checked when the stream is
+written). A table without ``task`` (written before multi-label tables could be) is single-label.
 
 ``version`` changes whenever the layout does; a stream of another version is refused with the command that
 rewrites it, rather than read wrongly.
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from litcls.data.samples import SampleTable
+from litcls.data.samples import SINGLE_LABEL, SampleTable
 from litcls.data.stream.location import INDEX_FILE, TABLE_FILE, is_remote
 from litcls.errors import UserError
 
@@ -56,8 +57,9 @@ class StoredTable:
 def table_document(table: SampleTable, source: str, duplicates: list[list[str]], positions: list[int]) -> dict:
     """What :func:`read_table` gives back, as JSON."""
     samples = json.loads(table.samples.to_json(orient="table", index=False))
-    return {"format": FORMAT, "version": VERSION, "source": source, "classes": list(table.classes),
-            "samples": samples, "skipped": [list(entry) for entry in table.skipped], "duplicates": duplicates,
+    return {"format": FORMAT, "version": VERSION, "source": source, "task": table.task,
+            "classes": list(table.classes), "samples": samples,
+            "skipped": [list(entry) for entry in table.skipped], "duplicates": duplicates,
             "positions": [int(position) for position in positions]}
 
 
@@ -85,7 +87,8 @@ def read_table(location: str) -> StoredTable:
     samples = pd.read_json(io.StringIO(json.dumps(document["samples"])), orient="table")
     samples["path"] = samples["path"].astype(str)
     table = SampleTable(root=Path(location), classes=document["classes"], samples=samples.reset_index(drop=True),
-                        skipped=tuple(tuple(entry) for entry in document["skipped"]), stream=location)
+                        skipped=tuple(tuple(entry) for entry in document["skipped"]),
+                        task=document.get("task", SINGLE_LABEL), stream=location)
     return StoredTable(table, document["duplicates"], document["source"], document["positions"])
 
 
