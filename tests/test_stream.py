@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import albumentations as A
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -18,7 +19,9 @@ from conftest import REPO, make_class_folder
 from digit_folders import make_digit_folder
 from litcls.cli.stream import main as stream_main
 from litcls.cli.train import main
+from litcls.config import TrainConfig
 from litcls.data.datamodule import FolderDataModule
+from litcls.data.samples import MULTI_LABEL, targets_of
 from litcls.data.sources import DataSpec, load_samples
 from litcls.data.splits import SPLITS, split_samples
 from litcls.data.stream.datamodule import StreamDataModule
@@ -26,6 +29,8 @@ from litcls.data.stream.images import training_stream
 from litcls.data.stream.table import read_table
 from litcls.data.stream.write import write_stream
 from litcls.data.transforms import Preprocessing
+from litcls.runs.resume import load_split
+from real_shaped_datasets import CHEXPERT_FINDINGS, write_chexpert_manifest
 from test_resume import SendSignal
 
 SMALL = ["--model", "mlp", "--img-size", "8", "--batch-size", "4", "--num-workers", "0", "--augment", "none",
@@ -64,6 +69,43 @@ def test_a_run_on_the_stream_has_the_folders_split_and_evaluates_the_same_rows(d
     # evaluation decodes the stored bytes as the folder's files: the same weights give the same probabilities
     folder_run = json.loads((runs / "folder" / "results.json").read_text())
     assert set(json.loads((runs / "stream" / "results.json").read_text())) == set(folder_run)
+
+
+def test_a_multi_label_manifest_streams_and_trains_per_label_as_from_the_manifest(tmp_path, monkeypatch):
+    manifest = write_chexpert_manifest(tmp_path / "chexpert", patients=30, size=8)
+    source = ["--image-root", str(tmp_path / "chexpert"), "--path-col", "Path", "--label-cols",
+              ",".join(CHEXPERT_FINDINGS), "--group-pattern", r"patient(\d+)"]
+    stream = str(tmp_path / "stream")
+    monkeypatch.chdir(tmp_path)
+    assert stream_main(["--data", str(manifest), "--out", stream, *source]) == 0
+    assert read_table(stream).table.task == MULTI_LABEL
+    assert main(["--data", str(manifest), *source, "--epochs", "1", "--name", "manifest", *SMALL]) == 0
+    assert main(["--data", stream, "--epochs", "1", "--name", "stream", *SMALL]) == 0
+    runs = tmp_path / "runs"
+    for name in ("splits.csv", "classes.json", "label_prevalence.csv"):
+        assert (runs / "manifest" / name).read_bytes() == (runs / "stream" / name).read_bytes(), name
+    truth = ["path", *(f"true_{name}" for name in CHEXPERT_FINDINGS)]
+    predicted = {name: pd.read_csv(runs / name / "predictions.csv") for name in ("manifest", "stream")}
+    pd.testing.assert_frame_equal(predicted["manifest"][truth], predicted["stream"][truth])
+    assert predicted["stream"][truth[1:]].isna().any().any()  # the uncertain cells stay ignored
+    reports = {name: pd.read_csv(runs / name / "classification_report.csv") for name in ("manifest", "stream")}
+    pd.testing.assert_frame_equal(reports["manifest"][["class", "support"]], reports["stream"][["class", "support"]])
+    results = json.loads((runs / "stream" / "results.json").read_text())
+    assert set(results["thresholds"]["by_label"]) == set(CHEXPERT_FINDINGS)
+
+    # the run's split read back for --resume is multi-label; the training stream hands each item its own row's
+    # targets (NaN where ignored), as evaluation does by index
+    scan, samples = load_split(runs / "stream", TrainConfig.of(data=stream))
+    assert scan.task == MULTI_LABEL and scan.stream == stream
+    module = StreamDataModule(stream, samples, scan.classes, Preprocessing((8, 8)), batch_size=64, seed=42,
+                              task=scan.task)
+    module.setup("fit")
+    for name, loader in (("train", module.train_dataloader()), ("val", module.val_dataloader())):
+        streamed = torch.cat([targets for _, targets in loader]).numpy()
+        expected = targets_of(module.split(name), module.classes)
+        if name == "train":  # shuffled by LitData: compare the rows in one order
+            streamed, expected = (rows[np.lexsort(np.nan_to_num(rows, nan=-1).T)] for rows in (streamed, expected))
+        np.testing.assert_array_equal(streamed, expected)  # NaN where ignored, in the same cells
 
 
 def test_the_items_are_laid_out_by_the_default_split_so_its_training_rows_stream_as_one_run(digits):
