@@ -92,6 +92,8 @@ def test_a_multi_label_manifest_streams_and_trains_per_label_as_from_the_manifes
     pd.testing.assert_frame_equal(reports["manifest"][["class", "support"]], reports["stream"][["class", "support"]])
     results = json.loads((runs / "stream" / "results.json").read_text())
     assert set(results["thresholds"]["by_label"]) == set(CHEXPERT_FINDINGS)
+    # the multi-label flags were applied when the stream was written: given again, they are refused
+    assert main(["--data", stream, "--label-cols", ",".join(CHEXPERT_FINDINGS), "--name", "again", *SMALL]) == 2
 
     # the run's split read back for --resume is multi-label; the training stream hands each item its own row's
     # targets (NaN where ignored), as evaluation does by index
