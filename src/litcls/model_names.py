@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import pkgutil
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -86,8 +87,6 @@ def check_model_name(name: str) -> None:
     """Refuse a ``--model`` that would be looked up in the registry and is registered in no model module, in
     milliseconds. A name registered at run time (a script that registers its builder, then calls ``train.py``'s
     main) is left to the registry: once :mod:`litcls.models` is imported, it answers at no cost."""
-    import sys
-
     if not is_registered_name(name) or "litcls.models" in sys.modules:
         return
     registered = registered_in_source()
