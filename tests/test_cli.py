@@ -112,6 +112,16 @@ def test_help_is_fast(tmp_path):
     assert time.perf_counter() - started < 2
 
 
+def test_an_unknown_model_is_refused_before_torch_loads(tmp_path):
+    """A typo of a registered name is refused from the model modules' source, not after importing them."""
+    started = time.perf_counter()
+    result = run_cli("train.py", "--model", "resnet81", cwd=tmp_path)
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert re.search(r"unknown model 'resnet81' \(did you mean resnet18\?\); valid models: cnn, ", result.stderr)
+    assert elapsed < 2, f"{elapsed:.1f} s"
+
+
 def test_list_models_and_print_config(tmp_path):
     listed = run_main("train.py", "--list-models", cwd=tmp_path)
     assert listed.returncode == 0

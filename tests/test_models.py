@@ -1,9 +1,13 @@
+import ast
+
 import pytest
 import torch
 
+from litcls import model_names
 from litcls.data.transforms import Preprocessing
 from litcls.errors import UserError
-from litcls.models import build_model, list_models, register_model
+from litcls.model_names import is_registered_name, registered_in_source
+from litcls.models import build_model, list_models, register_model, registry
 from litcls.models.module import ClassifierModule
 
 MODEL_NAMES = [spec.name for spec in list_models()]
@@ -27,6 +31,25 @@ def test_duplicate_model_name_is_refused():
 def test_unknown_model_lists_valid_names():
     with pytest.raises(UserError, match="unknown model 'vgg99'; valid models: .*cnn"):
         build_model("vgg99", num_classes=2)
+
+
+def test_the_names_read_from_source_are_the_registry_in_its_order():
+    """train.py refuses a plain --model from these names before it imports the registry; they must be its names."""
+    built_in = [name for name, spec in registry._REGISTRY.items()
+                if spec.builder.__module__.startswith("litcls.models.")]
+    assert registered_in_source() == built_in
+
+
+def test_a_name_not_written_out_leaves_the_refusal_to_the_registry():
+    written = ast.parse("@register_model(input_size=32)\ndef cnn2(): ...\n@register_model('big', input_size=224)\n"
+                        "def build(): ...\n")
+    assert model_names._registered_in(written) == ["cnn2", "big"]
+    assert model_names._registered_in(ast.parse("for n in NAMES:\n    register_model(n, input_size=32)(f)")) is None
+
+
+def test_only_plain_names_are_looked_up_in_the_registry():
+    assert is_registered_name("resnet81") and is_registered_name("Timm/resnet18")
+    assert not is_registered_name("timm/resnet18") and not is_registered_name("my_model:tiny_convnet")
 
 
 def _module(**kwargs) -> ClassifierModule:

@@ -12,6 +12,7 @@ table and checks the code against it)::
     data, recipe                                sample tables, splits, transforms, datamodules; losses, optimizers
     report                                      figures, tables and pages drawn from numbers and files
     evaluation                                  metric table and pure evaluation functions
+    model_names                                 the names --model accepts, read without importing the models
     models                                      registry, builders, starting weights, the LightningModule
     config                                      the parts' settings gathered: defaults < YAML < flags, validated
     tracking                                    experiment loggers

@@ -14,6 +14,7 @@ from litcls.cli.exit_codes import one_line_errors
 from litcls.config import TrainConfig, config_fields, field_type, item_type, load_yaml, resolve
 from litcls.data.source_paths import check_source_paths, is_manifest
 from litcls.errors import UserError
+from litcls.model_names import check_model_name
 from litcls.quiet import one_line_warnings
 
 
@@ -179,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     check_data_paths(config.data.source, config.data.image_root)
     check_multi_label_manifest(config)
+    check_model_name(config.model.name)
     from litcls.runs.dispatch import train
 
     train(config)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import warnings
 
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from litcls.data.multilabel_splits import multilabel_folds
 from litcls.data.samples import has_targets
@@ -40,6 +39,8 @@ def assign_folds(pool: pd.DataFrame, folds: int, seed: int, classes: list[str]) 
         raise UserError(f"--folds {folds}: class(es) {', '.join(too_small)} have fewer images than folds outside "
                         f"the test split; every class needs at least {folds}, one per validation fold; lower "
                         "--folds or add images")
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold  # seconds to import: only when splitting
+
     if "group" in pool:
         n_groups = pool["group"].nunique()
         if n_groups < folds:

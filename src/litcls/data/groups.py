@@ -17,7 +17,6 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold
 
 from litcls.data.folds import placement
 from litcls.data.samples import SampleTable
@@ -123,6 +122,8 @@ def stratified_group_holdout(frame: pd.DataFrame, size: float, seed: int, classe
         raise UserError(f"--groups: cannot hold out a {what} split of {size:.3g} by group: the {len(frame)} images "
                         f"to split belong to {n_groups} groups and at least {n_splits} are needed; use a larger "
                         f"--{what}-size or more groups")
+    from sklearn.model_selection import StratifiedGroupKFold  # seconds to import: only when splitting
+
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # sklearn's "least populated class" warning speaks of folds; ours follows
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)

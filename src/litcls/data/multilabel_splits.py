@@ -15,7 +15,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from iterstrat.ml_stratifiers import MultilabelStratifiedKFold, MultilabelStratifiedShuffleSplit
 
 from litcls.data.samples import target_columns
 from litcls.errors import UserError
@@ -44,6 +43,8 @@ def multilabel_holdout(frame: pd.DataFrame, size: float, seed: int, classes: lis
         raise UserError(f"cannot hold out a {what} split of {size:.3g} from {len(units)} {noun}; use a larger "
                         f"--{what}-size or add {noun}")
     tries = GROUP_CANDIDATES if "group" in frame else 1
+    from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit  # imports sklearn: seconds
+
     splitter = MultilabelStratifiedShuffleSplit(n_splits=tries, test_size=size, random_state=seed)
     candidates = [key.isin(set(units.index[held])).to_numpy().astype(np.int64)
                   for _, held in splitter.split(np.zeros((len(units), 1)), units.to_numpy())]
@@ -63,6 +64,8 @@ def multilabel_folds(pool: pd.DataFrame, folds: int, seed: int, classes: list[st
         noun = "groups" if "group" in pool else "images"
         raise UserError(f"--folds {folds} needs at least {folds} {noun} outside the test split, found {len(units)}; "
                         "lower --folds or add images")
+    from iterstrat.ml_stratifiers import MultilabelStratifiedKFold  # imports sklearn: seconds
+
     random = np.random.RandomState(seed)  # each candidate draws its own shuffle from it
     candidates = []
     for _ in range(GROUP_CANDIDATES if "group" in pool else 1):

@@ -4,12 +4,11 @@ Adding a model is one new file here with ``@register_model`` on its builder; it 
 """
 
 import importlib
-import pkgutil
 
+from litcls.model_names import model_modules
 from litcls.models.registry import ModelSpec, build_model, get_model_spec, list_models, register_model
 
-for _module in pkgutil.iter_modules(__path__):
-    if _module.name not in ("registry", "module", "compile", "gradcam"):
-        importlib.import_module(f"{__name__}.{_module.name}")
+for _module in model_modules():
+    importlib.import_module(f"{__name__}.{_module}")
 
 __all__ = ["ModelSpec", "build_model", "get_model_spec", "list_models", "register_model"]

@@ -24,11 +24,10 @@ from typing import TYPE_CHECKING
 from torch import nn
 
 from litcls.data.image_size import ImageSize
-from litcls.errors import UserError
+from litcls.model_names import TIMM_PREFIX, unknown_model
 from litcls.models.import_path import import_path_spec
-from litcls.models.spec import TIMM_PREFIX, Builder, ModelSpec, set_input_channels
+from litcls.models.spec import Builder, ModelSpec, set_input_channels
 from litcls.models.timm_models import timm_spec
-from litcls.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from litcls.models.weights import StartingWeights
@@ -73,8 +72,7 @@ def get_model_spec(name: str) -> ModelSpec:
     if ":" in name:
         return import_path_spec(name)
     if name not in _REGISTRY:
-        raise UserError(f"--model: unknown model {name!r}{did_you_mean(name, _REGISTRY)}; valid models: "
-                        f"{', '.join(sorted(_REGISTRY))}, timm/<any timm model> or pkg.module:builder")
+        raise unknown_model(name, _REGISTRY)
     return _REGISTRY[name]
 
 

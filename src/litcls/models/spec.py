@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from litcls.models.weights import StartingWeights
 
 Builder = Callable[..., nn.Module]
-TIMM_PREFIX = "timm/"
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from torch import nn
 from litcls.data.image_size import ImageSize, format_image_size, parse_image_size
 from litcls.data.transforms import Preprocessing
 from litcls.errors import UserError
-from litcls.models.spec import TIMM_PREFIX, ModelSpec
+from litcls.model_names import TIMM_PREFIX
+from litcls.models.spec import ModelSpec
 from litcls.models.weights import StartingWeights
 from litcls.suggest import did_you_mean
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from litcls.config import TrainConfig
+from litcls.model_names import TIMM_PREFIX
 from litcls.models import get_model_spec
 from litcls.models.pretrained import starting_weights
-from litcls.models.spec import TIMM_PREFIX
 from litcls.models.timm_models import check_img_size
 from litcls.plugins import load_callbacks
 from litcls.runs.before_launch import check_launch
