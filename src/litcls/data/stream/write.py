@@ -56,7 +56,7 @@ def stream_items(samples: pd.DataFrame) -> list[dict]:
     group = samples["group"].astype(str) if "group" in samples else pd.Series("", index=samples.index)
     metadata = samples[extra].astype(str).to_dict(orient="records") if extra else [{}] * len(samples)
     return [{"row": row, "path": path, "label": int(label), "split": str(split), "group": str(grp),
-             "metadata": json.dumps(meta, ensure_ascii=False)}
+             "metadata": meta}
             for row, (path, label, split, grp, meta) in enumerate(zip(samples["path"], samples["label"],
                                                                       samples["split"], group, metadata, strict=True))]
 
