@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from litdata import StreamingDataset
 
 import litcls.runs.trainer
 from conftest import REPO, make_class_folder
@@ -24,9 +25,10 @@ from litcls.data.datamodule import FolderDataModule
 from litcls.data.samples import MULTI_LABEL, targets_of
 from litcls.data.sources import DataSpec, load_samples
 from litcls.data.splits import SPLITS, split_samples
+from litcls.data.stream import write
 from litcls.data.stream.datamodule import StreamDataModule
 from litcls.data.stream.images import training_stream
-from litcls.data.stream.table import read_table
+from litcls.data.stream.table import VERSION, item_fields, item_image, read_table
 from litcls.data.stream.write import write_stream
 from litcls.data.transforms import Preprocessing
 from litcls.runs.resume import load_split
@@ -151,7 +153,8 @@ def test_a_grey_model_reads_the_stream_as_grey_as_it_reads_the_folder(digits):
     assert torch.equal(streamed, read)  # the same bytes, decoded and made grey the same way
 
 
-def test_the_stream_keeps_a_manifests_groups_given_splits_and_metadata(tmp_path):
+def test_the_stream_keeps_a_manifests_groups_given_splits_and_metadata_also_written_by_two_processes(
+        tmp_path, monkeypatch):
     images = make_class_folder(tmp_path / "images", {"a": 6, "b": 6})
     files = sorted(path.relative_to(images).as_posix() for path in images.rglob("*.png"))
     manifest = pd.DataFrame({"file": files, "diagnosis": [path.split("/")[0] for path in files],
@@ -167,6 +170,18 @@ def test_the_stream_keeps_a_manifests_groups_given_splits_and_metadata(tmp_path)
     pd.testing.assert_frame_equal(stored.table.samples, table.samples)
     assert stored.table.classes == table.classes and stored.source == spec.data
     assert {"group", "site"} <= set(stored.table.samples) and (stored.table.samples["split"] == "test").sum() == 4
+    monkeypatch.setattr(write, "MIN_ITEMS_PER_WRITER", 4)
+    write_stream(table, tmp_path / "two", spec.data, duplicates, workers=2)  # forked writers, merged
+    assert {path.name.split("-")[1] for path in (tmp_path / "two").glob("chunk-*.bin")} == {"0", "1"}
+    one, two = StreamingDataset(str(tmp_path / "out")), StreamingDataset(str(tmp_path / "two"))
+    assert len(one) == len(two) == len(table.samples)
+    for position in range(len(one)):
+        assert one[position] == two[position]
+        fields = item_fields(two[position])
+        row = table.samples.iloc[fields["row"]]
+        assert (fields["path"], fields["group"], fields["split"], fields["metadata"]) == (
+            row["path"], row["group"], row["split"], {"site": row["site"]})
+        assert item_image(two[position]) == (images / row["path"]).read_bytes()
 
 
 def test_resume_mid_epoch_on_a_stream_continues_the_loaders_state(digits, tmp_path, monkeypatch, capsys):
@@ -208,7 +223,7 @@ def test_bad_streams_are_refused_in_one_line_before_a_run_folder_exists(digits, 
     monkeypatch.chdir(tmp_path)
     cases = [(unfinished, "not a LitData optimized dataset (its writing did not finish)"),
              (foreign, "a LitData dataset without litcls-stream.json, so not written by python -m litcls.stream"),
-             (older, "written by another version of litcls (stream format 0, this one reads 2)"),
+             (older, f"written by another version of litcls (stream format 0, this one reads {VERSION})"),
              ("s3://litcls-test-bucket/digits", "no AWS credentials found")]
     for data, message in cases:
         assert main(["--data", str(data), "--epochs", "1", *SMALL]) == 2

@@ -26,6 +26,7 @@ from litcls.errors import UserError
 SOURCE_OPTIONS = [f.name for f in dataclasses.fields(DataSpec) if f.name != "data"]
 LAYOUT_OPTIONS = ["seed", "val_size", "test_size", "resplit_val"]
 LAYOUT_HELP = "(the split the stream is laid out for, which then streams fastest; any split trains from it) "
+OWN_HELP = {"num_workers": "processes that check and write the images (0 or 1: this process only)"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                                    else str}
         prefix = LAYOUT_HELP if name in LAYOUT_OPTIONS else ""
         parser.add_argument("--" + name.replace("_", "-"), dest=name, default=settings[name].default,
-                            help=prefix + settings[name].metadata["help"], **kwargs)
+                            help=prefix + OWN_HELP.get(name, settings[name].metadata["help"]), **kwargs)
     return parser
 
 
@@ -80,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     spec = DataSpec(data=args.data, **{name: getattr(args, name) for name in SOURCE_OPTIONS})
     table, duplicates = load_samples(spec)
     read = time.perf_counter() - started
-    images = write_stream(table, args.out, args.data, duplicates, layout_split(table, args))
+    images = write_stream(table, args.out, args.data, duplicates, layout_split(table, args), args.num_workers)
     size = sum(file.stat().st_size for file in args.out.iterdir()) / 2**20
     kind = "labels (multi-label)" if table.multi_label else "classes"
     print(f"wrote {images} images of {len(table.classes)} {kind} to {args.out} ({size:.1f} MiB) in "

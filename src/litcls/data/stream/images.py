@@ -21,18 +21,18 @@ from torch.utils.data import Dataset, get_worker_info
 from litcls.data.dataset import UnreadableImageError
 from litcls.data.decode import load_image
 from litcls.data.loader import worker_init
-from litcls.data.stream.table import item_fields
+from litcls.data.stream.table import item_fields, item_image
 from litcls.data.transforms import seed_augmentation
 
 RUNS_PER_CHUNK_FAST = 4  # a split with at most this many runs of items per chunk streams in POSIX-fast mode
 
 
-def decode_item(item: dict, min_size: int | None, channels: int = 3) -> tuple[np.ndarray, dict]:
+def decode_item(item: tuple[str, bytes], min_size: int | None, channels: int = 3) -> tuple[np.ndarray, dict]:
     """A stored item -> (its image as RGB, or with ``channels=1`` grey, uint8, decoded exactly as a file of the
     folder would be; its fields, see :func:`~litcls.data.stream.table.item_fields`)."""
     fields = item_fields(item)
     try:
-        return load_image(io.BytesIO(item["image"]), min_size, channels), fields
+        return load_image(io.BytesIO(item_image(item)), min_size, channels), fields
     except Exception as err:
         raise UnreadableImageError(f"cannot decode {fields['path']} (row {fields['row']} of the stream; "
                                    f"{type(err).__name__}: {err})") from err
@@ -60,7 +60,7 @@ class ItemToTensor:
         self.channels = channels
         self.targets = None if targets is None else as_targets(targets)
 
-    def __call__(self, item: dict) -> tuple[torch.Tensor, int | torch.Tensor]:
+    def __call__(self, item: tuple[str, bytes]) -> tuple[torch.Tensor, int | torch.Tensor]:
         image, fields = decode_item(item, self.min_size, self.channels)
         label = int(fields["label"]) if self.targets is None else self.targets[int(fields["row"])]
         return self.transform(image=image)["image"], label
