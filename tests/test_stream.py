@@ -21,6 +21,7 @@ from digit_folders import make_digit_folder
 from litcls.cli.stream import main as stream_main
 from litcls.cli.train import main
 from litcls.config import TrainConfig
+from litcls.data import sources
 from litcls.data.datamodule import FolderDataModule
 from litcls.data.samples import MULTI_LABEL, targets_of
 from litcls.data.sources import DataSpec, load_samples
@@ -232,3 +233,21 @@ def test_bad_streams_are_refused_in_one_line_before_a_run_folder_exists(digits, 
         assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
     assert stream_main(["--data", "digits", "--out", str(stream)]) == 2
     assert "already exists and is not empty" in capsys.readouterr().err
+
+
+def test_an_image_gone_after_the_scan_stops_the_writing_in_one_line_and_leaves_no_stream(tmp_path, monkeypatch,
+                                                                                         capsys):
+    images = make_class_folder(tmp_path / "images", {"a": 4, "b": 4})
+    gone = sorted(images.rglob("*.png"))[3]
+    scan = sources.load_samples
+
+    def scan_then_delete(spec):  # the file is removed between the scan and the writing process's read of it
+        found = scan(spec)
+        gone.unlink()
+        return found
+
+    monkeypatch.setattr(sources, "load_samples", scan_then_delete)
+    assert stream_main(["--data", str(images), "--out", str(tmp_path / "out")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and f"cannot read {gone}" in lines[0] and "run the command again" in lines[0], lines
+    assert not (tmp_path / "out").exists()

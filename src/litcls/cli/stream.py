@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from litcls.cli.exit_codes import one_line_errors
+from litcls.cli.stream_writer import WriterProcess
 from litcls.cli.train import OneLineErrors, check_data_paths
 from litcls.data.settings import DataSettings
 from litcls.data.sources.registry import DataSpec
@@ -50,18 +51,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def layout_split(table, args: argparse.Namespace):
-    """The split of ``table`` the items are laid out for, or None (with a note) where these settings cannot split
-    it (train.py would say why, with the settings it is given)."""
+def layout_split(table, layout: dict):
+    """The split of ``table`` the items are laid out for (``layout``: the values of :data:`LAYOUT_OPTIONS`), or None
+    (with a note) where these settings cannot split it (train.py would say why, with the settings it is given)."""
     from litcls.data.splits import split_samples
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # train.py warns about the split it trains with
-            return split_samples(table, args.val_size, args.test_size, args.seed, args.resplit_val)
+            return split_samples(table, layout["val_size"], layout["test_size"], layout["seed"],
+                                 layout["resplit_val"])
     except UserError as err:
         print(f"note: the items are not laid out by a split ({err}); any split streams, as runs of items")
         return None
+
+
+def write_laid_out(table, out: Path, source: str, duplicates: list[list[str]], layout: dict, workers: int) -> int:
+    """Lay the table's items out for the split ``layout`` gives and write them; the number of images."""
+    from litcls.data.stream.write import write_stream
+
+    return write_stream(table, out, source, duplicates, layout_split(table, layout), workers)
 
 
 @one_line_errors
@@ -74,14 +83,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError(f"--data {args.data} is already a stream; train from it with python train.py --data "
                         f"{args.data}, or copy it")
     check_data_paths(args.data, args.image_root)
-    from litcls.data.sources import load_samples
-    from litcls.data.stream.write import write_stream
-
     started = time.perf_counter()
-    spec = DataSpec(data=args.data, **{name: getattr(args, name) for name in SOURCE_OPTIONS})
-    table, duplicates = load_samples(spec)
-    read = time.perf_counter() - started
-    images = write_stream(table, args.out, args.data, duplicates, layout_split(table, args), args.num_workers)
+    with WriterProcess() as writer:  # it imports what writing needs while this process reads the source
+        from litcls.data.sources import load_samples
+
+        spec = DataSpec(data=args.data, **{name: getattr(args, name) for name in SOURCE_OPTIONS})
+        table, duplicates = load_samples(spec)
+        read = time.perf_counter() - started
+        layout = {name: getattr(args, name) for name in LAYOUT_OPTIONS}
+        images = writer.run(write_laid_out, table, args.out, args.data, duplicates, layout, args.num_workers)
     size = sum(file.stat().st_size for file in args.out.iterdir()) / 2**20
     kind = "labels (multi-label)" if table.multi_label else "classes"
     print(f"wrote {images} images of {len(table.classes)} {kind} to {args.out} ({size:.1f} MiB) in "

@@ -170,9 +170,16 @@ def chunk_bytes(table: SampleTable) -> int:
     to 256 of its files), down to 1 MB. LitData's loader workers that share a chunk read it without a memory map,
     several times slower (4x with 2 workers on the bench), so a stream needs many more chunks than workers."""
     paths = table.samples["path"].tolist()
-    sample = paths[::max(1, len(paths) // 256)]
-    total = sum((table.root / path).stat().st_size for path in sample) / max(1, len(sample)) * len(paths)
+    sizes = [size for path in paths[::max(1, len(paths) // 256)] if (size := _size(table.root / path)) is not None]
+    total = sum(sizes) / max(1, len(sizes)) * len(paths)
     return int(min(MAX_CHUNK_BYTES, max(MIN_CHUNK_BYTES, total / CHUNKS)))
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:  # gone since the scan: the writer says so when it reads it
+        return None
 
 
 def check_order(out: Path, order: list[int]) -> None:
