@@ -1,8 +1,7 @@
 """Try a trained model in the browser: ``python demo.py --ckpt runs/<name>``; ``--help`` lists the flags."""
 
-import sys
-
 from litcls.cli.demo import main
+from litcls.cli.exit_codes import exit_process
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

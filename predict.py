@@ -1,8 +1,7 @@
 """Predict new images with a trained checkpoint: ``python predict.py --help`` lists the flags."""
 
-import sys
-
+from litcls.cli.exit_codes import exit_process
 from litcls.cli.predict import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -1,8 +1,7 @@
 """Train an image classifier: ``python train.py --help`` lists the flags."""
 
-import sys
-
+from litcls.cli.exit_codes import exit_process
 from litcls.cli.train import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

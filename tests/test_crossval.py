@@ -8,6 +8,7 @@ import signal
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
 import litcls.runs.trainer
@@ -15,6 +16,7 @@ from conftest import make_class_folder, run_cli, run_main
 from litcls.cli.train import main
 from litcls.config import TrainConfig
 from litcls.errors import UserError
+from litcls.models import get_model_spec
 from litcls.runs.crossval import aggregate
 from litcls.runs.dispatch import train
 from litcls.runs.resume import resume
@@ -261,13 +263,25 @@ def test_cli_group_kfold_run(tmp_path):
 
 
 @pytest.mark.slow
-def test_fold_jobs_under_ddp_share_one_run_folder(tmp_path):
+def test_fold_jobs_under_ddp_share_one_run_folder_and_keep_a_frozen_backbone_frozen(tmp_path):
+    """Two array jobs of one k-fold run, each on two DDP processes (each launch costs seconds of imports, so one
+    pair of launches checks both): the jobs share one run folder, the last one aggregates, and a backbone frozen
+    under DDP leaves every fold's checkpoint with the starting tensors, batch-norm statistics included."""
     data = make_class_folder(tmp_path / "shapes", {"circle": 8, "square": 8}, size=8)
+    torch.manual_seed(0)
+    start = get_model_spec("resnet20").build(num_classes=2).state_dict()
+    torch.save(start, tmp_path / "resnet20.pth")
     for fold in ("1", "0"):
         result = run_cli("train.py", "--data", str(data), "--folds", "2", "--fold", fold, "--name", "array",
-                         "--model", "linear", "--img-size", "8", "--epochs", "1", "--num-workers", "0",
+                         "--model", "resnet20", "--weights", str(tmp_path / "resnet20.pth"), "--freeze-backbone",
+                         "--img-size", "8", "--epochs", "1", "--num-workers", "0",
                          "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", cwd=tmp_path, timeout=300)
         assert result.returncode == 0, result.stderr
+        checkpoint = torch.load(tmp_path / "runs" / "array" / f"fold_{fold}" / "checkpoints" / "last.ckpt",
+                                weights_only=True)
+        for key, value in start.items():
+            if not key.startswith("fc."):
+                assert torch.equal(checkpoint["state_dict"][f"model.{key}"], value), (fold, key)
     cv = json.loads((tmp_path / "runs" / "array" / "cv_results.json").read_text())
     assert cv["finished_folds"] == [0, 1]
     splits = pd.read_csv(tmp_path / "runs" / "array" / "splits.csv")

@@ -20,7 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import REPO, make_class_folder, run_cli
+from conftest import REPO, make_class_folder, run_cli, run_main
 from litcls.data import cache_place
 from litcls.data.cache_sweep import DISK_UNUSED_DAYS, hold, remove_if_unused, remove_unused
 from litcls.data.dataset import ImageDataset
@@ -90,18 +90,17 @@ def test_auto_takes_ram_within_a_quarter_of_available_memory_else_none(monkeypat
         cache_place.choose_place("ram", 5_000_000)
 
 
-def _train(tmp_path, *args, env=None):
-    return run_cli("train.py", "--data", str(tmp_path / "shapes"), "--model", "cnn", "--img-size", "16",
-                   "--epochs", "1", "--augment", "none", "--num-workers", "1", "--batch-size", "8", "--logger",
-                   "csv", "--bootstrap", "0", "--gradcam-per-class", "0", "--gradcam-mistakes", "0",
-                   "--out-dir", "runs", *args, cwd=tmp_path, env=env)
+TRAIN = ["--model", "cnn", "--img-size", "16", "--epochs", "1", "--augment", "none", "--num-workers", "1",
+         "--batch-size", "8", "--logger", "csv", "--bootstrap", "0", "--gradcam-per-class", "0",
+         "--gradcam-mistakes", "0", "--out-dir", "runs"]
 
 
 def test_a_cached_run_gives_exactly_the_metrics_of_an_uncached_one_and_leaves_no_shared_memory(folder, tmp_path):
     shm_before = set(os.listdir("/dev/shm"))
     results = {}
-    for mode in ("none", "ram"):
-        done = _train(tmp_path, "--cache-images", mode, "--name", mode)
+    for mode in ("none", "ram"):  # the uncached run in this process; the cached one in its own, which must clean up
+        args = ("train.py", "--data", str(tmp_path / "shapes"), *TRAIN, "--cache-images", mode, "--name", mode)
+        done = run_main(*args, cwd=tmp_path) if mode == "none" else run_cli(*args, cwd=tmp_path)
         assert done.returncode == 0, done.stderr[-2000:]
         results[mode] = json.loads((tmp_path / "runs" / mode / "results.json").read_text())
         results[mode].pop("seconds")

@@ -8,9 +8,10 @@ training stopped by a signal, which says how to continue.
 from __future__ import annotations
 
 import functools
+import gc
 import sys
 from collections.abc import Callable
-from typing import ParamSpec
+from typing import NoReturn, ParamSpec
 
 from litcls.errors import TrainingInterrupted, UserError
 
@@ -36,3 +37,16 @@ def one_line_errors(main: Callable[P, int]) -> Callable[P, int]:
             return 128 + err.signum
 
     return wrapped
+
+
+def exit_process(code: int) -> NoReturn:
+    """End a command's own process with ``code``, without the interpreter's last garbage collections.
+
+    At exit Python walks every object still alive, more than half a million once torch and Lightning are imported,
+    to free memory the operating system takes back anyway: a training process on a 2-core CPU took 1.9-2.9 s from
+    its last line to its end, 0.4 s with them frozen, and each process of a DDP run pays it. atexit handlers (the
+    RAM image cache's file, W&B's service) still run. Only for a process that is ending: ``main`` called
+    in-process must keep collecting.
+    """
+    gc.freeze()
+    sys.exit(code)
