@@ -26,6 +26,7 @@ about ten times the cost of writing it on small images (1.4 ms against 0.13 ms p
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import queue
 import shutil
@@ -97,10 +98,13 @@ def write_stream(table: SampleTable, out: Path, source: str, duplicates: list[li
     positions[order] = np.arange(len(order))
     items = Items(os.fspath(table.root), table.samples["path"].astype(str).tolist(), item_texts(table.samples),
                   order.tolist(), str(out.resolve()), chunk_bytes(table))
-    parts = np.array_split(np.arange(len(order)), max(1, min(workers, len(order) // MIN_ITEMS_PER_WRITER)))
+    writers = max(1, min(workers, os.cpu_count() or 1, len(order) // MIN_ITEMS_PER_WRITER))
+    if "fork" not in multiprocessing.get_all_start_methods():  # a spawned writer would not inherit the items
+        writers = 1
+    parts = np.array_split(np.arange(len(order)), writers)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        pool = index.worker_pool(len(parts))  # forked: the items are shared, not pickled, and torch not re-imported
+        pool = index.worker_pool(writers)  # forked: the items are shared, not pickled, and torch not re-imported
         if pool is None:
             write_part(items, 0, 0, len(order))
         else:
