@@ -27,7 +27,7 @@ from litcls.errors import UserError
 SOURCE_OPTIONS = [f.name for f in dataclasses.fields(DataSpec) if f.name != "data"]
 LAYOUT_OPTIONS = ["seed", "val_size", "test_size", "resplit_val"]
 LAYOUT_HELP = "(the split the stream is laid out for, which then streams fastest; any split trains from it) "
-OWN_HELP = {"num_workers": "processes that check and write the images (0 or 1: this process only)"}
+OWN_HELP = {"num_workers": "processes that check, then write, the images (0 or 1: one at a time)"}
 
 
 def build_parser() -> argparse.ArgumentParser:
